@@ -1,0 +1,102 @@
+# meisa-bulk: build, test, demo and benchmark.
+#
+#   make            release build in build/ (installs missing packages first)
+#   make check      sanitised build in build/asan/, every unit and e2e test
+#   make demo       local sandbox + a real import of a fixture
+#   make bench      every benchmark (bench-stage, bench-push, bench-sandbox)
+#   make deps       install the Debian packages the build needs
+
+CC      ?= cc
+PYTHON  := /usr/bin/python3
+PKGS    := sqlite3 libcurl zlib libmicrohttpd
+DEB_PKGS := libcsv-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev \
+	libmicrohttpd-dev libcriterion-dev python3-pytest pkg-config sqlite3
+
+STD_FLAGS  := -std=c11 -D_GNU_SOURCE
+WARN_FLAGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wvla -Wcast-qual -Wwrite-strings \
+	-Wno-unused-parameter
+OPT_FLAGS  := -O2 -g
+SAN_FLAGS  := -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+# -Werror in development and CI (make check), not in the user's build.
+WERROR     ?=
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
+
+LIB_SRC  := $(wildcard lib/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+# Tree-parametrised rules: $(1) = output dir, $(2) = extra flags.
+define tree
+$(1)/lib/%.o: lib/%.c $(wildcard lib/*.h) | deps-ok
+	@mkdir -p $$(@D)
+	$$(CC) $$(STD_FLAGS) $$(WARN_FLAGS) $$(WERROR) $(2) $$(PKG_CFLAGS) -Ilib -c $$< -o $$@
+
+$(1)/libmeisa.a: $(patsubst lib/%.c,$(1)/lib/%.o,$(LIB_SRC))
+	rm -f $$@ && ar rcs $$@ $$^
+
+$(1)/meisa-bulk: cmd/meisa-bulk.c $(1)/libmeisa.a
+	$$(CC) $$(STD_FLAGS) $$(WARN_FLAGS) $$(WERROR) $(2) $$(PKG_CFLAGS) -Ilib $$< $(1)/libmeisa.a $$(PKG_LIBS) -o $$@
+
+$(1)/meisa-sandbox: cmd/meisa-sandbox.c $(1)/libmeisa.a
+	$$(CC) $$(STD_FLAGS) $$(WARN_FLAGS) $$(WERROR) $(2) $$(PKG_CFLAGS) -Ilib $$< $(1)/libmeisa.a $$(PKG_LIBS) -o $$@
+
+$(1)/tests/%: tests/unit/%.c $(1)/libmeisa.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(STD_FLAGS) $$(WARN_FLAGS) -Wno-missing-prototypes $$(WERROR) $(2) $$(PKG_CFLAGS) -Ilib $$< $(1)/libmeisa.a -lcriterion $$(PKG_LIBS) -o $$@
+endef
+
+$(eval $(call tree,build,$(OPT_FLAGS)))
+$(eval $(call tree,build/asan,$(SAN_FLAGS)))
+
+UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps deps-ok check unit e2e demo bench bench-stage bench-push \
+	bench-sandbox clean
+.DEFAULT_GOAL := all
+
+all: build/meisa-bulk build/meisa-sandbox
+
+# deps-ok installs only when a package is missing, so it is cheap to depend on.
+deps-ok:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+			|| missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(MAKE) --no-print-directory deps; fi
+
+deps:
+	@sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	$$sudo apt-get update -q && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $(DEB_PKGS)
+
+check: WERROR = -Werror
+check: deps-ok
+	$(MAKE) --no-print-directory WERROR=-Werror build/asan/meisa-bulk build/asan/meisa-sandbox $(UNIT_BINS)
+	$(MAKE) --no-print-directory unit e2e
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
+		ASAN_OPTIONS=detect_leaks=1 $$t --jobs 2 -q || exit 1; done
+
+e2e:
+	MB_BUILD=$(CURDIR)/build/asan ASAN_OPTIONS=detect_leaks=1 \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+demo: all
+	@sh bench/demo.sh
+
+bench: bench-stage bench-push bench-sandbox
+
+bench-stage: all
+	@sh bench/bench-stage.sh
+
+bench-push: all
+	@sh bench/bench-push.sh
+
+bench-sandbox: all
+	@sh bench/bench-sandbox.sh
+
+clean:
+	rm -rf build
