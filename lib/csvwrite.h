@@ -1,0 +1,46 @@
+/*
+ * csvwrite: write an exported CSV file (SPEC.md, "Exported CSV files").
+ *
+ * UTF-8, comma-separated, RFC 4180 quoting (a cell is quoted when it holds a
+ * comma, quote, CR or LF), gzip when the path ends in ".gz", "-" for stdout.
+ * A cell that begins with =, +, -, @, TAB or CR is written with a leading '
+ * so that a spreadsheet does not run it as a formula.  The file is created
+ * with mode 0600 whatever the umask (it holds personal data), written to a
+ * temporary name beside it and renamed into place on csvwrite_close, so a
+ * failed export never leaves a half file under the final name.
+ */
+#ifndef MB_CSVWRITE_H
+#define MB_CSVWRITE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+struct csvwrite {
+	char *path;
+	char *tmp_path;
+	void *file;              /* FILE * or gzFile */
+	int is_gzip;
+	int is_stdout;
+	struct buf line;
+};
+
+#define CSVWRITE_INIT { NULL, NULL, NULL, 0, 0, BUF_INIT }
+
+enum mb_rc csvwrite_open(struct csvwrite *w, const char *path, struct err *e);
+
+/* Write one row; a NULL cell is written empty. */
+enum mb_rc csvwrite_row(struct csvwrite *w, const char *const *cells, size_t n,
+			struct err *e);
+
+/* Flush, close and rename into place.  Frees everything. */
+enum mb_rc csvwrite_close(struct csvwrite *w, struct err *e);
+
+/* Give up: remove the temporary file and free everything (NULL-safe). */
+void csvwrite_abort(struct csvwrite *w);
+
+/* Append cell to out as it would appear in the file (quoting, neutralising). */
+enum mb_rc csvwrite_cell(struct buf *out, const char *cell);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * source: open one input file and stream its bytes, plain or gzip.
+ *
+ * The kind is detected from magic bytes, never from the name: gzip
+ * (1f 8b) is inflated on the fly, anything else is read as it is.  Inputs
+ * that cannot be CSV are refused at open with a message that says what to do:
+ * a zip archive (PK 03 04: "unzip it first"), UTF-16 (a FF FE or FE FF byte
+ * order mark: "convert it with iconv -f UTF-16 -t UTF-8"), binary data (NUL
+ * bytes in the first block).  A leading UTF-8 byte order mark is removed.
+ * Memory use is fixed whatever the file size.
+ *
+ *   struct source src = SOURCE_INIT;
+ *   rc = source_open(&src, path, &e);
+ *   while ((rc = source_read(&src, block, sizeof block, &n, &e)) == MB_OK && n)
+ *           ...
+ *   source_close(&src);               (safe on SOURCE_INIT and after failure)
+ *
+ * Errors: MB_ENOINPUT when the file cannot be opened (strerror text);
+ * MB_EDATA for zip, UTF-16, binary, and a truncated or corrupt gzip stream
+ * (zlib's text, and the byte offset of the damage).  Bytes delivered before
+ * the damage stay valid: the caller keeps the rows it already read.
+ */
+#ifndef MB_SOURCE_H
+#define MB_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct source {
+	char *path;              /* copy of the path, for messages */
+	void *gz;                /* gzFile; NULL when closed */
+	int is_gzip;
+	int at_start;            /* BOM check still to do */
+	uint64_t bytes_out;      /* decoded bytes delivered so far */
+};
+
+#define SOURCE_INIT { NULL, NULL, 0, 0, 0 }
+
+enum mb_rc source_open(struct source *src, const char *path, struct err *e);
+
+/*
+ * Read up to cap decoded bytes into out; *n = 0 means end of input.
+ * *n is written only on MB_OK.
+ */
+enum mb_rc source_read(struct source *src, char *out, size_t cap, size_t *n,
+		       struct err *e);
+
+void source_close(struct source *src);
+
+#endif
