@@ -21,6 +21,8 @@ SAN_FLAGS  := -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 # -Werror in development and CI (make check), not in the user's build.
 WERROR     ?=
+# Output tree; helpers and parallel work can use their own (make O=/tmp/x).
+O          ?= build
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
@@ -48,16 +50,16 @@ $(1)/tests/%: tests/unit/%.c $(1)/libmeisa.a
 	$$(CC) $$(STD_FLAGS) $$(WARN_FLAGS) -Wno-missing-prototypes $$(WERROR) $(2) $$(PKG_CFLAGS) -Ilib $$< $(1)/libmeisa.a -lcriterion $$(PKG_LIBS) -o $$@
 endef
 
-$(eval $(call tree,build,$(OPT_FLAGS)))
-$(eval $(call tree,build/asan,$(SAN_FLAGS)))
+$(eval $(call tree,$(O),$(OPT_FLAGS)))
+$(eval $(call tree,$(O)/asan,$(SAN_FLAGS)))
 
-UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/asan/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps deps-ok check unit e2e demo bench bench-stage bench-push \
 	bench-sandbox clean
 .DEFAULT_GOAL := all
 
-all: build/meisa-bulk build/meisa-sandbox
+all: $(O)/meisa-bulk $(O)/meisa-sandbox
 
 # deps-ok installs only when a package is missing, so it is cheap to depend on.
 deps-ok:
@@ -73,7 +75,7 @@ deps:
 
 check: WERROR = -Werror
 check: deps-ok
-	$(MAKE) --no-print-directory WERROR=-Werror build/asan/meisa-bulk build/asan/meisa-sandbox $(UNIT_BINS)
+	$(MAKE) --no-print-directory WERROR=-Werror $(O)/asan/meisa-bulk $(O)/asan/meisa-sandbox $(UNIT_BINS)
 	$(MAKE) --no-print-directory unit e2e
 
 unit: $(UNIT_BINS)
@@ -81,7 +83,7 @@ unit: $(UNIT_BINS)
 		ASAN_OPTIONS=detect_leaks=1 $$t --jobs 2 -q || exit 1; done
 
 e2e:
-	MB_BUILD=$(CURDIR)/build/asan ASAN_OPTIONS=detect_leaks=1 \
+	MB_BUILD=$(abspath $(O))/asan ASAN_OPTIONS=detect_leaks=1 \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 demo: all
@@ -99,4 +101,4 @@ bench-sandbox: all
 	@sh bench/bench-sandbox.sh
 
 clean:
-	rm -rf build
+	rm -rf $(O)
