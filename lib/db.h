@@ -1,0 +1,78 @@
+/*
+ * db: the staging file: open or create it, its schema, its run lock.
+ *
+ * The staging file is one SQLite database holding everything a run needs to
+ * resume: the inputs read, the contacts with the exact body push sends and
+ * each one's state, the rejects, the duplicates, Meisa's unsubscribed list,
+ * enrollment chunks, request send times and the run history.  It holds
+ * personal data, so it is created with mode 0600 whatever the umask, and it
+ * never holds the API key.
+ *
+ * Schema versions: PRAGMA application_id marks the file as ours and
+ * PRAGMA user_version is the schema version.  A file of an older version is
+ * migrated in place; a newer or foreign file is refused with a message.
+ *
+ * One writer: db_open takes an exclusive flock() on the file for the life of
+ * the handle, so a second run on the same staging file fails at once with
+ * MB_ELOCKED instead of interleaving its outcomes with the first.  (flock is
+ * independent of SQLite's own fcntl locks; the descriptor is closed only
+ * after SQLite has closed its own, so no fcntl lock is dropped early.)
+ */
+#ifndef MB_DB_H
+#define MB_DB_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define DB_SCHEMA_VERSION 1
+#define DB_APPLICATION_ID 0x4d424c4b  /* "MBLK" */
+
+enum db_mode {
+	DB_CREATE,       /* create when missing (stage, import) */
+	DB_EXISTING,     /* must exist (push, status, export) */
+};
+
+struct db {
+	sqlite3 *sql;
+	char *path;
+	int lock_fd;
+};
+
+#define DB_INIT { NULL, NULL, -1 }
+
+enum mb_rc db_open(struct db *db, const char *path, enum db_mode mode,
+		   struct err *e);
+void db_close(struct db *db);
+
+/* Run SQL without results; on failure e names the statement's purpose. */
+enum mb_rc db_exec(struct db *db, const char *sql, struct err *e);
+
+/* Prepare a statement; on failure fills e with sqlite3_errmsg. */
+enum mb_rc db_prepare(struct db *db, sqlite3_stmt **stmt, const char *sql,
+		      struct err *e);
+
+/* Fill e from the connection's last error: "what: sqlite message". */
+enum mb_rc db_fail(struct db *db, const char *what, struct err *e);
+
+/* Single integer from a query with no parameters (0 when no row). */
+enum mb_rc db_int(struct db *db, const char *sql, int64_t *out,
+		  struct err *e);
+
+/* meta table: key/value strings. */
+enum mb_rc db_meta_get(struct db *db, const char *key, struct buf *out,
+		       struct err *e);
+enum mb_rc db_meta_set(struct db *db, const char *key, const char *value,
+		       struct err *e);
+
+enum mb_rc db_begin(struct db *db, struct err *e);
+enum mb_rc db_commit(struct db *db, struct err *e);
+void db_rollback(struct db *db);
+
+/* Current time as ISO 8601 UTC with milliseconds, into out (>= 25 bytes). */
+void db_now_iso(char *out, size_t size);
+int64_t db_now_ms(void);
+
+#endif
