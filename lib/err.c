@@ -32,7 +32,10 @@ void err_prefix(struct err *e, const char *fmt, ...)
 	vsnprintf(head, sizeof(head), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", head, old);
+	/* Truncation is fine: the message stays a valid, shorter string. */
+	if (snprintf(e->msg, sizeof(e->msg), "%.*s: %.*s", 500, head, 500,
+		     old) < 0)
+		e->msg[0] = '\0';
 }
 
 void err_clear(struct err *e)
