@@ -1,0 +1,109 @@
+/*
+ * export: one query per exported file, written row by row.
+ */
+#include "export.h"
+
+#include <string.h>
+
+#include "csvwrite.h"
+
+struct export_kind {
+	const char *what;
+	const char *sql;         /* the first row's column names are the header */
+};
+
+static const struct export_kind kinds[] = {
+	{ "rejects",
+	  "SELECT i.path AS source, r.line AS line, r.email AS email,"
+	  " r.reason AS reason, r.detail AS detail"
+	  " FROM rejects r JOIN inputs i ON i.id = r.input_id"
+	  " ORDER BY r.input_id, r.line, r.id" },
+	{ "results",
+	  "SELECT email, external_id, CASE state WHEN 'sent' THEN 'pending'"
+	  " ELSE state END AS state, http_status, enroll_status, error,"
+	  " source_status, meisa_id"
+	  " FROM contacts ORDER BY id" },
+	{ "suppressed",
+	  "SELECT email, CASE WHEN source_status IS NOT NULL"
+	  " THEN source_status ELSE 'meisa_unsubscribed' END AS reason,"
+	  " state FROM contacts WHERE source_status IS NOT NULL"
+	  " OR email IN (SELECT email FROM unsubscribed) ORDER BY id" },
+};
+
+static const struct export_kind *find_kind(const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].what, what) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+static enum mb_rc write_rows(struct db *db, sqlite3_stmt *s,
+			     struct csvwrite *w, uint64_t *rows,
+			     struct err *e)
+{
+	const char *cells[16];
+	int ncol = sqlite3_column_count(s), i, step;
+	enum mb_rc rc;
+
+	if (ncol > 16)
+		return err_set(e, MB_EINTERNAL, "too many export columns");
+	for (i = 0; i < ncol; i++)
+		cells[i] = sqlite3_column_name(s, i);
+	rc = csvwrite_row(w, cells, (size_t)ncol, e);
+	while (rc == MB_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		for (i = 0; i < ncol; i++)
+			cells[i] = (const char *)sqlite3_column_text(s, i);
+		rc = csvwrite_row(w, cells, (size_t)ncol, e);
+		(*rows)++;
+	}
+	if (rc == MB_OK && step != SQLITE_DONE)
+		rc = db_fail(db, "cannot read", e);
+	return rc;
+}
+
+enum mb_rc export_table(struct db *db, const char *what, const char *path,
+			uint64_t *rows, struct err *e)
+{
+	const struct export_kind *kind = find_kind(what);
+	struct csvwrite w = CSVWRITE_INIT;
+	sqlite3_stmt *s = NULL;
+	enum mb_rc rc;
+
+	*rows = 0;
+	if (!kind)
+		return err_set(e, MB_EUSAGE, "unknown export '%s' (rejects,"
+			       " results, suppressed, unsubscribed)", what);
+	rc = db_prepare(db, &s, kind->sql, e);
+	if (rc == MB_OK)
+		rc = csvwrite_open(&w, path, e);
+	if (rc == MB_OK)
+		rc = write_rows(db, s, &w, rows, e);
+	if (rc == MB_OK)
+		rc = csvwrite_close(&w, e);
+	else
+		csvwrite_abort(&w);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum mb_rc export_emails(const char *path, const char *const *emails,
+			 size_t n, struct err *e)
+{
+	struct csvwrite w = CSVWRITE_INIT;
+	const char *header = "email";
+	enum mb_rc rc;
+	size_t i;
+
+	rc = csvwrite_open(&w, path, e);
+	if (rc == MB_OK)
+		rc = csvwrite_row(&w, &header, 1, e);
+	for (i = 0; rc == MB_OK && i < n; i++)
+		rc = csvwrite_row(&w, &emails[i], 1, e);
+	if (rc == MB_OK)
+		return csvwrite_close(&w, e);
+	csvwrite_abort(&w);
+	return rc;
+}
