@@ -1,0 +1,369 @@
+/*
+ * validate: the UTF-8 check run on every cell and the email check run on
+ * every address.
+ *
+ * validate_utf8() is on the hot path of staging (every cell of every row),
+ * so ASCII is skipped eight bytes at a time and only multi-byte sequences
+ * take the careful path.  validate_email() runs once per row and favours
+ * clear reasons over speed: it checks in the order a person would look at
+ * a bad address (wrapping, quoting, stray characters, the @, then each
+ * half) so the first problem found is the one reported.
+ */
+#include "validate.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define EMAIL_MAX 254 /* RFC 5321 path limit minus the angle brackets */
+#define LOCAL_MAX 64
+#define LABEL_MAX 63
+
+#define ONES  UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/*
+ * First byte at or after s that is not plain ASCII (a NUL or a byte with
+ * the high bit set), or end.  The word test is the classic "has a zero
+ * byte" trick or'ed with the high bits: non-zero when any of the eight
+ * bytes is NUL or >= 0x80.
+ */
+static const unsigned char *skip_ascii(const unsigned char *s,
+				       const unsigned char *end)
+{
+	uint64_t v;
+
+	while (end - s >= 8) {
+		memcpy(&v, s, 8);
+		if (((v - ONES) & ~v & HIGHS) | (v & HIGHS))
+			break;
+		s += 8;
+	}
+	while (s < end && *s && *s < 0x80)
+		s++;
+	return s;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence of two or more bytes at s
+ * (n bytes available), or 0 when it is ill-formed.  The second-byte ranges
+ * are those of Unicode's table 3-7: they refuse overlongs (C0, C1, E0 80..9F,
+ * F0 80..8F), surrogates (ED A0..BF) and code points past U+10FFFF (F4 90..,
+ * F5..FF).
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+int validate_utf8(const char *p, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	const unsigned char *end = s + n;
+	size_t len;
+
+	while (s < end) {
+		s = skip_ascii(s, end);
+		if (s == end)
+			break;
+		if (*s == '\0')
+			return 0;
+		len = utf8_seq(s, (size_t)(end - s));
+		if (!len)
+			return 0;
+		s += len;
+	}
+	return 1;
+}
+
+static int is_trim(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static void trim(const unsigned char **s, size_t *n)
+{
+	while (*n && is_trim((*s)[0])) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n && is_trim((*s)[*n - 1]))
+		(*n)--;
+}
+
+/*
+ * A display name before "<addr>" is taken as free text, as mail clients
+ * write it ("Doe, Jane" and Doe, Jane alike), with two limits: a quoted
+ * part must be closed, and an unquoted '<' or '>' means the cell holds more
+ * than one address ("a <a@x.com>, b <b@y.com>").
+ */
+static const char *check_display_name(const unsigned char *s, size_t n)
+{
+	int quoted = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (quoted && s[i] == '\\' && i + 1 < n)
+			i++;
+		else if (s[i] == '"')
+			quoted = !quoted;
+		else if (!quoted && (s[i] == '<' || s[i] == '>'))
+			return "several addresses";
+	}
+	return quoted ? "unmatched quote in display name" : NULL;
+}
+
+/*
+ * When the cell ends with '>', narrow s/n to what the last '<' and that
+ * '>' enclose.  The address itself cannot hold '<', so the last one is its
+ * opening bracket whatever the display name contains.
+ */
+static const char *unwrap_angle(const unsigned char **s, size_t *n)
+{
+	const unsigned char *lt;
+	const char *reason;
+
+	if (!*n || (*s)[*n - 1] != '>')
+		return NULL;
+	lt = memrchr(*s, '<', *n - 1);
+	if (!lt)
+		return "unmatched angle bracket";
+	reason = check_display_name(*s, (size_t)(lt - *s));
+	if (reason)
+		return reason;
+	*n -= (size_t)(lt - *s) + 2;
+	*s = lt + 1;
+	trim(s, n);
+	return NULL;
+}
+
+/*
+ * Non-ASCII characters that are valid UTF-8 but never part of a real
+ * address: they come from copy and paste (no-break spaces, zero-width
+ * spaces, a BOM glued to the first cell) or from a file decoded with the
+ * wrong charset (U+FFFD).  Providers refuse them; so do we, by name.
+ */
+static const char *check_unicode(uint32_t cp)
+{
+	if (cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
+	    (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
+	    cp == 0x202f || cp == 0x205f || cp == 0x3000)
+		return "space in address";
+	if (cp <= 0x9f)
+		return "control character in address";
+	if (cp == 0xad || (cp >= 0x200b && cp <= 0x200f) ||
+	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x206f) ||
+	    cp == 0xfeff)
+		return "invisible character in address";
+	if (cp == 0xfffd)
+		return "replacement character in address";
+	return NULL;
+}
+
+static uint32_t utf8_decode(const unsigned char *s, size_t len)
+{
+	uint32_t cp = s[0] & (0x7f >> len);
+	size_t i;
+
+	for (i = 1; i < len; i++)
+		cp = (cp << 6) | (s[i] & 0x3f);
+	return cp;
+}
+
+/*
+ * One pass over the whole address for what is wrong wherever it appears:
+ * white space, controls, comments, odd Unicode, and the number of '@'.
+ * On success *at is the position of the one '@'.
+ */
+static const char *scan_address(const unsigned char *s, size_t n,
+				size_t *at)
+{
+	const char *reason;
+	size_t i, len, ats = 0;
+
+	for (i = 0; i < n; i += len) {
+		len = 1;
+		if (s[i] == ' ' || s[i] == '\t')
+			return "space in address";
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			return "control character in address";
+		if (s[i] == '(' || s[i] == ')')
+			return "comment not accepted";
+		if (s[i] == '<' || s[i] == '>')
+			return "unmatched angle bracket";
+		if (s[i] == '@') {
+			*at = i;
+			ats++;
+		}
+		if (s[i] < 0x80)
+			continue;
+		len = utf8_seq(s + i, n - i);
+		if (!len)
+			return "invalid utf-8 in address";
+		reason = check_unicode(utf8_decode(s + i, len));
+		if (reason)
+			return reason;
+	}
+	if (!ats)
+		return "no @";
+	return ats > 1 ? "several @" : NULL;
+}
+
+static int is_atext(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c >= 0x80)
+		return 1;
+	return c && strchr("!#$%&'*+/=?^_`{|}~-", c) != NULL;
+}
+
+static const char *check_local(const unsigned char *s, size_t n)
+{
+	size_t i;
+
+	if (n > LOCAL_MAX)
+		return "local part too long";
+	if (s[0] == '.' || s[n - 1] == '.')
+		return "leading or trailing dot";
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (s[i - 1] == '.')
+				return "consecutive dots";
+		} else if (!is_atext(s[i])) {
+			return "invalid character in local part";
+		}
+	}
+	return NULL;
+}
+
+static int is_label_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c >= 0x80;
+}
+
+static const char *check_label(const unsigned char *s, size_t n)
+{
+	if (n > LABEL_MAX)
+		return "domain label too long";
+	if (s[0] == '-' || s[n - 1] == '-')
+		return "domain label starts or ends with '-'";
+	return NULL;
+}
+
+/* The top-level domain must not look like the last byte of an IPv4. */
+static int all_digits(const unsigned char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+static const char *check_domain(const unsigned char *s, size_t n)
+{
+	const char *reason;
+	size_t i, label = 0;
+
+	if (s[0] == '.')
+		return "leading or trailing dot";
+	if (s[n - 1] == '.')
+		return "domain ends with a dot";
+	for (i = 0; i < n; i++) {
+		if (s[i] != '.') {
+			if (!is_label_char(s[i]))
+				return "invalid character in domain";
+			continue;
+		}
+		if (i == label)
+			return "consecutive dots";
+		reason = check_label(s + label, i - label);
+		if (reason)
+			return reason;
+		label = i + 1;
+	}
+	/* The last label, the top-level domain, has no '.' after it. */
+	reason = check_label(s + label, n - label);
+	if (reason)
+		return reason;
+	if (!label)
+		return "domain has no dot";
+	if (all_digits(s + label, n - label))
+		return "numeric top-level domain";
+	return NULL;
+}
+
+static const char *check_address(const unsigned char *s, size_t n)
+{
+	const char *reason;
+	size_t at = 0;
+
+	if (!n)
+		return "empty address";
+	if (s[0] == '"')
+		return "quoted local part not accepted";
+	/* Before the scan, which would blame the literal's spaces or colons. */
+	if (memmem(s, n, "@[", 2))
+		return "address literal not accepted";
+	reason = scan_address(s, n, &at);
+	if (reason)
+		return reason;
+	if (at == 0)
+		return "empty local part";
+	if (at == n - 1)
+		return "empty domain";
+	reason = check_local(s, at);
+	if (reason)
+		return reason;
+	if (n > EMAIL_MAX)
+		return "address too long";
+	return check_domain(s + at + 1, n - at - 1);
+}
+
+const char *validate_email(const char *p, size_t n, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	const char *reason;
+	size_t i;
+
+	trim(&s, &n);
+	reason = unwrap_angle(&s, &n);
+	if (reason)
+		return reason;
+	reason = check_address(s, n);
+	if (reason)
+		return reason;
+	/* buf_set() empties out before it can fail: check the cap first. */
+	if (n > out->max)
+		return "address too long";
+	buf_set(out, s, n);
+	for (i = 0; i < n; i++)
+		if (out->data[i] >= 'A' && out->data[i] <= 'Z')
+			out->data[i] += 'a' - 'A';
+	return NULL;
+}
