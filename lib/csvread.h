@@ -2,10 +2,16 @@
  * csvread: turn a source's bytes into rows of fields with libcsv.
  *
  * RFC 4180: quoted fields, "" escapes, delimiters and newlines inside quotes;
- * CRLF, LF and lone CR line ends; blank lines skipped; fields are delivered
- * exactly as decoded (no trimming: that is the mapping's job).  The delimiter
- * is given or detected from the header line among , ; TAB | (the candidate
- * seen most often outside quotes on the first line; ',' on a tie or none).
+ * CRLF, LF and lone CR line ends; blank lines (empty, or only spaces and
+ * tabs) skipped.  Fields are delivered as libcsv decodes them, which is
+ * lenient where real exports are sloppy: spaces and tabs around an unquoted
+ * field or around a quoted one are dropped (so ` "a" ,b ` gives a and b;
+ * spaces inside quotes are kept); a quote inside an unquoted field is kept
+ * as a character (5'10" stays 5'10"); a quote followed by more text inside
+ * a quoted field is kept too.  Other trimming is the mapping's job.  A line
+ * of only delimiters is a row of empty fields.  The delimiter is given or
+ * detected from the header line (the first non-blank one) among , ; TAB |
+ * (the candidate seen most often outside quotes; ',' on a tie or none).
  *
  * Each row carries the 1-based physical line where it starts, counted by
  * this module (libcsv does not count), so newlines inside quoted fields and
@@ -13,9 +19,13 @@
  * row (normally line 1); the caller decides what it is.
  *
  * A row that cannot be parsed as a whole is still delivered, with row->error
- * set and no fields: a field longer than opts->max_field bytes, more than
- * opts->max_fields fields, or an unterminated quote at end of input.  Only
- * I/O errors from the source stop the run.
+ * set and no fields: a field longer than opts->max_field bytes ("field
+ * longer than 1048576 bytes"), more than opts->max_fields fields ("more than
+ * 10000 fields"), a row longer than 16 * max_field bytes in all, or an
+ * unterminated quote at end of input ("unterminated quoted field", with the
+ * line where that row started).  Reading goes on with the next row; memory
+ * stays bounded by those caps.  Only source errors (and the callback) stop
+ * the run.
  */
 #ifndef MB_CSVREAD_H
 #define MB_CSVREAD_H
@@ -55,8 +65,12 @@ typedef enum mb_rc (*csvread_row_fn)(void *ctx, const struct csv_row *row,
 /*
  * Read src to its end (or to the first source error), calling fn for every
  * row.  *delimiter_out (may be NULL) receives the delimiter used.  On a
- * source error the rows before it have been delivered and the error is
- * returned with the line number of the last complete row in the message.
+ * source error the rows before it have been delivered (a row cut by the
+ * damage is not) and the source's error is returned with "; rows up to line
+ * N were read" (N: the line where the last complete row ended) or "; no
+ * complete row before it" appended.  Note that gzip detects damaged data by
+ * its checksum at the end of a member: rows decoded from damaged data before
+ * that point may be garbage, which validation rejects.
  */
 enum mb_rc csvread_run(struct source *src, const struct csvread_opts *opts,
 		       csvread_row_fn fn, void *ctx, char *delimiter_out,
@@ -67,7 +81,10 @@ char csvread_detect_delimiter(const char *p, size_t n);
 
 /*
  * Split one short string as a single CSV record (used for tag cells such as
- * Mailchimp's "A","B").  Calls fn(ctx, field, len) for each field.
+ * Mailchimp's "A","B").  Calls fn(ctx, field, len) for each field, in order;
+ * field is NUL-terminated and borrowed for the call.  An empty string (or
+ * only spaces) gives no field; line ends outside quotes separate fields like
+ * the delimiter does.  Same lenient rules as above.
  */
 enum mb_rc csvread_split(const char *p, size_t n, char delimiter,
 			 void (*fn)(void *ctx, const char *field, size_t len),

@@ -15,10 +15,12 @@
  *           ...
  *   source_close(&src);               (safe on SOURCE_INIT and after failure)
  *
- * Errors: MB_ENOINPUT when the file cannot be opened (strerror text);
- * MB_EDATA for zip, UTF-16, binary, and a truncated or corrupt gzip stream
- * (zlib's text, and the byte offset of the damage).  Bytes delivered before
- * the damage stay valid: the caller keeps the rows it already read.
+ * Errors: MB_ENOINPUT when the file cannot be opened or is a directory
+ * (strerror text); MB_EDATA for zip, .xls, UTF-16, binary, and a truncated
+ * or corrupt gzip stream (zlib's text, and how many decoded bytes came
+ * before the damage); MB_EIO for a read error.  Bytes delivered before the
+ * damage stay valid: the caller keeps the rows it already read.  Every
+ * message names the file.  An empty file is not an error (0 bytes).
  */
 #ifndef MB_SOURCE_H
 #define MB_SOURCE_H
@@ -34,9 +36,12 @@ struct source {
 	int is_gzip;
 	int at_start;            /* BOM check still to do */
 	uint64_t bytes_out;      /* decoded bytes delivered so far */
+	char *head;              /* first decoded block, read at open */
+	size_t head_len;
+	size_t head_off;         /* next byte of head to deliver */
 };
 
-#define SOURCE_INIT { NULL, NULL, 0, 0, 0 }
+#define SOURCE_INIT { NULL, NULL, 0, 0, 0, NULL, 0, 0 }
 
 enum mb_rc source_open(struct source *src, const char *path, struct err *e);
 
