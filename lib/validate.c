@@ -164,7 +164,8 @@ static const char *unwrap_angle(const unsigned char **s, size_t *n)
  * Non-ASCII characters that are valid UTF-8 but never part of a real
  * address: they come from copy and paste (no-break spaces, zero-width
  * spaces, a BOM glued to the first cell) or from a file decoded with the
- * wrong charset (U+FFFD).  Providers refuse them; so do we, by name.
+ * wrong charset (U+FFFD).  Mail to such an address cannot arrive, so it is
+ * refused with a reason that names the culprit.
  */
 static const char *check_unicode(uint32_t cp)
 {

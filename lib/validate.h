@@ -5,8 +5,9 @@
  * reject (see the table tests in tests/unit/test_validate.c and the isemail
  * conformance run).  It is not an RFC 5322 parser: quoted local parts,
  * comments, folding white space inside the address and address literals
- * are refused, as mail providers do (Mailchimp, Gmail and Meisa's own forms
- * all refuse "john doe"@x.com and john@[1.2.3.4]).
+ * are refused, as the sign-up forms and importers of mail providers refuse
+ * them: an address like "john doe"@x.com or john@[1.2.3.4] in an export is
+ * a typo or junk, and mailing it would only bounce.
  *
  * What is accepted, after trimming and unwrapping (see validate_email):
  *   local part  1..64 octets of RFC 5322 atext (A-Z a-z 0-9 and

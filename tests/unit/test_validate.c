@@ -183,7 +183,7 @@ static const struct invalid_case invalid_cases[] = {
 	{ S("jane@example.com/"), "invalid character in domain" },
 	{ S("jane@example,com"), "invalid character in domain" },
 	{ S("jane@example.c%m"), "invalid character in domain" },
-	{ S("jane@example.com\"") , "invalid character in domain" },
+	{ S("jane@example.com\""), "invalid character in domain" },
 	{ S("jane@192.168.0.1"), "numeric top-level domain" },
 	{ S("jane@example.123"), "numeric top-level domain" },
 	/* the local part */
@@ -544,6 +544,8 @@ static const char *xml_element(const char *p, const char *end,
 	return s;
 }
 
+#define TEST_TAG "<test id=\""
+
 static size_t isemail_load(struct isemail_test **tests)
 {
 	char path[4096];
@@ -554,13 +556,13 @@ static size_t isemail_load(struct isemail_test **tests)
 		 shared_dir());
 	xml = read_file(path, &len);
 	*tests = NULL;
-	for (p = strstr(xml, "<test id=\""); p; p = strstr(end, "<test id=\"")) {
+	for (p = strstr(xml, TEST_TAG); p; p = strstr(end, TEST_TAG)) {
 		struct isemail_test t;
 		const char *s;
 
 		end = strstr(p, "</test>");
 		cr_assert_not_null(end);
-		t.id = atoi(p + strlen("<test id=\""));
+		t.id = atoi(p + strlen(TEST_TAG));
 		s = xml_element(p, end, "address", &n);
 		cr_assert_not_null(s, "test %d has no address", t.id);
 		t.address = xml_text(s, n, &t.len);
