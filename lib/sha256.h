@@ -17,6 +17,7 @@ struct sha256 {
 
 void sha256_init(struct sha256 *s);
 void sha256_update(struct sha256 *s, const void *p, size_t n);
+/* Write the digest and wipe s (sha256_init() it again to reuse it). */
 void sha256_final(struct sha256 *s, unsigned char digest[32]);
 
 /* digest as 64 lowercase hex digits plus NUL. */
