@@ -2,9 +2,10 @@
  * csvwrite: write an exported CSV file (SPEC.md, "Exported CSV files").
  *
  * UTF-8, comma-separated, RFC 4180 quoting (a cell is quoted when it holds a
- * comma, quote, CR or LF), gzip when the path ends in ".gz", "-" for stdout.
- * A cell that begins with =, +, -, @, TAB or CR is written with a leading '
- * so that a spreadsheet does not run it as a formula.  The file is created
+ * comma, quote, CR or LF; quotes are doubled), lines ending in CR LF, gzip
+ * when the path ends in ".gz", "-" for stdout.  A cell that begins with =,
+ * +, -, @, TAB or CR is written with a leading ' so that a spreadsheet does
+ * not run it as a formula (inside the quotes when it is quoted: "'=1,2").  The file is created
  * with mode 0600 whatever the umask (it holds personal data), written to a
  * temporary name beside it and renamed into place on csvwrite_close, so a
  * failed export never leaves a half file under the final name.
@@ -24,10 +25,16 @@ struct csvwrite {
 	int is_gzip;
 	int is_stdout;
 	struct buf line;
+	int fd;                  /* the temporary file's descriptor, or -1 */
 };
 
-#define CSVWRITE_INIT { NULL, NULL, NULL, 0, 0, BUF_INIT }
+#define CSVWRITE_INIT { NULL, NULL, NULL, 0, 0, BUF_INIT, -1 }
 
+/*
+ * Errors: MB_EIO naming the path (cannot create, cannot write, cannot
+ * rename), MB_ETOOBIG for a row over 16 MiB.  On failure of open or close
+ * the temporary file is gone and w is released.
+ */
 enum mb_rc csvwrite_open(struct csvwrite *w, const char *path, struct err *e);
 
 /* Write one row; a NULL cell is written empty. */
