@@ -76,3 +76,13 @@ void db_now_iso(char *out, size_t size);
 int64_t db_now_ms(void);
 
 #endif
+
+#ifndef MB_DB_RUNS
+#define MB_DB_RUNS
+/* Run history: a row per command run (kind: stage, push, import). */
+enum mb_rc db_run_begin(struct db *db, const char *kind, const char *args,
+			int64_t *id, struct err *e);
+/* Record the end of run id; errors are ignored (the run is over). */
+void db_run_end(struct db *db, int64_t id, int exit_status,
+		const char *summary_json);
+#endif

@@ -1,0 +1,1255 @@
+/*
+ * meisa-bulk: move contacts into Meisa in bulk.
+ *
+ * This file only parses arguments, wires library objects together, talks to
+ * the user and maps results to exit statuses (SPEC.md).  Everything else
+ * lives in lib/.  One cmd_<name>() per command, as in Git's git.c.
+ */
+#include <csv.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "db.h"
+#include "err.h"
+#include "export.h"
+#include "http.h"
+#include "mapping.h"
+#include "meisa.h"
+#include "push.h"
+#include "stage.h"
+#include "status.h"
+#include "version.h"
+#include "xalloc.h"
+
+#define MAX_LIST 64
+
+/* Everything the options can say, for every command. */
+struct options {
+	const char *db_path;
+	int json, quiet, verbose;
+	/* stage */
+	const char *preset;
+	struct mapping_override overrides[MAX_LIST];
+	size_t noverrides;
+	const char *tags[MAX_LIST];
+	size_t ntags;
+	char delimiter;
+	const char *source;
+	/* push */
+	const char *sequence;
+	const char *rate;
+	long concurrency;
+	unsigned long long max_requests;
+	int dry_run, yes, insecure;
+	const char *api_key_file;
+	/* others */
+	const char *output;
+	const char *search;
+	int runs;
+	char **args;             /* positional */
+	int nargs;
+	unsigned used;           /* OPT_* seen, for "does not apply" checks */
+};
+
+enum {
+	OPT_DB = 1 << 0, OPT_JSON = 1 << 1, OPT_QUIET = 1 << 2,
+	OPT_STAGE = 1 << 3, OPT_PUSH = 1 << 4, OPT_KEY = 1 << 5,
+	OPT_OUTPUT = 1 << 6, OPT_SEARCH = 1 << 7, OPT_RUNS = 1 << 8,
+};
+
+struct cmd {
+	const char *name;
+	int (*fn)(struct options *o);
+	unsigned accepts;        /* OPT_* groups */
+	const char *usage;       /* synopsis, description, example */
+};
+
+static volatile sig_atomic_t stop_requested;
+static int stderr_tty;
+static int quiet, verbose;
+static const char *progname = "meisa-bulk";
+
+/* ---- messages ----------------------------------------------------------- */
+
+static void say(const char *level, const char *fmt, va_list ap)
+{
+	int color = stderr_tty && !getenv("NO_COLOR");
+
+	if (color)
+		fprintf(stderr, "%s: \033[%sm%s:\033[0m ", progname,
+			strcmp(level, "error") == 0 ? "1;31" : "1;33", level);
+	else
+		fprintf(stderr, "%s: %s: ", progname, level);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+static void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say("error", fmt, ap);
+	va_end(ap);
+}
+
+static void warning(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static void warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	say("warning", fmt, ap);
+	va_end(ap);
+}
+
+static void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int fail(enum mb_rc rc, const struct err *e)
+{
+	error("%s", e->msg[0] ? e->msg : mb_strerror(rc));
+	return mb_exit_code(rc);
+}
+
+static void on_stage_warning(void *ctx, const char *msg)
+{
+	warning("%s", msg);
+}
+
+/* ---- shared plumbing ---------------------------------------------------- */
+
+static void on_signal(int sig)
+{
+	if (stop_requested) {
+		/* Second signal: the user insists. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	stop_requested = 1;
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static enum mb_rc open_db(struct options *o, enum db_mode mode,
+			  struct db *db, struct err *e)
+{
+	return db_open(db, o->db_path, mode, e);
+}
+
+/* The command line as typed (never holds the key: it is not an option). */
+static char *joined_args(int argc, char **argv)
+{
+	struct buf b = BUF_INIT;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (i && buf_addch(&b, ' ') != MB_OK)
+			break;
+		if (buf_addstr(&b, argv[i]) != MB_OK)
+			break;
+	}
+	return buf_detach(&b, NULL);
+}
+
+static int saved_argc;
+static char **saved_argv;
+
+/*
+ * The API key: MEISA_API_KEY, or the first line of --api-key-file.  Never an
+ * argument: it would show in ps and in shell history.
+ */
+static enum mb_rc read_key(const struct options *o, struct buf *key,
+			   struct err *e)
+{
+	const char *env = getenv("MEISA_API_KEY");
+	char line[1024];
+	struct stat st;
+	FILE *f;
+
+	if (o->api_key_file) {
+		f = fopen(o->api_key_file, "r");
+		if (!f)
+			return err_set(e, MB_EAUTH, "cannot open key file '%s':"
+				       " %s", o->api_key_file,
+				       strerror(errno));
+		if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+			warning("key file '%s' is readable by others; chmod"
+				" 600 it", o->api_key_file);
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+		line[strcspn(line, "\r\n")] = '\0';
+		buf_set(key, line, strlen(line));
+		memset(line, 0, sizeof(line));
+	} else if (env) {
+		buf_set(key, env, strlen(env));
+	}
+	while (key->len && (key->data[key->len - 1] == ' ' ||
+			    key->data[key->len - 1] == '\t'))
+		key->data[--key->len] = '\0';
+	if (!key->len)
+		return err_set(e, MB_EAUTH, "no API key: set MEISA_API_KEY (or"
+			       " use --api-key-file FILE)");
+	return MB_OK;
+}
+
+static int64_t env_ms(const char *name, int64_t scale, int64_t fallback)
+{
+	const char *v = getenv(name);
+	char *end;
+	double d;
+
+	if (!v || !*v)
+		return fallback;
+	d = strtod(v, &end);
+	if (*end || d < 0)
+		return fallback;
+	return (int64_t)(d * (double)scale);
+}
+
+static void fill_api_opts(const struct options *o, const struct buf *key,
+			  struct meisa_opts *api)
+{
+	const char *base = getenv("MEISA_BASE_URL");
+
+	*api = (struct meisa_opts)MEISA_OPTS_INIT;
+	api->base_url = base && *base ? base : MEISA_DEFAULT_BASE_URL;
+	api->api_key = key->data;
+	api->insecure = o->insecure;
+	api->rate = o->rate;
+	api->concurrency = (size_t)(o->concurrency > 0 ? o->concurrency : 4);
+	/* Knobs for rehearsals and tests; documented in the README. */
+	api->give_up_ms = env_ms("MEISA_BULK_GIVE_UP_SECONDS", 1000, 300000);
+	api->backoff_base_ms = env_ms("MEISA_BULK_BACKOFF_MS", 1, 500);
+	api->backoff_cap_ms = env_ms("MEISA_BULK_BACKOFF_CAP_MS", 1, 30000);
+	api->stop = &stop_requested;
+	if (o->insecure)
+		warning("--insecure: TLS certificates are NOT verified; anyone"
+			" on the network path can read the API key");
+}
+
+static void format_duration(int64_t ms, char *out, size_t size)
+{
+	int64_t s = (ms + 999) / 1000;
+
+	if (s < 60)
+		snprintf(out, size, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(out, size, "%lldm%02llds", (long long)(s / 60),
+			 (long long)(s % 60));
+	else if (s < 86400 * 2)
+		snprintf(out, size, "%lldh%02lldm", (long long)(s / 3600),
+			 (long long)(s % 3600 / 60));
+	else
+		snprintf(out, size, "%lldd%02lldh", (long long)(s / 86400),
+			 (long long)(s % 86400 / 3600));
+}
+
+/* ---- stage -------------------------------------------------------------- */
+
+static enum mb_rc do_stage(struct options *o, struct db *db,
+			   struct stage_counts *counts, struct err *e)
+{
+	struct stage_opts so;
+
+	memset(&so, 0, sizeof(so));
+	so.map.preset = o->preset ? o->preset : "auto";
+	so.map.overrides = o->overrides;
+	so.map.noverrides = o->noverrides;
+	so.map.tags = o->tags;
+	so.map.ntags = o->ntags;
+	so.delimiter = o->delimiter;
+	so.source = o->source ? o->source : "import";
+	so.warn = on_stage_warning;
+	return stage_files(db, &so, (const char *const *)o->args,
+			   (size_t)o->nargs, counts, e);
+}
+
+static void print_status_text(const struct status_counts *c)
+{
+	printf("rows read      %lld\n", (long long)c->rows_read);
+	printf("rejected       %lld\n", (long long)c->rejected);
+	printf("duplicates     %lld\n", (long long)c->duplicates);
+	printf("contacts       %lld\n", (long long)c->contacts);
+	printf("  upserted     %lld\n", (long long)c->upserted);
+	printf("  pending      %lld\n", (long long)c->pending);
+	printf("  skipped      %lld  (do-not-email at the source)\n",
+	       (long long)c->skipped);
+	printf("  failed       %lld\n", (long long)c->failed);
+	printf("suppressed     %lld\n", (long long)c->suppressed);
+	printf("unconfirmed    %lld\n", (long long)c->unconfirmed);
+	printf("enrolled       %lld\n", (long long)c->enrolled);
+	printf("requests       %lld\n", (long long)c->requests);
+}
+
+/* Status as text or JSON; extra (a JSON object or NULL) is merged in. */
+static enum mb_rc print_summary(struct options *o, struct db *db,
+				const char *extra, struct err *e)
+{
+	struct status_counts c;
+	struct buf json = BUF_INIT;
+	sqlite3_stmt *s = NULL;
+	enum mb_rc rc;
+
+	if (!o->json) {
+		rc = status_load(db, &c, e);
+		if (rc == MB_OK)
+			print_status_text(&c);
+		return rc;
+	}
+	rc = status_json(db, &json, e);
+	if (rc == MB_OK && extra)
+		rc = db_prepare(db, &s, "SELECT json_patch(?, ?)", e);
+	if (rc == MB_OK && extra) {
+		sqlite3_bind_text(s, 1, json.data, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, extra, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			buf_set(&json, sqlite3_column_text(s, 0),
+				(size_t)sqlite3_column_bytes(s, 0));
+		sqlite3_finalize(s);
+	}
+	if (rc == MB_OK)
+		printf("%s\n", json.data);
+	buf_release(&json);
+	return rc;
+}
+
+static int cmd_stage(struct options *o)
+{
+	struct db db = DB_INIT;
+	struct err e = ERR_INIT;
+	struct stage_counts counts;
+	char *args = joined_args(saved_argc, saved_argv), extra[512];
+	int64_t run = 0;
+	enum mb_rc rc, prc;
+
+	rc = open_db(o, DB_CREATE, &db, &e);
+	if (rc == MB_OK)
+		rc = db_run_begin(&db, "stage", args, &run, &e);
+	if (rc == MB_OK)
+		rc = do_stage(o, &db, &counts, &e);
+	if (rc == MB_OK || rc == MB_EDATA) {
+		snprintf(extra, sizeof(extra), "{\"files_staged\":%llu,"
+			 "\"files_skipped\":%llu,\"files_failed\":%llu}",
+			 (unsigned long long)counts.files_staged,
+			 (unsigned long long)counts.files_skipped,
+			 (unsigned long long)counts.files_failed);
+		prc = print_summary(o, &db, extra, &e);
+		if (rc == MB_OK)
+			rc = prc;
+	}
+	db_run_end(&db, run, mb_exit_code(rc), NULL);
+	db_close(&db);
+	free(args);
+	return rc == MB_OK ? 0 : fail(rc, &e);
+}
+
+/* ---- push --------------------------------------------------------------- */
+
+struct progress_state {
+	int64_t last_ms;
+	int tty;
+};
+
+static void on_progress(void *ctx, const struct push_progress *p)
+{
+	struct progress_state *ps = ctx;
+	double rate = p->elapsed_ms > 0 ? (double)p->requests * 1000.0 /
+		(double)p->elapsed_ms : 0;
+	char eta[32] = "-";
+
+	if (quiet)
+		return;
+	if (!ps->tty && p->elapsed_ms - ps->last_ms < 5000 &&
+	    p->done != p->total)
+		return;
+	ps->last_ms = p->elapsed_ms;
+	if (rate > 0 && p->total > p->done)
+		format_duration((int64_t)((double)(p->total - p->done) /
+				rate * 1000.0), eta, sizeof(eta));
+	if (strcmp(p->phase, "enroll") == 0)
+		fprintf(stderr, "%senroll: %lld chunks sent, %lld failed%s",
+			ps->tty ? "\r\033[K" : "", (long long)p->done,
+			(long long)p->failed, ps->tty ? "" : "\n");
+	else
+		fprintf(stderr, "%supsert: %lld/%lld (%.0f%%)  %.1f req/s  "
+			"ETA %s  retries %llu  429s %llu  failed %lld%s",
+			ps->tty ? "\r\033[K" : "", (long long)p->done,
+			(long long)p->total, p->total ? 100.0 *
+			(double)p->done / (double)p->total : 100.0, rate, eta,
+			(unsigned long long)p->retries,
+			(unsigned long long)p->throttled, (long long)p->failed,
+			ps->tty ? "" : "\n");
+	fflush(stderr);
+}
+
+static void print_plan(const struct options *o, const struct push_plan *pl)
+{
+	char eta[32];
+
+	if (quiet)
+		return;
+	format_duration(pl->estimate_ms, eta, sizeof(eta));
+	info("key: %s environment, scopes %s", pl->environment,
+	     pl->scopes.len ? pl->scopes.data : "(none listed)");
+	info("Meisa's unsubscribed list: %lld of the staged contacts (as of"
+	     " %s)", (long long)pl->meisa_unsubscribed,
+	     pl->as_of.len ? pl->as_of.data : "unknown");
+	info("plan: %lld to upsert, %lld skipped (do-not-email at the"
+	     " source), %lld suppressed, %lld to enroll in '%s'",
+	     (long long)pl->to_upsert, (long long)pl->skipped,
+	     (long long)pl->suppressed, (long long)pl->to_enroll,
+	     o->sequence ? o->sequence : "(no sequence)");
+	info("      %lld requests, about %s at --rate %s",
+	     (long long)pl->requests, eta, o->rate ? o->rate : "60/m,1000/h");
+}
+
+/* With a live key on a terminal, ask before the first write. */
+static int confirmed(const struct options *o, const struct push_plan *pl)
+{
+	char answer[16];
+
+	if (o->yes || strcmp(pl->environment, "live") != 0 ||
+	    !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+		return 1;
+	fprintf(stderr, "This is a LIVE key: each new contact fires Meisa's"
+		" contact_created automations\n(onboarding emails, for"
+		" example). Send %lld requests now? [y/N] ",
+		(long long)pl->requests);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return 0;
+	return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+static enum mb_rc do_push(struct options *o, struct db *db,
+			  struct push_result *res, struct err *e)
+{
+	struct buf key = BUF_INIT;
+	struct push_opts po;
+	struct push p;
+	struct push_plan plan;
+	struct progress_state ps = { 0, stderr_tty };
+	enum mb_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&po, 0, sizeof(po));
+	push_plan_init(&plan);
+	rc = read_key(o, &key, e);
+	if (rc != MB_OK)
+		goto out;
+	fill_api_opts(o, &key, &po.api);
+	po.sequence = o->sequence;
+	po.max_requests = o->max_requests;
+	po.progress = on_progress;
+	po.ctx = &ps;
+	rc = push_open(&p, db, &po, e);
+	if (rc == MB_OK)
+		rc = push_preflight(&p, &plan, e);
+	if (rc == MB_OK)
+		print_plan(o, &plan);
+	if (rc == MB_OK && o->dry_run) {
+		info("dry run: nothing was written");
+	} else if (rc == MB_OK && !confirmed(o, &plan)) {
+		rc = err_set(e, MB_ESTOPPED, "not confirmed: nothing was sent");
+	} else if (rc == MB_OK) {
+		rc = push_run(&p, res, e);
+		if (ps.tty && !quiet)
+			fputc('\n', stderr);
+	}
+	res->requests = p.api.requests;
+	push_close(&p);
+out:
+	if (key.data)
+		memset(key.data, 0, key.len);
+	buf_release(&key);
+	push_plan_release(&plan);
+	return rc;
+}
+
+static void resume_hint(const struct options *o, enum mb_rc rc)
+{
+	int i;
+
+	if (rc != MB_ESTOPPED && rc != MB_EUNAVAILABLE)
+		return;
+	fprintf(stderr, "%s: progress is saved in '%s'; to resume, run:\n ",
+		progname, o->db_path);
+	for (i = 0; i < saved_argc; i++)
+		fprintf(stderr, " %s", saved_argv[i]);
+	fputc('\n', stderr);
+}
+
+static int finish_push(struct options *o, struct db *db, int64_t run,
+		       enum mb_rc rc, const struct push_result *res,
+		       struct err *e)
+{
+	char extra[512];
+	struct err e2 = ERR_INIT;
+
+	snprintf(extra, sizeof(extra), "{\"run\":{\"requests\":%llu,"
+		 "\"retries\":%llu,\"throttled\":%llu,\"chunks\":%lld,"
+		 "\"elapsed_ms\":%lld,\"exit_status\":%d}}",
+		 (unsigned long long)res->requests,
+		 (unsigned long long)res->retries,
+		 (unsigned long long)res->throttled, (long long)res->chunks,
+		 (long long)res->elapsed_ms, mb_exit_code(rc));
+	if (rc != MB_EAUTH && rc != MB_EDB && rc != MB_ELOCKED)
+		print_summary(o, db, extra, &e2);
+	db_run_end(db, run, mb_exit_code(rc), extra);
+	resume_hint(o, rc);
+	if (rc == MB_OK)
+		return 0;
+	if (rc == MB_ESTOPPED && stop_requested)
+		err_set(e, rc, "stopped by a signal; %s", e->msg);
+	return fail(rc, e);
+}
+
+static int cmd_push(struct options *o)
+{
+	struct db db = DB_INIT;
+	struct err e = ERR_INIT;
+	struct push_result res;
+	char *args = joined_args(saved_argc, saved_argv);
+	int64_t run = 0;
+	enum mb_rc rc;
+	int status;
+
+	memset(&res, 0, sizeof(res));
+	rc = open_db(o, DB_EXISTING, &db, &e);
+	if (rc != MB_OK) {
+		free(args);
+		return fail(rc, &e);
+	}
+	rc = db_run_begin(&db, "push", args, &run, &e);
+	if (rc == MB_OK)
+		rc = do_push(o, &db, &res, &e);
+	status = finish_push(o, &db, run, rc, &res, &e);
+	db_close(&db);
+	free(args);
+	return status;
+}
+
+static int cmd_import(struct options *o)
+{
+	struct db db = DB_INIT;
+	struct err e = ERR_INIT;
+	struct stage_counts counts;
+	struct push_result res;
+	char *args = joined_args(saved_argc, saved_argv);
+	int64_t run = 0;
+	enum mb_rc rc;
+	int status;
+
+	memset(&res, 0, sizeof(res));
+	rc = open_db(o, DB_CREATE, &db, &e);
+	if (rc != MB_OK) {
+		free(args);
+		return fail(rc, &e);
+	}
+	rc = db_run_begin(&db, "import", args, &run, &e);
+	if (rc == MB_OK)
+		rc = do_stage(o, &db, &counts, &e);
+	if (rc == MB_OK && !quiet)
+		info("staged %llu files (%llu already staged): %llu rows,"
+		     " %llu new contacts, %llu rejected, %llu duplicates",
+		     (unsigned long long)counts.files_staged,
+		     (unsigned long long)counts.files_skipped,
+		     (unsigned long long)counts.rows_read,
+		     (unsigned long long)counts.contacts_new,
+		     (unsigned long long)counts.rejected,
+		     (unsigned long long)counts.duplicates);
+	if (rc != MB_OK) {
+		db_run_end(&db, run, mb_exit_code(rc), NULL);
+		db_close(&db);
+		free(args);
+		return fail(rc, &e);
+	}
+	rc = do_push(o, &db, &res, &e);
+	status = finish_push(o, &db, run, rc, &res, &e);
+	db_close(&db);
+	free(args);
+	return status;
+}
+
+/* ---- status, export ----------------------------------------------------- */
+
+static enum mb_rc print_runs(struct options *o, struct db *db, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	enum mb_rc rc;
+
+	rc = db_prepare(db, &s, o->json ?
+		"SELECT json_group_array(json_object('id', id, 'kind', kind,"
+		" 'started_at', started_at, 'ended_at', ended_at, 'args', args,"
+		" 'exit_status', exit_status, 'summary', json(summary)))"
+		" FROM runs" :
+		"SELECT printf('%-4d %-7s %-24s %-24s %-5s %s', id, kind,"
+		" started_at, coalesce(ended_at, '(running or killed)'),"
+		" coalesce(exit_status, '-'), args) FROM runs ORDER BY id", e);
+	if (rc != MB_OK)
+		return rc;
+	if (!o->json)
+		printf("%-4s %-7s %-24s %-24s %-5s %s\n", "run", "kind",
+		       "started", "ended", "exit", "command");
+	while (sqlite3_step(s) == SQLITE_ROW)
+		printf("%s\n", sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return MB_OK;
+}
+
+static int cmd_status(struct options *o)
+{
+	struct db db = DB_INIT;
+	struct err e = ERR_INIT;
+	enum mb_rc rc;
+
+	rc = open_db(o, DB_EXISTING, &db, &e);
+	if (rc == MB_OK)
+		rc = o->runs ? print_runs(o, &db, &e) :
+			print_summary(o, &db, NULL, &e);
+	db_close(&db);
+	return rc == MB_OK ? 0 : fail(rc, &e);
+}
+
+static enum mb_rc export_unsubscribed(struct options *o, uint64_t *rows,
+				      struct err *e)
+{
+	struct buf key = BUF_INIT, raw = BUF_INIT;
+	struct meisa m;
+	struct meisa_opts mo;
+	sqlite3 *mem = NULL;
+	sqlite3_stmt *s = NULL;
+	char **emails = NULL;
+	size_t n = 0, cap = 0;
+	enum mb_rc rc;
+
+	rc = read_key(o, &key, e);
+	if (rc != MB_OK)
+		goto out;
+	sqlite3_open(":memory:", &mem);
+	fill_api_opts(o, &key, &mo);
+	rc = meisa_open(&m, &mo, mem, e);
+	if (rc == MB_OK)
+		rc = meisa_unsubscribed(&m, &raw, e);
+	meisa_close(&m);
+	if (rc == MB_OK && sqlite3_prepare_v2(mem, "SELECT value FROM"
+	    " json_each(?1, '$.emails') WHERE json_valid(?1) ORDER BY 1", -1,
+	    &s, NULL) != SQLITE_OK)
+		rc = err_set(e, MB_EINTERNAL, "%s", sqlite3_errmsg(mem));
+	if (rc == MB_OK) {
+		sqlite3_bind_text(s, 1, buf_str(&raw), -1, SQLITE_STATIC);
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				emails = xrealloc(emails, cap * sizeof(*emails));
+			}
+			emails[n++] = xstrdup((const char *)
+					      sqlite3_column_text(s, 0));
+		}
+		rc = export_emails(o->output, (const char *const *)emails, n,
+				   e);
+		*rows = n;
+	}
+out:
+	while (n)
+		free(emails[--n]);
+	free(emails);
+	sqlite3_finalize(s);
+	sqlite3_close(mem);
+	buf_release(&raw);
+	buf_release(&key);
+	return rc;
+}
+
+static int cmd_export(struct options *o)
+{
+	struct db db = DB_INIT;
+	struct err e = ERR_INIT;
+	uint64_t rows = 0;
+	enum mb_rc rc;
+
+	if (o->nargs != 1 || !o->output) {
+		error("usage: meisa-bulk export rejects|results|suppressed|"
+		      "unsubscribed -o FILE");
+		return 64;
+	}
+	if (strcmp(o->args[0], "unsubscribed") == 0) {
+		rc = export_unsubscribed(o, &rows, &e);
+	} else {
+		rc = open_db(o, DB_EXISTING, &db, &e);
+		if (rc == MB_OK)
+			rc = export_table(&db, o->args[0], o->output, &rows,
+					  &e);
+		db_close(&db);
+	}
+	if (rc != MB_OK)
+		return fail(rc, &e);
+	if (o->json)
+		printf("{\"export\":\"%s\",\"rows\":%llu}\n", o->args[0],
+		       (unsigned long long)rows);
+	else if (strcmp(o->output, "-") != 0)
+		info("wrote %llu rows to '%s'", (unsigned long long)rows,
+		     o->output);
+	return 0;
+}
+
+/* ---- ping, sequences ---------------------------------------------------- */
+
+static int with_api(struct options *o,
+		    enum mb_rc (*fn)(struct options *, struct meisa *,
+				     sqlite3 *, struct err *))
+{
+	struct buf key = BUF_INIT;
+	struct err e = ERR_INIT;
+	struct meisa m;
+	struct meisa_opts mo;
+	sqlite3 *mem = NULL;
+	enum mb_rc rc;
+
+	memset(&m, 0, sizeof(m));
+	rc = read_key(o, &key, &e);
+	if (rc == MB_OK) {
+		sqlite3_open(":memory:", &mem);
+		fill_api_opts(o, &key, &mo);
+		rc = meisa_open(&m, &mo, mem, &e);
+		if (rc == MB_OK)
+			rc = fn(o, &m, mem, &e);
+		meisa_close(&m);
+		sqlite3_close(mem);
+	}
+	if (key.data)
+		memset(key.data, 0, key.len);
+	buf_release(&key);
+	return rc == MB_OK ? 0 : fail(rc, &e);
+}
+
+static enum mb_rc ping(struct options *o, struct meisa *m, sqlite3 *mem,
+		       struct err *e)
+{
+	struct meisa_key_info ki;
+	const char *need[] = { "contacts:read", "contacts:write",
+			       "sequences:read", "sequences:enroll" };
+	enum mb_rc rc;
+	size_t i;
+
+	buf_init(&ki.scopes, BUF_MAX_DEFAULT);
+	rc = meisa_ping(m, &ki, e);
+	if (rc == MB_OK && o->json) {
+		printf("{\"environment\":\"%s\",\"scopes\":\"%s\","
+		       "\"base_url\":\"%s\"}\n", ki.environment,
+		       buf_str(&ki.scopes), m->opts.base_url);
+	} else if (rc == MB_OK) {
+		printf("ok: %s key at %s\nscopes: %s\n", ki.environment,
+		       m->opts.base_url, ki.scopes.len ? ki.scopes.data :
+		       "(none)");
+		for (i = 0; i < 4; i++)
+			if (!meisa_has_scope(&ki, need[i]))
+				warning("the key lacks %s (%s)", need[i], i < 2 ?
+					"needed by push" : i == 3 ?
+					"needed by --sequence" :
+					"needed to check the sequence");
+	}
+	if (rc == MB_OK && (!meisa_has_scope(&ki, "contacts:write") ||
+			    !meisa_has_scope(&ki, "contacts:read")))
+		rc = err_set(e, MB_EAUTH, "the API key lacks %s, which push"
+			     " needs", meisa_has_scope(&ki, "contacts:write") ?
+			     "contacts:read" : "contacts:write");
+	buf_release(&ki.scopes);
+	return rc;
+}
+
+static int cmd_ping(struct options *o)
+{
+	return with_api(o, ping);
+}
+
+static enum mb_rc sequences(struct options *o, struct meisa *m,
+			    sqlite3 *mem, struct err *e)
+{
+	struct buf list = BUF_INIT;
+	sqlite3_stmt *s = NULL;
+	enum mb_rc rc;
+
+	rc = meisa_sequences(m, o->search, &list, e);
+	if (rc == MB_OK && o->json) {
+		printf("%s\n", list.data);
+	} else if (rc == MB_OK && sqlite3_prepare_v2(mem, "SELECT printf("
+		   "'%-32s %-8s %s', json_extract(value, '$.slug'),"
+		   " json_extract(value, '$.status'), json_extract(value,"
+		   " '$.name')) FROM json_each(?)", -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, list.data, -1, SQLITE_STATIC);
+		printf("%-32s %-8s %s\n", "slug", "status", "name");
+		while (sqlite3_step(s) == SQLITE_ROW)
+			printf("%s\n", sqlite3_column_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	buf_release(&list);
+	return rc;
+}
+
+static int cmd_sequences(struct options *o)
+{
+	return with_api(o, sequences);
+}
+
+/* ---- help, options, main ------------------------------------------------ */
+
+static int cmd_help(struct options *o);
+
+#define STAGE_OPTS \
+	"  --preset NAME        provider format (default auto)\n" \
+	"  --map COLUMN=FIELD   map a column: email, external_id, first_name,\n" \
+	"                       last_name, display_name, tags, status, ignore,\n" \
+	"                       custom:NAME (repeatable)\n" \
+	"  --delimiter C        field delimiter (default: detected)\n" \
+	"  --tag NAME           add this tag to every contact (repeatable)\n" \
+	"  --source S           import or initial_sync (default import)\n"
+#define PUSH_OPTS \
+	"  --sequence SLUG      bulk-enroll every upserted, unsuppressed contact\n" \
+	"  --rate SPEC          client limits, e.g. 60/m,1000/h (default) or none\n" \
+	"  --concurrency N      requests in flight (default 4)\n" \
+	"  --max-requests N     stop cleanly after N requests (resume later)\n" \
+	"  --dry-run            pre-flight and plan only; nothing is written\n" \
+	"  --yes                no confirmation prompt for a live key\n" \
+	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \
+	"  --insecure           do not verify TLS certificates (warns)\n"
+#define COMMON_OPTS \
+	"  --db PATH            staging file (default ./meisa-bulk.db)\n" \
+	"  --json               one JSON object on stdout\n" \
+	"  -q, -v               quieter, more verbose\n"
+
+static const struct cmd commands[] = {
+	{ "import", cmd_import, OPT_DB | OPT_JSON | OPT_STAGE | OPT_PUSH |
+	  OPT_KEY,
+	  "usage: meisa-bulk import FILE... [options]\n\n"
+	  "Stage FILEs, then push them. Running the same command again\n"
+	  "resumes where it stopped.\n\n" STAGE_OPTS PUSH_OPTS COMMON_OPTS
+	  "\nexample:\n  MEISA_API_KEY=... meisa-bulk import export.csv.gz"
+	  " --sequence onboarding\n" },
+	{ "stage", cmd_stage, OPT_DB | OPT_JSON | OPT_STAGE,
+	  "usage: meisa-bulk stage FILE... [options]\n\n"
+	  "Read, validate, normalise and deduplicate FILEs (CSV or gzip)\n"
+	  "into the staging file. No network.\n\n" STAGE_OPTS COMMON_OPTS
+	  "\nexample:\n  meisa-bulk stage subscribed_members_export_1a2b.csv"
+	  " --tag migrated-from-mailchimp\n" },
+	{ "push", cmd_push, OPT_DB | OPT_JSON | OPT_PUSH | OPT_KEY,
+	  "usage: meisa-bulk push [options]\n\n"
+	  "Check Meisa's unsubscribed list, upsert the staged contacts and\n"
+	  "enroll them. Resumable.\n\n" PUSH_OPTS COMMON_OPTS
+	  "\nexample:\n  meisa-bulk push --sequence onboarding --dry-run\n" },
+	{ "status", cmd_status, OPT_DB | OPT_JSON | OPT_RUNS,
+	  "usage: meisa-bulk status [--json] [--runs] [--db PATH]\n\n"
+	  "Counts and progress of a staging file; --runs lists every run.\n\n"
+	  COMMON_OPTS "\nexample:\n  meisa-bulk status --json\n" },
+	{ "export", cmd_export, OPT_DB | OPT_JSON | OPT_OUTPUT | OPT_KEY,
+	  "usage: meisa-bulk export rejects|results|suppressed|unsubscribed"
+	  " -o FILE\n\n"
+	  "Write a CSV (gzip when FILE ends in .gz, - for stdout).\n"
+	  "unsubscribed fetches Meisa's list now.\n\n"
+	  "  -o, --output FILE    where to write\n" COMMON_OPTS
+	  "\nexample:\n  meisa-bulk export rejects -o rejects.csv\n" },
+	{ "ping", cmd_ping, OPT_JSON | OPT_KEY,
+	  "usage: meisa-bulk ping [--json]\n\n"
+	  "Verify the key: environment (live or test) and scopes.\n"
+	  "\nexample:\n  MEISA_API_KEY=... meisa-bulk ping\n" },
+	{ "sequences", cmd_sequences, OPT_JSON | OPT_KEY | OPT_SEARCH,
+	  "usage: meisa-bulk sequences [--search TEXT] [--json]\n\n"
+	  "List sequences and their slugs (for --sequence).\n"
+	  "\nexample:\n  meisa-bulk sequences --search onboard\n" },
+	{ "help", cmd_help, 0,
+	  "usage: meisa-bulk help [COMMAND]\n" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct cmd *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_overview(FILE *out)
+{
+	fprintf(out,
+		"usage: meisa-bulk COMMAND [options]\n\n"
+		"  import FILE...    stage, then push; re-running it resumes\n"
+		"  stage FILE...     read, validate, deduplicate; no network\n"
+		"  push              suppression check, upserts, enrollments\n"
+		"  status            counts and progress of a staging file\n"
+		"  export WHAT -o F  rejects | results | suppressed |"
+		" unsubscribed\n"
+		"  ping              verify the key: environment and scopes\n"
+		"  sequences         list sequences and their slugs\n"
+		"  help [COMMAND]    this, or a command's options\n\n"
+		"environment: MEISA_API_KEY (the key), MEISA_BASE_URL\n"
+		"'meisa-bulk help COMMAND' shows its options and an example.\n");
+}
+
+static int cmd_help(struct options *o)
+{
+	const struct cmd *c;
+
+	if (!o->nargs) {
+		print_overview(stdout);
+		return 0;
+	}
+	c = find_command(o->args[0]);
+	if (!c) {
+		error("unknown command '%s'", o->args[0]);
+		return 64;
+	}
+	fputs(c->usage, stdout);
+	return 0;
+}
+
+static void print_version(void)
+{
+	printf("meisa-bulk %s\n", MB_VERSION);
+	printf("libcurl %s, SQLite %s, zlib %s, libcsv %d.%d.%d\n",
+	       http_curl_version(), sqlite3_libversion(), zlibVersion(),
+	       CSV_MAJOR, CSV_MINOR, CSV_RELEASE);
+}
+
+enum {
+	LO_DB = 256, LO_JSON, LO_PRESET, LO_MAP, LO_DELIM, LO_TAG, LO_SOURCE,
+	LO_SEQUENCE, LO_RATE, LO_CONC, LO_MAXREQ, LO_DRY, LO_YES, LO_KEYFILE,
+	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION,
+};
+
+static const struct option long_options[] = {
+	{ "db", required_argument, NULL, LO_DB },
+	{ "json", no_argument, NULL, LO_JSON },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, LO_VERSION },
+	{ "preset", required_argument, NULL, LO_PRESET },
+	{ "map", required_argument, NULL, LO_MAP },
+	{ "delimiter", required_argument, NULL, LO_DELIM },
+	{ "tag", required_argument, NULL, LO_TAG },
+	{ "source", required_argument, NULL, LO_SOURCE },
+	{ "sequence", required_argument, NULL, LO_SEQUENCE },
+	{ "rate", required_argument, NULL, LO_RATE },
+	{ "concurrency", required_argument, NULL, LO_CONC },
+	{ "max-requests", required_argument, NULL, LO_MAXREQ },
+	{ "dry-run", no_argument, NULL, LO_DRY },
+	{ "yes", no_argument, NULL, LO_YES },
+	{ "api-key-file", required_argument, NULL, LO_KEYFILE },
+	{ "insecure", no_argument, NULL, LO_INSECURE },
+	{ "output", required_argument, NULL, 'o' },
+	{ "search", required_argument, NULL, LO_SEARCH },
+	{ "runs", no_argument, NULL, LO_RUNS },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Edit distance, for "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, d[64];
+
+	if (lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		d[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t prev = d[0], cur;
+
+		d[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cur = d[j];
+			d[j] = a[i - 1] == b[j - 1] ? prev :
+				1 + (prev < d[j] ? (prev < d[j - 1] ? prev :
+				d[j - 1]) : (d[j] < d[j - 1] ? d[j] : d[j - 1]));
+			prev = cur;
+		}
+	}
+	return d[lb];
+}
+
+static void suggest_option(const char *arg)
+{
+	const struct option *best = NULL;
+	size_t i, best_d = 4, d;
+	char name[64];
+
+	if (strncmp(arg, "--", 2) != 0)
+		return;
+	snprintf(name, sizeof(name), "%s", arg + 2);
+	name[strcspn(name, "=")] = '\0';
+	for (i = 0; long_options[i].name; i++) {
+		d = distance(name, long_options[i].name);
+		if (d < best_d) {
+			best_d = d;
+			best = &long_options[i];
+		}
+	}
+	if (best)
+		fprintf(stderr, "%s: did you mean '--%s'?\n", progname,
+			best->name);
+}
+
+static unsigned option_group(int c)
+{
+	switch (c) {
+	case LO_DB: return OPT_DB;
+	case LO_JSON: return OPT_JSON;
+	case LO_PRESET: case LO_MAP: case LO_DELIM: case LO_TAG:
+	case LO_SOURCE: return OPT_STAGE;
+	case LO_SEQUENCE: case LO_RATE: case LO_CONC: case LO_MAXREQ:
+	case LO_DRY: case LO_YES: return OPT_PUSH;
+	case LO_KEYFILE: case LO_INSECURE: return OPT_KEY;
+	case 'o': return OPT_OUTPUT;
+	case LO_SEARCH: return OPT_SEARCH;
+	case LO_RUNS: return OPT_RUNS;
+	}
+	return 0;
+}
+
+static int parse_number(const char *opt, const char *arg,
+			unsigned long long min, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || *end || !*arg || *arg == '-' || v < min) {
+		error("%s wants a number >= %llu, not '%s'", opt, min, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* One option; -1 on a usage error (already reported). */
+static int take_option(struct options *o, int c, const char *arg)
+{
+	struct err e = ERR_INIT;
+	unsigned long long n;
+
+	switch (c) {
+	case LO_DB: o->db_path = arg; break;
+	case LO_JSON: o->json = 1; break;
+	case 'q': o->quiet = quiet = 1; break;
+	case 'v': o->verbose = verbose = 1; break;
+	case LO_PRESET: o->preset = arg; break;
+	case LO_MAP:
+		if (o->noverrides == MAX_LIST) {
+			error("too many --map options (at most %d)", MAX_LIST);
+			return -1;
+		}
+		if (mapping_parse_override(arg, &o->overrides[o->noverrides],
+					   &e) != MB_OK) {
+			error("%s", e.msg);
+			return -1;
+		}
+		o->noverrides++;
+		break;
+	case LO_DELIM:
+		if (strcmp(arg, "tab") == 0 || strcmp(arg, "\\t") == 0)
+			arg = "\t";
+		if (strlen(arg) != 1) {
+			error("--delimiter wants one character (or 'tab'),"
+			      " not '%s'", arg);
+			return -1;
+		}
+		o->delimiter = arg[0];
+		break;
+	case LO_TAG:
+		if (o->ntags == MAX_LIST || !*arg) {
+			error("--tag wants a name (at most %d tags)", MAX_LIST);
+			return -1;
+		}
+		o->tags[o->ntags++] = arg;
+		break;
+	case LO_SOURCE:
+		if (strcmp(arg, "import") && strcmp(arg, "initial_sync")) {
+			error("--source is import or initial_sync, not '%s'",
+			      arg);
+			return -1;
+		}
+		o->source = arg;
+		break;
+	case LO_SEQUENCE: o->sequence = arg; break;
+	case LO_RATE: o->rate = arg; break;
+	case LO_CONC:
+		if (parse_number("--concurrency", arg, 1, &n) || n > 256) {
+			if (n > 256)
+				error("--concurrency is at most 256");
+			return -1;
+		}
+		o->concurrency = (long)n;
+		break;
+	case LO_MAXREQ:
+		if (parse_number("--max-requests", arg, 1, &n))
+			return -1;
+		o->max_requests = n;
+		break;
+	case LO_DRY: o->dry_run = 1; break;
+	case LO_YES: o->yes = 1; break;
+	case LO_KEYFILE: o->api_key_file = arg; break;
+	case LO_INSECURE: o->insecure = 1; break;
+	case 'o': o->output = arg; break;
+	case LO_SEARCH: o->search = arg; break;
+	case LO_RUNS: o->runs = 1; break;
+	default: return -1;
+	}
+	return 0;
+}
+
+static int parse_options(const struct cmd *cmd, int argc, char **argv,
+			 struct options *o)
+{
+	int c, show_help = 0;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+qvho:", long_options,
+				NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			const char *bad = argv[optind - 1];
+
+			if (c == ':' || (optopt && strchr("o", optopt)))
+				error("option '%s' needs a value", bad);
+			else
+				error("unknown option '%s'", bad);
+			suggest_option(bad);
+			fprintf(stderr, "see 'meisa-bulk help %s'\n", cmd->name);
+			return 64;
+		}
+		if (c == 'h') {
+			show_help = 1;
+			continue;
+		}
+		if (c == LO_VERSION) {
+			print_version();
+			exit(0);
+		}
+		if (option_group(c) && !(option_group(c) & cmd->accepts)) {
+			error("option '%s' does not apply to '%s'",
+			      argv[optind - 1], cmd->name);
+			fprintf(stderr, "see 'meisa-bulk help %s'\n", cmd->name);
+			return 64;
+		}
+		if (take_option(o, c, optarg) != 0)
+			return 64;
+	}
+	if (show_help) {
+		fputs(cmd->usage, stdout);
+		exit(0);
+	}
+	o->args = argv + optind;
+	o->nargs = argc - optind;
+	return 0;
+}
+
+static int check_arguments(const struct cmd *cmd, const struct options *o)
+{
+	int wants_files = cmd->fn == cmd_stage || cmd->fn == cmd_import;
+
+	if (wants_files && !o->nargs) {
+		error("'%s' needs at least one input file", cmd->name);
+		fputs(cmd->usage, stderr);
+		return 64;
+	}
+	if (!wants_files && cmd->fn != cmd_export && cmd->fn != cmd_help &&
+	    o->nargs) {
+		error("'%s' takes no arguments ('%s' given)", cmd->name,
+		      o->args[0]);
+		return 64;
+	}
+	if (o->rate) {
+		struct ratelimit rl = RATELIMIT_INIT;
+		struct err e = ERR_INIT;
+
+		if (ratelimit_parse(&rl, o->rate, &e) != MB_OK) {
+			error("%s", e.msg);
+			return 64;
+		}
+		ratelimit_release(&rl);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	const struct cmd *cmd;
+	int status;
+
+	memset(&o, 0, sizeof(o));
+	o.db_path = "meisa-bulk.db";
+	stderr_tty = isatty(STDERR_FILENO);
+	saved_argc = argc;
+	saved_argv = argv;
+	if (argc < 2) {
+		print_overview(stderr);
+		return 64;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		print_version();
+		return 0;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		print_overview(stdout);
+		return 0;
+	}
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		size_t i;
+
+		error("unknown command '%s'", argv[1]);
+		for (i = 0; i < NCOMMANDS; i++)
+			if (distance(argv[1], commands[i].name) <= 2)
+				fprintf(stderr, "%s: did you mean '%s'?\n",
+					progname, commands[i].name);
+		return 64;
+	}
+	status = parse_options(cmd, argc - 1, argv + 1, &o);
+	if (!status)
+		status = check_arguments(cmd, &o);
+	if (!status) {
+		catch_signals();
+		status = cmd->fn(&o);
+	}
+	while (o.noverrides)
+		mapping_override_release(&o.overrides[--o.noverrides]);
+	return status;
+}

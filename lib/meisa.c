@@ -1,0 +1,322 @@
+/*
+ * meisa: paced, retried one-shot calls and the reading of Meisa's answers.
+ */
+#include "meisa.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "db.h"
+
+static int64_t opt_or(int64_t value, int64_t fallback)
+{
+	return value > 0 ? value : fallback;
+}
+
+enum mb_rc meisa_open(struct meisa *m, const struct meisa_opts *opts,
+		      sqlite3 *json, struct err *e)
+{
+	struct http_opts ho = HTTP_OPTS_INIT;
+	enum mb_rc rc;
+
+	memset(m, 0, sizeof(*m));
+	m->opts = *opts;
+	m->json = json;
+	m->rl = (struct ratelimit)RATELIMIT_INIT;
+	m->http = (struct http)HTTP_INIT;
+	backoff_seed(&m->rng, (uint64_t)db_now_ms());
+	if (!opts->api_key || !*opts->api_key)
+		return err_set(e, MB_EAUTH, "no API key: set MEISA_API_KEY or"
+			       " use --api-key-file");
+	rc = ratelimit_parse(&m->rl, opts->rate ? opts->rate : "60/m,1000/h",
+			     e);
+	if (rc != MB_OK)
+		return rc;
+	ho.base_url = opts->base_url ? opts->base_url : MEISA_DEFAULT_BASE_URL;
+	ho.api_key = opts->api_key;
+	ho.insecure = opts->insecure;
+	ho.max_connections = opts->concurrency ? opts->concurrency : 4;
+	return http_open(&m->http, &ho, e);
+}
+
+void meisa_close(struct meisa *m)
+{
+	http_close(&m->http);
+	ratelimit_release(&m->rl);
+}
+
+int meisa_stopping(const struct meisa *m)
+{
+	return m->opts.stop && *m->opts.stop;
+}
+
+/* Sleep up to ms, waking early when a signal sets the stop flag. */
+static void nap(const struct meisa *m, int64_t ms)
+{
+	while (ms > 0 && !meisa_stopping(m)) {
+		int64_t step = ms > 100 ? 100 : ms;
+
+		poll(NULL, 0, (int)step);
+		ms -= step;
+	}
+}
+
+enum mb_rc meisa_pace(struct meisa *m, struct err *e)
+{
+	int64_t wait;
+
+	while ((wait = ratelimit_wait_ms(&m->rl, db_now_ms())) > 0) {
+		if (meisa_stopping(m))
+			return err_set(e, MB_ESTOPPED, "stopped");
+		nap(m, wait);
+	}
+	return meisa_stopping(m) ? err_set(e, MB_ESTOPPED, "stopped") : MB_OK;
+}
+
+void meisa_sent(struct meisa *m)
+{
+	int64_t now = db_now_ms();
+
+	ratelimit_record(&m->rl, now);
+	m->requests++;
+	if (m->opts.on_send)
+		m->opts.on_send(m->opts.ctx, now);
+}
+
+void meisa_answer_text(const struct http_request *req, char *out,
+		       size_t size)
+{
+	const char *body = buf_str(&req->response);
+	size_t i, n = 0;
+
+	if (!req->status) {
+		snprintf(out, size, "%s", req->errbuf[0] ? req->errbuf :
+			 "no answer");
+		return;
+	}
+	for (i = 0; body[i] && n + 1 < size && n < 300; i++)
+		out[n++] = (body[i] == '\n' || body[i] == '\r') ? ' ' : body[i];
+	out[n] = '\0';
+}
+
+enum mb_rc meisa_answer_error(const struct http_request *req, enum mb_rc rc,
+			      const char *what, struct err *e)
+{
+	char text[512];
+
+	meisa_answer_text(req, text, sizeof(text));
+	if (!req->status)
+		return err_set(e, rc, "%s: %s", what, text);
+	return err_set(e, rc, "%s: Meisa answered %ld: %s", what,
+		       req->status, text[0] ? text : "(empty body)");
+}
+
+static void reset_answer(struct http_request *req)
+{
+	buf_reset(&req->response);
+	req->status = 0;
+	req->retry_after_ms = -1;
+	req->curl_code = 0;
+	req->errbuf[0] = '\0';
+}
+
+static int retryable(long status)
+{
+	return status == 0 || status == 429 || status >= 500;
+}
+
+enum mb_rc meisa_call(struct meisa *m, struct http_request *req,
+		      struct err *e)
+{
+	int64_t give_up = opt_or(m->opts.give_up_ms, 300000);
+	int64_t started = db_now_ms();
+	unsigned attempt = 0;
+	enum mb_rc rc;
+
+	for (;;) {
+		rc = meisa_pace(m, e);
+		if (rc != MB_OK)
+			return rc;
+		reset_answer(req);
+		meisa_sent(m);
+		rc = http_do(&m->http, req, e);
+		if (rc != MB_OK)
+			return rc;
+		if (req->status == 401 || req->status == 403)
+			return meisa_answer_error(req, MB_EAUTH, req->status ==
+						  401 ? "the API key was refused"
+						  : "the API key lacks a scope",
+						  e);
+		if (!retryable(req->status)) {
+			ratelimit_on_success(&m->rl);
+			return MB_OK;
+		}
+		if (req->status == 429) {
+			m->throttled++;
+			ratelimit_on_429(&m->rl, db_now_ms(),
+					 req->retry_after_ms);
+			continue;   /* a 429 is never a failure */
+		}
+		if (db_now_ms() - started > give_up)
+			return meisa_answer_error(req, MB_EUNAVAILABLE,
+				"Meisa stayed unreachable; progress is kept,"
+				" run the same command again to resume", e);
+		m->retries++;
+		nap(m, backoff_delay_ms(attempt++, opt_or(m->opts.backoff_base_ms,
+				500), opt_or(m->opts.backoff_cap_ms, 30000),
+				&m->rng));
+	}
+}
+
+/* Run a one-row, one-column query over an answer body; NULL -> "". */
+static enum mb_rc json_text(struct meisa *m, const char *sql,
+			    const struct buf *body, struct buf *out,
+			    struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	enum mb_rc rc = MB_OK;
+
+	buf_reset(out);
+	if (sqlite3_prepare_v2(m->json, sql, -1, &s, NULL) != SQLITE_OK)
+		return err_set(e, MB_EINTERNAL, "cannot read answer: %s",
+			       sqlite3_errmsg(m->json));
+	sqlite3_bind_text(s, 1, buf_str(body), (int)body->len, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+
+		if (t)
+			rc = buf_addstr(out, (const char *)t);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum mb_rc meisa_ping(struct meisa *m, struct meisa_key_info *info,
+		      struct err *e)
+{
+	struct http_request *req = http_request_new("GET", "/ping/", NULL, 0,
+						    NULL);
+	struct buf env = BUF_INIT;
+	enum mb_rc rc;
+
+	rc = meisa_call(m, req, e);
+	if (rc == MB_OK && req->status / 100 != 2)
+		rc = meisa_answer_error(req, MB_EPROTO, "ping failed", e);
+	if (rc == MB_OK)
+		rc = json_text(m, "SELECT CASE WHEN json_valid(?1) THEN"
+			       " json_extract(?1, '$.environment') END",
+			       &req->response, &env, e);
+	if (rc == MB_OK)
+		rc = json_text(m, "SELECT group_concat(value, ',') FROM"
+			       " json_each(CASE WHEN json_valid(?1) THEN ?1"
+			       " ELSE '{}' END, '$.scopes')",
+			       &req->response, &info->scopes, e);
+	if (rc == MB_OK) {
+		const char *v = buf_str(&env);
+
+		if (!*v)
+			v = strncmp(m->opts.api_key, "meisa_live_", 11) == 0 ?
+				"live" : "unknown";
+		snprintf(info->environment, sizeof(info->environment), "%s", v);
+	}
+	buf_release(&env);
+	http_request_free(req);
+	return rc;
+}
+
+int meisa_has_scope(const struct meisa_key_info *info, const char *scope)
+{
+	const char *p = buf_str(&info->scopes);
+	size_t n = strlen(scope);
+
+	while ((p = strstr(p, scope)) != NULL) {
+		int starts = p == buf_str(&info->scopes) || p[-1] == ',';
+
+		if (starts && (p[n] == '\0' || p[n] == ','))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+static enum mb_rc get_path(struct meisa *m, const char *path,
+			   struct buf *out, const char *what, struct err *e)
+{
+	struct http_request *req = http_request_new("GET", path, NULL, 0,
+						    NULL);
+	enum mb_rc rc;
+
+	rc = meisa_call(m, req, e);
+	if (rc == MB_OK && req->status / 100 != 2)
+		rc = meisa_answer_error(req, MB_EPROTO, what, e);
+	if (rc == MB_OK)
+		rc = buf_set(out, req->response.data ? req->response.data : "",
+			     req->response.len);
+	http_request_free(req);
+	return rc;
+}
+
+/* Percent-encode a query value (RFC 3986 unreserved characters kept). */
+static enum mb_rc url_escape(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	enum mb_rc rc = MB_OK;
+
+	for (; *s && rc == MB_OK; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~", c))
+			rc = buf_addch(out, (char)c);
+		else
+			rc = buf_printf(out, "%%%c%c", hex[c >> 4],
+					hex[c & 15]);
+	}
+	return rc;
+}
+
+enum mb_rc meisa_sequences(struct meisa *m, const char *search,
+			   struct buf *out, struct err *e)
+{
+	struct buf path = BUF_INIT, raw = BUF_INIT;
+	enum mb_rc rc;
+
+	rc = buf_addstr(&path, "/sequences/api/list/?status=all");
+	if (rc == MB_OK && search && *search) {
+		rc = buf_addstr(&path, "&search=");
+		if (rc == MB_OK)
+			rc = url_escape(&path, search);
+	}
+	if (rc == MB_OK)
+		rc = get_path(m, path.data, &raw, "cannot list sequences", e);
+	/* Meisa's documented shape is {count, results}; accept a bare array. */
+	if (rc == MB_OK)
+		rc = json_text(m, "SELECT json_group_array(json_object("
+			       "'slug', json_extract(value, '$.slug'),"
+			       " 'name', json_extract(value, '$.name'),"
+			       " 'status', json_extract(value, '$.status')))"
+			       " FROM json_each(CASE WHEN NOT json_valid(?1)"
+			       " THEN '[]' WHEN json_type(?1) = 'array' THEN ?1"
+			       " ELSE coalesce(json_extract(?1, '$.results'),"
+			       " '[]') END)", &raw, out, e);
+	buf_release(&path);
+	buf_release(&raw);
+	return rc;
+}
+
+enum mb_rc meisa_unsubscribed(struct meisa *m, struct buf *out,
+			      struct err *e)
+{
+	enum mb_rc rc;
+
+	rc = get_path(m, "/contacts/api/unsubscribed-emails/", out,
+		      "cannot fetch Meisa's unsubscribed list", e);
+	if (rc == MB_OK && out->len == 0)
+		rc = err_set(e, MB_EPROTO, "Meisa's unsubscribed list came"
+			     " back empty (not JSON)");
+	return rc;
+}

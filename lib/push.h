@@ -1,0 +1,96 @@
+/*
+ * push: from a staging file to Meisa: pre-flight, upserts, enrollments.
+ *
+ *   push_open      transport, limiter, send times of the last hour
+ *   push_preflight ping (key, environment, scopes), the sequence check,
+ *                  Meisa's unsubscribed list into the staging file, the plan
+ *   push_run       the upserts, then the enrollment chunks
+ *   push_close
+ *
+ * The staging file is the outbox.  Each answer that settles a contact
+ * (2xx: upserted; 400/404/422 and other 4xx: failed) is committed in batches
+ * (every PUSH_BATCH answers or PUSH_BATCH_MS, whichever first), so a crash
+ * re-sends at most the requests in flight plus one batch: upsert is
+ * idempotent, so a re-send is safe.  429 and 5xx/transport errors are
+ * retried (429 never counts as a failure); 401/403 stop the run (MB_EAUTH);
+ * no answer for give_up_ms stops it with MB_EUNAVAILABLE, progress kept.
+ *
+ * Enrollment chunks (at most 500 addresses) are rows: their membership is
+ * committed before the chunk is sent; a chunk whose answer was lost is sent
+ * again on the next run (Meisa skips already-enrolled addresses).  Contacts
+ * suppressed at the source are never upserted; contacts on Meisa's
+ * unsubscribed list are upserted but never enrolled; override_unsubscribe is
+ * never sent.
+ */
+#ifndef MB_PUSH_H
+#define MB_PUSH_H
+
+#include <stdint.h>
+
+#include "db.h"
+#include "err.h"
+#include "meisa.h"
+
+#define PUSH_BATCH 64
+#define PUSH_BATCH_MS 250
+#define PUSH_CHUNK_MAX 500
+
+struct push_progress {
+	const char *phase;       /* "upsert" or "enroll" */
+	int64_t done, total, failed;
+	uint64_t requests, retries, throttled;
+	int64_t elapsed_ms;
+};
+
+struct push_opts {
+	struct meisa_opts api;
+	const char *sequence;    /* NULL: no enrollment */
+	uint64_t max_requests;   /* 0: no limit */
+	int64_t drain_ms;        /* bounded wait for answers on stop; 0: 10 s */
+	void (*progress)(void *ctx, const struct push_progress *p);
+	void *ctx;
+};
+
+struct push_plan {
+	char environment[16];
+	struct buf scopes;
+	int64_t to_upsert, skipped, suppressed, meisa_unsubscribed;
+	int64_t to_enroll, chunks, requests, estimate_ms;
+	struct buf as_of;
+};
+
+struct push_result {
+	int64_t upserted, failed, enrolled, chunks, enroll_failed;
+	uint64_t requests, retries, throttled;
+	int64_t elapsed_ms;
+};
+
+struct push {
+	struct db *db;
+	struct push_opts opts;
+	struct meisa api;
+	int64_t *sends;          /* send times not yet written */
+	size_t nsends, sends_cap;
+	uint64_t stop_after;     /* max_requests reached */
+	int64_t started_ms;
+};
+
+enum mb_rc push_open(struct push *p, struct db *db,
+		     const struct push_opts *opts, struct err *e);
+void push_close(struct push *p);
+
+void push_plan_init(struct push_plan *plan);
+void push_plan_release(struct push_plan *plan);
+
+/* Everything before the first write; plan is filled on success. */
+enum mb_rc push_preflight(struct push *p, struct push_plan *plan,
+			  struct err *e);
+
+/*
+ * The writes.  MB_OK when every contact reached a final state, MB_EFAILED
+ * when some failed permanently, MB_ESTOPPED after a signal or
+ * --max-requests, MB_EAUTH, MB_EUNAVAILABLE.  res is filled in every case.
+ */
+enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e);
+
+#endif
