@@ -1,0 +1,266 @@
+"""End-to-end staging: the real meisa-bulk on real files, no network."""
+import csv
+import gzip
+import io
+import json
+import os
+import sqlite3
+import zipfile
+
+import pytest
+
+
+def stage(bulk, tmp_path, *files, args=(), db=None):
+    db = db or str(tmp_path / "stage.db")
+    r = bulk(["stage", "--db", db, "--json", *args, *map(str, files)])
+    return r, db
+
+
+def status(bulk, db):
+    r = bulk(["status", "--json", "--db", db])
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def rows(db, sql, params=()):
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute(sql, params)]
+    finally:
+        con.close()
+
+
+def body(db, email):
+    r = rows(db, "SELECT body FROM contacts WHERE email = ?", (email,))
+    return json.loads(r[0]["body"]) if r else None
+
+
+def export(bulk, db, what, out):
+    r = bulk(["export", what, "-o", str(out), "--db", db])
+    assert r.returncode == 0, r.stderr
+    opener = gzip.open if str(out).endswith(".gz") else open
+    with opener(out, "rt", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def reconcile(st):
+    assert st["rows_read"] == st["rejected"] + st["duplicates"] + st["contacts"]
+    assert st["contacts"] == st["upserted"] + st["failed"] + st["pending"] + st["skipped"]
+
+
+GENERIC = (
+    "Email,First Name,Last Name,Company Name,Score,Zip,Notes,Tags\r\n"
+    "ana@example.com,Ana,Lima,Acme,42,02134,\"line one\r\nline two\",vip;beta\r\n"
+    "\r\n"
+    "  BEN@Example.COM ,Ben,,Initech,3.5,,,\r\n"
+    "not-an-email,Bad,Row,,,,,\r\n"
+    "ben@example.com,,Okafor,,,,\"=HYPERLINK(\"\"x\"\")\",beta;gamma\r\n"
+    "carl@example.com,Carl\r\n"
+)
+
+
+def test_generic_file_exact_contacts_and_rejects(tmp_path, bulk):
+    f = tmp_path / "contacts.csv"
+    f.write_bytes(GENERIC.encode())
+    r, db = stage(bulk, tmp_path, f, args=["--tag", "migrated"])
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    reconcile(st)
+    assert (st["rows_read"], st["rejected"], st["duplicates"], st["contacts"]) == (5, 2, 1, 2)
+    assert oct(os.stat(db).st_mode & 0o777) == "0o600"
+    ana = body(db, "ana@example.com")
+    assert ana == {
+        "email": "ana@example.com", "first_name": "Ana", "last_name": "Lima",
+        "source": "import",
+        "custom_fields": {"company_name": "Acme", "notes": "line one\r\nline two",
+                          "score": 42, "zip": "02134"},
+        "tag_names": ["vip", "beta", "migrated"]}
+    # The duplicate merged: later non-empty values win, tags unioned.
+    ben = body(db, "ben@example.com")
+    assert ben["first_name"] == "Ben" and ben["last_name"] == "Okafor"
+    assert ben["custom_fields"]["score"] == 3.5
+    assert ben["tag_names"] == ["migrated", "beta", "gamma"]
+    # Canonical key order, also for the merged contact.
+    raw = rows(db, "SELECT body FROM contacts WHERE email='ben@example.com'")[0]["body"]
+    assert list(json.loads(raw)) == ["email", "first_name", "last_name", "source",
+                                     "custom_fields", "tag_names"]
+    assert list(json.loads(raw)["custom_fields"]) == sorted(json.loads(raw)["custom_fields"])
+    rej = export(bulk, db, "rejects", tmp_path / "rejects.csv")
+    assert [(x["line"], x["reason"]) for x in rej] == [
+        ("6", "invalid_email"), ("8", "too_few_fields")]
+    assert all(x["source"] == str(f) for x in rej)
+
+
+def test_export_neutralises_formulas(tmp_path, bulk):
+    f = tmp_path / "evil.csv"
+    f.write_text("email,name\n=cmd@example.com,x\n+1@example.com,y\n"
+                 "-a@example.com,z\n@b@example.com,w\n")
+    r, db = stage(bulk, tmp_path, f)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "rejects.csv"
+    export(bulk, db, "rejects", out)
+    text = out.read_text()
+    for bad in ("=cmd", "@b@"):
+        assert "\n" + bad not in text and "," + bad not in text
+    results = tmp_path / "results.csv.gz"
+    export(bulk, db, "results", results)
+    assert oct(os.stat(results).st_mode & 0o777) == "0o600"
+
+
+def test_gzip_and_idempotent_restage(tmp_path, bulk):
+    plain = tmp_path / "a.csv"
+    plain.write_text("email,first_name\n" + "".join(
+        "u%d@example.com,N%d\n" % (i, i) for i in range(500)))
+    gz = tmp_path / "a.data"  # the name says nothing: magic bytes decide
+    with gzip.open(gz, "wb") as g:
+        g.write(plain.read_bytes())
+    r, db = stage(bulk, tmp_path, gz)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["contacts"] == 500
+    r, _ = stage(bulk, tmp_path, gz, db=db)
+    assert r.returncode == 0
+    assert "staged before" in r.stderr
+    st = status(bulk, db)
+    assert st["rows_read"] == 500 and st["contacts"] == 500 and st["duplicates"] == 0
+    # Another file adds to it.
+    other = tmp_path / "b.csv"
+    other.write_text("email\nnew@example.com\nu1@example.com\n")
+    r, _ = stage(bulk, tmp_path, other, db=db)
+    st = status(bulk, db)
+    assert (st["rows_read"], st["contacts"], st["duplicates"]) == (502, 501, 1)
+    reconcile(st)
+
+
+def test_truncated_gzip_keeps_rows_before_damage(tmp_path, bulk):
+    data = "email\n" + "".join("u%d@example.com\n" % i for i in range(20000))
+    full = gzip.compress(data.encode())
+    bad = tmp_path / "cut.csv.gz"
+    bad.write_bytes(full[: len(full) // 2])
+    r, db = stage(bulk, tmp_path, bad)
+    assert r.returncode == 0, r.stderr
+    assert "cut.csv.gz" in r.stderr and "line" in r.stderr
+    st = status(bulk, db)
+    assert 0 < st["contacts"] < 20000
+    reconcile(st)
+
+
+def test_corrupt_gzip_before_any_row_exits_65(tmp_path, bulk):
+    bad = tmp_path / "bad.csv.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00garbage-garbage-garbage")
+    r, _ = stage(bulk, tmp_path, bad)
+    assert r.returncode == 65
+    assert "bad.csv.gz" in r.stderr
+
+
+def test_zip_and_utf16_refused_with_advice(tmp_path, bulk):
+    z = tmp_path / "export.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("subscribed_members_export_1.csv", "Email Address\na@example.com\n")
+    r, _ = stage(bulk, tmp_path, z)
+    assert r.returncode == 65
+    assert "zip" in r.stderr and "export.zip" in r.stderr
+    u = tmp_path / "u16.csv"
+    u.write_bytes("email\na@example.com\n".encode("utf-16"))
+    r, _ = stage(bulk, tmp_path, u)
+    assert r.returncode == 65
+    assert "iconv" in r.stderr
+
+
+def test_missing_file_exits_66_before_staging_anything(tmp_path, bulk):
+    ok = tmp_path / "ok.csv"
+    ok.write_text("email\na@example.com\n")
+    r, db = stage(bulk, tmp_path, ok, tmp_path / "nope.csv")
+    assert r.returncode == 66
+    assert "nope.csv" in r.stderr
+    assert rows(db, "SELECT count(*) AS n FROM contacts")[0]["n"] == 0
+
+
+def test_no_email_column_lists_headers_and_map(tmp_path, bulk):
+    f = tmp_path / "people.csv"
+    f.write_text("Name,Mail Address,Phone\nAna,ana@example.com,1\n")
+    r, db = stage(bulk, tmp_path, f)
+    assert r.returncode == 65
+    assert "'Mail Address'" in r.stderr and "--map" in r.stderr
+    r, db = stage(bulk, tmp_path, f, args=["--map", "Mail Address=email"], db=db)
+    assert r.returncode == 0, r.stderr
+    assert body(db, "ana@example.com") is not None
+
+
+def test_external_id_conflicts_reject_every_row(tmp_path, bulk):
+    f = tmp_path / "users.csv"
+    f.write_text("email,external_id,first_name\n"
+                 "a@example.com,u1,A\n"
+                 "b@example.com,u1,B\n"      # same id, other address
+                 "c@example.com,u3,C\n"
+                 "c@example.com,u4,C2\n"     # same address, other id
+                 "d@example.com,u5,D\n"
+                 "D@example.com,,D2\n")      # plain duplicate
+    r, db = stage(bulk, tmp_path, f)
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    reconcile(st)
+    assert st["contacts"] == 1 and st["duplicates"] == 1 and st["rejected"] == 4
+    rej = rows(db, "SELECT line, email, reason FROM rejects ORDER BY line")
+    assert [(x["line"], x["reason"]) for x in rej] == [
+        (2, "external_id_conflict"), (3, "external_id_conflict"),
+        (4, "external_id_conflict"), (5, "external_id_conflict")]
+
+
+def test_semicolon_bom_and_cr_only(tmp_path, bulk):
+    f = tmp_path / "brevo.csv"
+    f.write_bytes(b"\xef\xbb\xbfEMAIL;FIRSTNAME\rx@example.com;X\r\"y@example.com\";\"Y;Z\"\r")
+    r, db = stage(bulk, tmp_path, f)
+    assert r.returncode == 0, r.stderr
+    assert body(db, "y@example.com")["first_name"] == "Y;Z"
+    assert st_lines(db) == [2, 3]
+
+
+def st_lines(db):
+    return [r["line"] for r in rows(db, "SELECT line FROM contacts ORDER BY id")]
+
+
+def test_invalid_utf8_rejects_row_naming_column(tmp_path, bulk):
+    f = tmp_path / "bad.csv"
+    f.write_bytes(b"email,City\nok@example.com,Paris\nbad@example.com,Z\xfcrich\n")
+    r, db = stage(bulk, tmp_path, f)
+    assert r.returncode == 0, r.stderr
+    rej = rows(db, "SELECT line, reason, detail FROM rejects")
+    assert rej[0]["line"] == 3 and rej[0]["reason"] == "invalid_utf8"
+    assert "City" in rej[0]["detail"]
+
+
+def test_status_on_missing_db(tmp_path, bulk):
+    r = bulk(["status", "--db", str(tmp_path / "none.db")])
+    assert r.returncode == 73
+    assert "does not exist" in r.stderr
+
+
+@pytest.mark.parametrize("argv,code", [
+    (["stage"], 64),
+    (["stage", "--presett", "x", "f.csv"], 64),
+    (["frobnicate"], 64),
+    (["push", "extra"], 64),
+    (["stage", "--sequence", "x", "f.csv"], 64),
+    (["push", "--rate", "ten/s"], 64),
+])
+def test_usage_errors(bulk, argv, code):
+    r = bulk(argv)
+    assert r.returncode == code, r.stderr
+    assert r.stderr.startswith("meisa-bulk: error:") or "usage" in r.stderr
+
+
+def test_unknown_option_suggests(bulk):
+    r = bulk(["stage", "--presett", "x", "f.csv"])
+    assert "did you mean '--preset'" in r.stderr
+
+
+def test_help_and_version(bulk):
+    r = bulk(["help", "import"])
+    assert r.returncode == 0 and "example" in r.stdout
+    r = bulk(["push", "--help"])
+    assert r.returncode == 0 and "--sequence" in r.stdout
+    r = bulk(["--version"])
+    assert r.returncode == 0
+    for lib in ("libcurl", "SQLite", "zlib", "libcsv"):
+        assert lib in r.stdout
