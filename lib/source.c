@@ -1,9 +1,15 @@
 /*
  * source: open an input file, refuse what cannot be CSV, stream its bytes.
  *
- * zlib's gz* layer does the reading for both kinds: it inflates gzip
- * (concatenated members included) and passes anything else through.  The
- * first decoded block is read at open time into src->head so that zip
+ * Plain files are read with read(2).  Gzip files (1f 8b) are inflated with
+ * zlib's inflate() straight into the caller's buffer, member after member
+ * (concatenated gzip files are valid gzip).  zlib's gzread() would be
+ * shorter, but it reports a file cut inside its 8-byte trailer as a clean
+ * end of file whenever the output ends on its buffer boundary, and it drops
+ * the bytes it inflated in the call that met the damage; doing the loop
+ * here reports every truncation and delivers every byte before it.
+ *
+ * The first decoded block is read at open time into src->head so that zip
  * archives, spreadsheets, UTF-16 and binary files are refused before the
  * caller sees a byte, and so that a UTF-8 byte order mark can be dropped.
  */
@@ -20,57 +26,205 @@
 
 #include "xalloc.h"
 
-/*
- * zlib's default 8 KiB buffer costs a read(2) per 8 KiB; a bigger one keeps
- * system calls out of the profile.  Allocated once per open file.
- */
-#define GZ_BUFFER (256 * 1024)
+/* Compressed input is read this much at a time. */
+#define IN_SIZE (256 * 1024)
 
 /* How much decoded data is inspected at open (Git looks at 8000 bytes). */
 #define SNIFF_SIZE 8192
 
-static enum mb_rc gz_failure(struct source *src, struct err *e)
-{
-	int errnum = Z_OK;
-	const char *msg = gzerror(src->gz, &errnum);
-	const char *colon;
+struct reader {
+	int fd;
+	int eof;                 /* read(2) returned 0 */
+	int in_member;           /* inside a gzip member: EOF now is damage */
+	int zinit;               /* inflateInit2() done */
+	int has_pending;         /* pending: an error to report next call */
+	struct err pending;
+	z_stream z;              /* next_in/avail_in: buffered input */
+	unsigned char in[IN_SIZE];
+};
 
-	/* zlib prefixes its text with the name it knows, "<fd:3>". */
-	if (msg && !strncmp(msg, "<fd:", 4) && (colon = strstr(msg, ": ")))
-		msg = colon + 2;
-	if (errnum == Z_ERRNO)
-		return err_set(e, MB_EIO, "cannot read '%s': %s", src->path,
-			       strerror(errno));
-	return err_set(e, MB_EDATA,
-		       "'%s' is a truncated or corrupt gzip file: %s "
-		       "(after %llu bytes of data)", src->path,
-		       msg && *msg ? msg : "unknown zlib error",
-		       (unsigned long long)src->bytes_out);
+/* extra: bytes about to be delivered with this very call. */
+static enum mb_rc damage(struct source *src, const char *msg, size_t extra,
+			 struct err *e)
+{
+	return err_set(e, MB_EDATA, "'%s' is a truncated or corrupt gzip "
+		       "file: %s (after %llu bytes of data)", src->path, msg,
+		       (unsigned long long)(src->bytes_out + extra));
 }
 
-/*
- * Fill buf from the gzip stream.  Unlike plain read(2), gzread() reports a
- * truncated stream as a short read with no error, so the error state is
- * checked whenever less than asked for came back.
- */
-static enum mb_rc gz_fill(struct source *src, char *buf, size_t cap,
+static enum mb_rc read_fd(struct source *src, void *out, size_t cap,
 			  size_t *n, struct err *e)
 {
-	int errnum = Z_OK;
-	int got;
+	struct reader *r = src->in;
+	ssize_t got;
 
 	if (cap > INT_MAX)
 		cap = INT_MAX;
-	got = gzread(src->gz, buf, (unsigned)cap);
+	do
+		got = read(r->fd, out, cap);
+	while (got < 0 && errno == EINTR);
 	if (got < 0)
-		return gz_failure(src, e);
-	if ((size_t)got < cap) {
-		gzerror(src->gz, &errnum);
-		if (errnum != Z_OK && got == 0)
-			return gz_failure(src, e);
-	}
+		return err_set(e, MB_EIO, "cannot read '%s': %s", src->path,
+			       strerror(errno));
+	if (!got)
+		r->eof = 1;
 	*n = (size_t)got;
 	return MB_OK;
+}
+
+/*
+ * Make sure at least want input bytes are buffered, unless the file ends
+ * first.  Leftover bytes are moved to the front.
+ */
+static enum mb_rc fill_input(struct source *src, size_t want, struct err *e)
+{
+	struct reader *r = src->in;
+	enum mb_rc rc;
+	size_t n;
+
+	if (r->z.avail_in && r->z.next_in != r->in)
+		memmove(r->in, r->z.next_in, r->z.avail_in);
+	r->z.next_in = r->in;
+	while (r->z.avail_in < want && !r->eof) {
+		rc = read_fd(src, r->in + r->z.avail_in,
+			     IN_SIZE - r->z.avail_in, &n, e);
+		if (rc != MB_OK)
+			return rc;
+		r->z.avail_in += (uInt)n;
+	}
+	return MB_OK;
+}
+
+/*
+ * Between members: another one starts with the magic bytes.  Anything else
+ * after a complete member (zeros padded by a tape tool, junk) is ignored,
+ * as gzip(1) and zlib do.  Returns 1 to go on inflating, 0 at the end.
+ */
+static int next_member(struct reader *r)
+{
+	if (r->z.avail_in < 2 || r->z.next_in[0] != 0x1f ||
+	    r->z.next_in[1] != 0x8b) {
+		r->z.avail_in = 0;
+		r->eof = 1;
+		return 0;
+	}
+	inflateReset(&r->z);
+	r->in_member = 1;
+	return 1;
+}
+
+/* One inflate() call; returns why the data is bad, or NULL. */
+static const char *inflate_step(struct reader *r)
+{
+	switch (inflate(&r->z, Z_NO_FLUSH)) {
+	case Z_OK:
+	case Z_BUF_ERROR:        /* needs more input: the loop brings it */
+		return NULL;
+	case Z_STREAM_END:
+		r->in_member = 0;
+		return NULL;
+	case Z_MEM_ERROR:
+		return "out of memory";
+	default:
+		return r->z.msg ? r->z.msg : "compressed data error";
+	}
+}
+
+/* Inflate into out until it is full or the input ends. */
+static enum mb_rc read_gzip(struct source *src, unsigned char *out,
+			    size_t cap, size_t *n, struct err *e)
+{
+	struct reader *r = src->in;
+	const char *bad = NULL;
+	enum mb_rc rc = MB_OK;
+
+	if (cap > UINT_MAX)
+		cap = UINT_MAX;
+	r->z.next_out = out;
+	r->z.avail_out = (uInt)cap;
+	while (r->z.avail_out && !bad) {
+		if (r->z.avail_in < 2 && !r->eof) {
+			rc = fill_input(src, 2, e);
+			if (rc != MB_OK)
+				break;
+		}
+		if (!r->in_member && !next_member(r))
+			break;
+		if (!r->z.avail_in)
+			bad = "unexpected end of file";
+		else
+			bad = inflate_step(r);
+	}
+	*n = cap - r->z.avail_out;
+	if (bad)
+		rc = damage(src, bad, *n, e);
+	return rc;
+}
+
+static enum mb_rc read_plain(struct source *src, char *out, size_t cap,
+			     size_t *n, struct err *e)
+{
+	struct reader *r = src->in;
+	size_t take;
+
+	/* Bytes read while detecting the kind come first. */
+	if (r->z.avail_in) {
+		take = r->z.avail_in < cap ? r->z.avail_in : cap;
+		memcpy(out, r->z.next_in, take);
+		r->z.next_in += take;
+		r->z.avail_in -= (uInt)take;
+		*n = take;
+		return MB_OK;
+	}
+	*n = 0;
+	return read_fd(src, out, cap, n, e);
+}
+
+/*
+ * Decoded bytes.  A failure met after some bytes were produced is kept for
+ * the next call, so that the caller gets every byte before the damage.
+ */
+static enum mb_rc read_decoded(struct source *src, char *out, size_t cap,
+			       size_t *n, struct err *e)
+{
+	struct reader *r = src->in;
+	enum mb_rc rc;
+
+	if (r->has_pending) {
+		if (e)
+			*e = r->pending;
+		return r->pending.rc;
+	}
+	*n = 0;
+	if (src->is_gzip)
+		rc = read_gzip(src, (unsigned char *)out, cap, n, &r->pending);
+	else
+		rc = read_plain(src, out, cap, n, &r->pending);
+	if (rc == MB_OK)
+		return MB_OK;
+	r->has_pending = 1;
+	if (*n)
+		return MB_OK;
+	if (e)
+		*e = r->pending;
+	return rc;
+}
+
+/* Fill buf as far as the input goes (several reads when short). */
+static enum mb_rc read_full(struct source *src, char *buf, size_t cap,
+			    size_t *n, struct err *e)
+{
+	enum mb_rc rc = MB_OK;
+	size_t got, total = 0;
+
+	while (total < cap) {
+		rc = read_decoded(src, buf + total, cap - total, &got, e);
+		if (rc != MB_OK || !got)
+			break;
+		total += got;
+	}
+	*n = total;
+	return rc;
 }
 
 /*
@@ -103,6 +257,7 @@ static enum mb_rc sniff(struct source *src, struct err *e)
 {
 	const unsigned char *p = (const unsigned char *)src->head;
 	size_t n = src->head_len;
+	const char *utf16;
 
 	if (n >= 4 && !memcmp(p, "PK\x03\x04", 4))
 		return err_set(e, MB_EDATA, "'%s' is a zip archive: unzip it "
@@ -120,21 +275,18 @@ static enum mb_rc sniff(struct source *src, struct err *e)
 		       (p[0] == 0xfe && p[1] == 0xff)))
 		return err_set(e, MB_EDATA, "'%s' is UTF-16: convert it first "
 			       "with iconv -f UTF-16 -t UTF-8", src->path);
-	if (memchr(p, '\0', n)) {
-		const char *utf16 = looks_utf16(p, n);
-
-		if (utf16)
-			return err_set(e, MB_EDATA, "'%s' looks like %s "
-				       "without a byte order mark: convert it "
-				       "first with iconv -f %s -t UTF-8",
-				       src->path, utf16, utf16);
-		return err_set(e, MB_EDATA, "'%s' is binary data, not CSV "
-			       "(NUL bytes in its first %zu bytes)",
-			       src->path, n);
+	if (!memchr(p, '\0', n)) {
+		if (n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+			src->head_off = 3;
+		return MB_OK;
 	}
-	if (n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
-		src->head_off = 3;
-	return MB_OK;
+	utf16 = looks_utf16(p, n);
+	if (utf16)
+		return err_set(e, MB_EDATA, "'%s' looks like %s without a byte "
+			       "order mark: convert it first with iconv -f %s "
+			       "-t UTF-8", src->path, utf16, utf16);
+	return err_set(e, MB_EDATA, "'%s' is binary data, not CSV (NUL bytes "
+		       "in its first %zu bytes)", src->path, n);
 }
 
 static enum mb_rc open_fd(struct source *src, int *fd_out, struct err *e)
@@ -154,34 +306,50 @@ static enum mb_rc open_fd(struct source *src, int *fd_out, struct err *e)
 	return MB_OK;
 }
 
+/* Look at the first raw bytes: gzip or not. */
+static enum mb_rc detect_kind(struct source *src, struct err *e)
+{
+	struct reader *r = src->in;
+	enum mb_rc rc = fill_input(src, 2, e);
+
+	if (rc != MB_OK)
+		return rc;
+	if (r->z.avail_in < 2 || r->in[0] != 0x1f || r->in[1] != 0x8b)
+		return MB_OK;
+	/* 15 + 16: a 32 KiB window, gzip wrapper only. */
+	if (inflateInit2(&r->z, 15 + 16) != Z_OK)
+		return err_set(e, MB_EIO, "cannot read '%s': out of memory "
+			       "in zlib", src->path);
+	r->zinit = 1;
+	src->is_gzip = 1;
+	return MB_OK;
+}
+
 enum mb_rc source_open(struct source *src, const char *path, struct err *e)
 {
+	struct reader *r;
 	enum mb_rc rc;
-	int fd = -1;
 	size_t n = 0;
 
 	source_close(src);
 	src->path = xstrdup(path);
-	rc = open_fd(src, &fd, e);
+	r = xcalloc(1, sizeof(*r));
+	r->fd = -1;
+	src->in = r;
+	rc = open_fd(src, &r->fd, e);
+	if (rc == MB_OK)
+		rc = detect_kind(src, e);
 	if (rc != MB_OK)
 		goto out;
-	src->gz = gzdopen(fd, "rb");
-	if (!src->gz) {
-		close(fd);
-		rc = err_set(e, MB_EIO, "cannot open '%s': out of memory in "
-			     "zlib", src->path);
-		goto out;
-	}
-	gzbuffer(src->gz, GZ_BUFFER);
-	/* gzdirect() looks at the first bytes: 0 means a gzip stream. */
-	src->is_gzip = !gzdirect(src->gz);
-	src->head = xmalloc(SNIFF_SIZE);
-	rc = gz_fill(src, src->head, SNIFF_SIZE, &n, e);
-	if (rc != MB_OK)
-		goto out;
-	src->head_len = n;
 	src->at_start = 1;
-	rc = sniff(src, e);
+	src->head = xmalloc(SNIFF_SIZE);
+	rc = read_full(src, src->head, SNIFF_SIZE, &n, e);
+	src->head_len = n;
+	/* Damage after some bytes: deliver them, report it after them. */
+	if (rc != MB_OK && n)
+		rc = MB_OK;
+	if (rc == MB_OK)
+		rc = sniff(src, e);
 	src->at_start = 0;
 out:
 	if (rc != MB_OK)
@@ -195,7 +363,7 @@ enum mb_rc source_read(struct source *src, char *out, size_t cap, size_t *n,
 	enum mb_rc rc;
 	size_t got = 0;
 
-	if (!src->gz)
+	if (!src->in)
 		return err_set(e, MB_EINTERNAL, "source_read on a closed "
 			       "source");
 	if (src->head_off < src->head_len) {
@@ -204,13 +372,8 @@ enum mb_rc source_read(struct source *src, char *out, size_t cap, size_t *n,
 			got = cap;
 		memcpy(out, src->head + src->head_off, got);
 		src->head_off += got;
-		if (src->head_off == src->head_len) {
-			free(src->head);
-			src->head = NULL;
-			src->head_off = src->head_len = 0;
-		}
 	} else if (cap) {
-		rc = gz_fill(src, out, cap, &got, e);
+		rc = read_decoded(src, out, cap, &got, e);
 		if (rc != MB_OK)
 			return rc;
 	}
@@ -221,12 +384,19 @@ enum mb_rc source_read(struct source *src, char *out, size_t cap, size_t *n,
 
 void source_close(struct source *src)
 {
-	if (src->gz)
-		gzclose_r(src->gz);
+	struct reader *r = src->in;
+
+	if (r) {
+		if (r->zinit)
+			inflateEnd(&r->z);
+		if (r->fd >= 0)
+			close(r->fd);
+		free(r);
+	}
 	free(src->path);
 	free(src->head);
 	src->path = NULL;
-	src->gz = NULL;
+	src->in = NULL;
 	src->is_gzip = 0;
 	src->at_start = 0;
 	src->bytes_out = 0;

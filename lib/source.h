@@ -2,12 +2,16 @@
  * source: open one input file and stream its bytes, plain or gzip.
  *
  * The kind is detected from magic bytes, never from the name: gzip
- * (1f 8b) is inflated on the fly, anything else is read as it is.  Inputs
- * that cannot be CSV are refused at open with a message that says what to do:
- * a zip archive (PK 03 04: "unzip it first"), UTF-16 (a FF FE or FE FF byte
- * order mark: "convert it with iconv -f UTF-16 -t UTF-8"), binary data (NUL
- * bytes in the first block).  A leading UTF-8 byte order mark is removed.
- * Memory use is fixed whatever the file size.
+ * (1f 8b) is inflated on the fly (concatenated members too; bytes after the
+ * last complete member that are not gzip are ignored, as gzip(1) does),
+ * anything else is read as it is.  Inputs that cannot be CSV are refused at
+ * open with a message that says what to do: a zip archive or .xlsx (PK 03
+ * 04: "unzip it"), an .xls workbook ("save it as CSV"), UTF-16 (a FF FE or
+ * FE FF byte order mark, or NULs in every other byte: "convert it first with
+ * iconv -f UTF-16 -t UTF-8"), binary data (NUL bytes in the first 8 KiB).
+ * A NUL byte later in the file is passed on as data.  A leading UTF-8 byte
+ * order mark is removed.  Memory use is fixed whatever the file size (about
+ * 300 KiB per open source).
  *
  *   struct source src = SOURCE_INIT;
  *   rc = source_open(&src, path, &e);
@@ -18,9 +22,11 @@
  * Errors: MB_ENOINPUT when the file cannot be opened or is a directory
  * (strerror text); MB_EDATA for zip, .xls, UTF-16, binary, and a truncated
  * or corrupt gzip stream (zlib's text, and how many decoded bytes came
- * before the damage); MB_EIO for a read error.  Bytes delivered before the
- * damage stay valid: the caller keeps the rows it already read.  Every
- * message names the file.  An empty file is not an error (0 bytes).
+ * before the damage); MB_EIO for a read error.  Every byte decoded before
+ * the damage is delivered before the error is returned (when the damage is
+ * in the first 8 KiB, open still succeeds if anything decoded and the error
+ * comes from a later source_read), so the caller keeps the rows it read.
+ * Every message names the file.  An empty file is not an error (0 bytes).
  */
 #ifndef MB_SOURCE_H
 #define MB_SOURCE_H
@@ -32,7 +38,7 @@
 
 struct source {
 	char *path;              /* copy of the path, for messages */
-	void *gz;                /* gzFile; NULL when closed */
+	void *in;                /* private reading state; NULL when closed */
 	int is_gzip;
 	int at_start;            /* BOM check still to do */
 	uint64_t bytes_out;      /* decoded bytes delivered so far */

@@ -1,0 +1,449 @@
+/*
+ * source: kind detection by magic bytes, refusals with actionable messages,
+ * BOM removal, gzip damage reporting, and byte-exact streaming.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "source.h"
+
+static char dir[64];
+
+static void make_dir(void)
+{
+	strcpy(dir, "/tmp/test_source.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static const char *path_in_dir(const char *name)
+{
+	static char paths[4][128];
+	static int next;
+	char *p = paths[next++ % 4];
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
+	return p;
+}
+
+static const char *write_file(const char *name, const void *data, size_t n)
+{
+	const char *path = path_in_dir(name);
+	FILE *f = fopen(path, "wb");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(data, 1, n, f), n);
+	cr_assert_eq(fclose(f), 0);
+	return path;
+}
+
+/* Append one gzip member holding data to path (mode "ab" makes members). */
+static const char *write_gz(const char *name, const void *data, size_t n,
+			    const char *mode)
+{
+	const char *path = path_in_dir(name);
+	gzFile gz = gzopen(path, mode);
+
+	cr_assert_not_null(gz);
+	if (n)
+		cr_assert_eq(gzwrite(gz, data, (unsigned)n), (int)n);
+	cr_assert_eq(gzclose(gz), Z_OK);
+	return path;
+}
+
+static void truncate_to(const char *path, long size)
+{
+	cr_assert_eq(truncate(path, size), 0);
+}
+
+/* Deterministic, poorly compressible CSV-ish text. */
+static char *make_text(size_t n)
+{
+	char *p = malloc(n);
+	unsigned long x = 12345;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x = x * 6364136223846793005UL + 1442695040888963407UL;
+		p[i] = (i % 61 == 60) ? '\n' : (char)('a' + (x >> 59));
+	}
+	return p;
+}
+
+/*
+ * Read the whole source in pieces of cap bytes into out (size max).
+ * Returns the rc of the last read; *total gets the bytes delivered.
+ */
+static enum mb_rc read_all(struct source *src, char *out, size_t max,
+			   size_t cap, size_t *total, struct err *e)
+{
+	enum mb_rc rc;
+	size_t n;
+
+	*total = 0;
+	for (;;) {
+		n = 12345;
+		rc = source_read(src, out + *total, cap, &n, e);
+		if (rc != MB_OK)
+			return rc;
+		cr_assert_leq(n, cap);
+		if (!n)
+			return MB_OK;
+		*total += n;
+		cr_assert_leq(*total + cap, max, "more data than expected");
+	}
+}
+
+static void assert_closed(const struct source *src)
+{
+	cr_assert_null(src->path);
+	cr_assert_null(src->in);
+	cr_assert_null(src->head);
+	cr_assert_eq(src->head_len, 0);
+	cr_assert_eq(src->head_off, 0);
+	cr_assert_eq(src->bytes_out, 0);
+	cr_assert_eq(src->is_gzip, 0);
+}
+
+/* Open path, read everything, compare with want; check the kind. */
+static void expect_content(const char *path, const char *want, size_t n,
+			   int is_gzip, size_t cap)
+{
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	size_t max = n + cap + 16, total;
+	char *out = malloc(max);
+
+	cr_assert_eq(source_open(&src, path, &e), MB_OK, "%s", e.msg);
+	cr_assert_eq(src.is_gzip, is_gzip, "%s", path);
+	cr_assert_eq(read_all(&src, out, max, cap, &total, &e), MB_OK, "%s",
+		     e.msg);
+	cr_assert_eq(total, n, "%s: %zu bytes, want %zu", path, total, n);
+	cr_assert_eq(memcmp(out, want, n), 0, "%s: content differs", path);
+	cr_assert_eq(src.bytes_out, n);
+	source_close(&src);
+	assert_closed(&src);
+	free(out);
+}
+
+TestSuite(source, .init = make_dir, .fini = remove_dir);
+
+Test(source, plain_and_gzip_whatever_the_name)
+{
+	static const char text[] = "Email Address,First Name\na@x.com,A\n";
+	size_t n = sizeof(text) - 1;
+
+	expect_content(write_file("a.csv", text, n), text, n, 0, 4096);
+	expect_content(write_gz("b.csv.gz", text, n, "wb"), text, n, 1, 4096);
+	/* Detected by magic bytes, not by the name. */
+	expect_content(write_gz("c.csv", text, n, "wb"), text, n, 1, 4096);
+	expect_content(write_file("d.csv.gz", text, n), text, n, 0, 4096);
+}
+
+Test(source, big_input_in_odd_pieces)
+{
+	static const size_t caps[] = { 1, 7, 8191, 8192, 8193, 100000,
+				       1 << 20 };
+	size_t n = 3 * 1024 * 1024 + 17, i;
+	char *text = make_text(n);
+	const char *plain = write_file("big.csv", text, n);
+	const char *gz = write_gz("big.csv.gz", text, n, "wb");
+
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (caps[i] < 100 && i)
+			continue;
+		expect_content(plain, text, n, 0, caps[i]);
+		expect_content(gz, text, n, 1, caps[i]);
+	}
+	free(text);
+}
+
+Test(source, one_byte_pieces)
+{
+	size_t n = 20000;
+	char *text = make_text(n);
+
+	expect_content(write_file("p.csv", text, n), text, n, 0, 1);
+	expect_content(write_gz("p.csv.gz", text, n, "wb"), text, n, 1, 1);
+	free(text);
+}
+
+Test(source, concatenated_gzip_members)
+{
+	const char *path = write_gz("m.csv.gz", "a,b\n1,2\n", 8, "wb");
+
+	write_gz("m.csv.gz", "3,4\n", 4, "ab");
+	write_gz("m.csv.gz", "", 0, "ab");
+	write_gz("m.csv.gz", "5,6\n", 4, "ab");
+	expect_content(path, "a,b\n1,2\n3,4\n5,6\n", 16, 1, 4096);
+}
+
+Test(source, utf8_bom_is_removed)
+{
+	static const char text[] = "\xef\xbb\xbf" "email\nx@y.z\n";
+	size_t n = sizeof(text) - 1;
+
+	expect_content(write_file("bom.csv", text, n), text + 3, n - 3, 0,
+		       4096);
+	expect_content(write_gz("bom.csv.gz", text, n, "wb"), text + 3, n - 3,
+		       1, 4096);
+	expect_content(write_file("bom-only.csv", text, 3), "", 0, 0, 4096);
+	expect_content(write_file("bom-1.csv", text, n), text + 3, n - 3, 0,
+		       1);
+	/* Only a leading one. */
+	expect_content(write_file("bom-mid.csv", "a\xef\xbb\xbf", 4),
+		       "a\xef\xbb\xbf", 4, 0, 4096);
+}
+
+Test(source, empty_files_are_fine)
+{
+	expect_content(write_file("empty.csv", "", 0), "", 0, 0, 4096);
+	expect_content(write_gz("empty.csv.gz", "", 0, "wb"), "", 0, 1, 4096);
+}
+
+struct refusal {
+	const char *name;
+	const char *data;
+	size_t len;
+	int gzip;                /* wrap data in gzip first */
+	const char *message;     /* after "'<path>' " */
+};
+
+static const struct refusal refusals[] = {
+	{ "export.zip", "PK\x03\x04\x14\0\0\0", 8, 0,
+	  "is a zip archive: unzip it and stage the CSV files inside" },
+	{ "audience.csv", "PK\x03\x04\x14\0\0\0", 8, 0,
+	  "is a zip archive: unzip it and stage the CSV files inside" },
+	{ "empty.zip", "PK\x05\x06\0\0\0\0", 8, 0, "is a zip archive" },
+	{ "zip.gz", "PK\x03\x04\x14\0\0\0", 8, 1, "is a zip archive" },
+	{ "book.xls", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\0\0", 10, 0,
+	  "is an Excel (.xls) workbook: save it as CSV" },
+	{ "le.csv", "\xff\xfe" "e\0m\0\n\0", 8, 0,
+	  "is UTF-16: convert it first with iconv -f UTF-16 -t UTF-8" },
+	{ "be.csv", "\xfe\xff\0e\0m\0\n", 8, 0,
+	  "is UTF-16: convert it first with iconv -f UTF-16 -t UTF-8" },
+	{ "le.csv.gz", "\xff\xfe" "e\0m\0\n\0", 8, 1, "is UTF-16: convert" },
+	{ "le-nobom.csv", "e\0m\0a\0i\0l\0\n\0", 12, 0,
+	  "looks like UTF-16LE without a byte order mark: convert it first "
+	  "with iconv -f UTF-16LE -t UTF-8" },
+	{ "be-nobom.csv", "\0e\0m\0a\0i\0l\0\n", 12, 0,
+	  "looks like UTF-16BE without a byte order mark" },
+	{ "bin.csv", "\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0", 20,
+	  0, "is binary data, not CSV" },
+	{ "nul.csv", "email\nx@y.z\0\n", 13, 0, "is binary data, not CSV" },
+};
+
+Test(source, refusals_name_the_file_and_say_what_to_do)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		const struct refusal *r = &refusals[i];
+		struct source src = SOURCE_INIT;
+		struct err e = ERR_INIT;
+		const char *path = r->gzip
+			? write_gz(r->name, r->data, r->len, "wb")
+			: write_file(r->name, r->data, r->len);
+		char want[512];
+
+		snprintf(want, sizeof(want), "'%s' %s", path, r->message);
+		cr_assert_eq(source_open(&src, path, &e), MB_EDATA, "%s",
+			     r->name);
+		cr_assert_eq(e.rc, MB_EDATA);
+		cr_assert(strstr(e.msg, want), "%s: got \"%s\"", r->name,
+			  e.msg);
+		assert_closed(&src);
+		source_close(&src);
+	}
+}
+
+Test(source, nul_after_the_first_block_is_data)
+{
+	size_t n = 9000;
+	char *text = make_text(n);
+
+	text[8500] = '\0';
+	expect_content(write_file("late-nul.csv", text, n), text, n, 0, 4096);
+	free(text);
+}
+
+Test(source, cannot_open)
+{
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	char want[256];
+
+	cr_assert_eq(source_open(&src, path_in_dir("missing.csv"), &e),
+		     MB_ENOINPUT);
+	snprintf(want, sizeof(want), "cannot open '%s': No such file or "
+		 "directory", path_in_dir("missing.csv"));
+	cr_assert_str_eq(e.msg, want);
+	assert_closed(&src);
+
+	cr_assert_eq(source_open(&src, dir, &e), MB_ENOINPUT);
+	snprintf(want, sizeof(want), "cannot open '%s': Is a directory", dir);
+	cr_assert_str_eq(e.msg, want);
+	assert_closed(&src);
+}
+
+/* Rows before the damage come out; then an error naming the file. */
+static void expect_damage(const char *path, const char *text, size_t n,
+			  const char *zlib_text, size_t min_good)
+{
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	size_t max = n + 70000, total;
+	char *out = malloc(max);
+	char want[256];
+
+	cr_assert_eq(source_open(&src, path, &e), MB_OK, "%s", e.msg);
+	cr_assert_eq(src.is_gzip, 1);
+	cr_assert_eq(read_all(&src, out, max, 65536, &total, &e), MB_EDATA,
+		     "%s: %zu bytes: %s", path, total, e.msg);
+	snprintf(want, sizeof(want), "'%s' is a truncated or corrupt gzip "
+		 "file: %s (after %zu bytes of data)", path, zlib_text, total);
+	cr_assert_str_eq(e.msg, want);
+	cr_assert_geq(total, min_good);
+	cr_assert_leq(total, n);
+	cr_assert_eq(memcmp(out, text, total), 0);
+	source_close(&src);
+	free(out);
+}
+
+Test(source, truncated_gzip_delivers_what_came_before)
+{
+	size_t n = 2 * 1024 * 1024;
+	char *text = make_text(n);
+	const char *path = write_gz("t.csv.gz", text, n, "wb");
+	FILE *f = fopen(path, "rb");
+	long size;
+
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fclose(f);
+	truncate_to(path, size / 2);
+	expect_damage(path, text, n, "unexpected end of file", n / 3);
+	/* Only the 8-byte trailer missing: every byte, then the error. */
+	path = write_gz("t2.csv.gz", text, n, "wb");
+	truncate_to(path, size - 8);
+	expect_damage(path, text, n, "unexpected end of file", n);
+	free(text);
+}
+
+Test(source, gzip_with_a_bad_checksum)
+{
+	size_t n = 100000;
+	char *text = make_text(n);
+	const char *path = write_gz("crc.csv.gz", text, n, "wb");
+	FILE *f = fopen(path, "r+b");
+	int c;
+
+	/* The CRC-32 is the trailer's first 4 bytes. */
+	cr_assert_eq(fseek(f, -8, SEEK_END), 0);
+	c = fgetc(f);
+	cr_assert_eq(fseek(f, -8, SEEK_END), 0);
+	fputc(c ^ 0xff, f);
+	fclose(f);
+	expect_damage(path, text, n, "incorrect data check", n);
+	free(text);
+}
+
+/* Regression: gzread() took a missing trailer for a clean end of file. */
+Test(source, gzip_cut_in_its_trailer_at_a_buffer_boundary)
+{
+	static const long cuts[] = { 1, 4, 7, 8 };
+	size_t n = 1024 * 1024, i;
+	char *text = make_text(n);
+	const char *path;
+	FILE *f;
+	long size;
+
+	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		path = write_gz("trailer.csv.gz", text, n, "wb");
+		f = fopen(path, "rb");
+		fseek(f, 0, SEEK_END);
+		size = ftell(f);
+		fclose(f);
+		truncate_to(path, size - cuts[i]);
+		expect_damage(path, text, n, "unexpected end of file", n);
+	}
+	free(text);
+}
+
+/* Damage inside the first block: open succeeds, the bytes come first. */
+Test(source, small_truncated_gzip_still_gives_its_bytes)
+{
+	size_t n = 3000;
+	char *text = make_text(n);
+	const char *path = write_gz("small.csv.gz", text, n, "wb");
+
+	truncate_to(path, 1500);
+	expect_damage(path, text, n, "unexpected end of file", 1000);
+	free(text);
+}
+
+Test(source, trailing_garbage_after_a_member_is_ignored)
+{
+	const char *path = write_gz("junk.csv.gz", "a,b\n", 4, "wb");
+	FILE *f = fopen(path, "ab");
+
+	fwrite("\0\0\0\0junk", 1, 8, f);
+	fclose(f);
+	expect_content(path, "a,b\n", 4, 1, 4096);
+}
+
+Test(source, gzip_cut_inside_its_header)
+{
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	const char *path = write_gz("h.csv.gz", "a,b\n", 4, "wb");
+	char want[256];
+
+	truncate_to(path, 5);
+	cr_assert_eq(source_open(&src, path, &e), MB_EDATA);
+	snprintf(want, sizeof(want), "'%s' is a truncated or corrupt gzip "
+		 "file: unexpected end of file (after 0 bytes of data)", path);
+	cr_assert_str_eq(e.msg, want);
+	assert_closed(&src);
+}
+
+Test(source, close_is_idempotent_and_read_after_close_fails)
+{
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	char b[4];
+	size_t n = 99;
+
+	source_close(&src);
+	assert_closed(&src);
+	cr_assert_eq(source_open(&src, write_file("x.csv", "a\n", 2), &e),
+		     MB_OK);
+	source_close(&src);
+	source_close(&src);
+	assert_closed(&src);
+	cr_assert_eq(source_read(&src, b, sizeof(b), &n, &e), MB_EINTERNAL);
+	cr_assert_eq(n, 99, "*n is written only on success");
+}
+
+Test(source, reopen_releases_the_previous_file)
+{
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+
+	cr_assert_eq(source_open(&src, write_file("1.csv", "a\n", 2), &e),
+		     MB_OK);
+	cr_assert_eq(source_open(&src, write_gz("2.gz", "b\n", 2, "wb"), &e),
+		     MB_OK);
+	cr_assert_eq(src.is_gzip, 1);
+	source_close(&src);
+}
