@@ -10,6 +10,17 @@
  * it back to the configured rate.  Send times are loaded from and saved to the
  * staging file by the caller (ratelimit_record with past times) so that a
  * restarted run respects the part of the hour already used.
+ *
+ * Why it cannot overrun a server enforcing the same windows.  A window of
+ * N per span lets request i go only once request i-N was sent at least
+ * span + margin earlier.  The server counts arrival times, which are send
+ * times plus a latency d; the gap it sees between i-N and i is our gap plus
+ * d(i) - d(i-N).  A constant latency shifts both and changes nothing; only
+ * the latency's variation (jitter, a slow first connection, a TLS handshake)
+ * can shrink the gap, and the margin is there to absorb it.  It is small for
+ * per-second windows, where it costs throughput (20 ms of 1 s: 2%), and a
+ * quarter of a second for minute and hour windows, where it costs nothing
+ * measurable.  Bursts are allowed: at pace 1, N requests may leave at once.
  */
 #ifndef MB_RATELIMIT_H
 #define MB_RATELIMIT_H
@@ -20,10 +31,15 @@
 #include "err.h"
 
 #define RATELIMIT_MAX_WINDOWS 4
+/* Largest N accepted in a window (the ring holds N send times). */
+#define RATELIMIT_LIMIT_MAX 1000000u
+/* Lowest pace 429s can push the limiter to. */
+#define RATELIMIT_PACE_MIN 0.1
 
 struct ratelimit_window {
 	uint32_t limit;          /* requests allowed ... */
 	int64_t span_ms;         /* ... in any span of this length */
+	int64_t margin_ms;       /* extra wait for jitter (set by parse) */
 };
 
 struct ratelimit {
@@ -33,23 +49,41 @@ struct ratelimit {
 	size_t cap, head, count;
 	int64_t paused_until_ms; /* set by a 429 */
 	double pace;             /* 1.0 = configured rate; lowered by 429s */
-	int64_t margin_ms;       /* safety margin added to each window */
+	int64_t margin_ms;       /* extra margin added to every window (0) */
 };
 
-#define RATELIMIT_INIT { { { 0, 0 } }, 0, NULL, 0, 0, 0, 0, 1.0, 0 }
+#define RATELIMIT_INIT { { { 0, 0, 0 } }, 0, NULL, 0, 0, 0, 0, 1.0, 0 }
 
-/* Parse spec into rl (after ratelimit_release).  MB_EUSAGE on a bad spec. */
+/*
+ * Parse spec into rl (after ratelimit_release).  MB_EUSAGE on a bad spec,
+ * with a message quoting it; rl is then left released.
+ */
 enum mb_rc ratelimit_parse(struct ratelimit *rl, const char *spec,
 			   struct err *e);
 void ratelimit_release(struct ratelimit *rl);
 
-/* Milliseconds to wait before the next send may go; 0 means now. */
+/*
+ * Milliseconds to wait before the next send may go; 0 means now.  It is the
+ * latest of: the end of a 429 pause; for every window, the moment the send
+ * that would make N+1 falls out of it (plus margins); and, while the pace is
+ * below 1, the last send plus span / (N * pace) of the strictest window.
+ */
 int64_t ratelimit_wait_ms(const struct ratelimit *rl, int64_t now_ms);
 
-/* A request was sent at t_ms (also used to replay stored send times). */
+/*
+ * A request was sent at t_ms (also used to replay stored send times).  Times
+ * may come in any order; only the most recent ones the windows need are
+ * kept.  A no-op for "none".
+ */
 void ratelimit_record(struct ratelimit *rl, int64_t t_ms);
 
-/* A 429 arrived at now_ms; retry_after_ms < 0 when the header was absent. */
+/*
+ * A 429 arrived at now_ms; retry_after_ms < 0 when the header was absent.
+ * Pauses until now + retry_after, or else until the fullest window frees
+ * (the shortest window's span when nothing recorded explains the 429).
+ * The pace is halved (down to RATELIMIT_PACE_MIN), once per pause: 429s
+ * answering requests sent before the pause began do not lower it again.
+ */
 void ratelimit_on_429(struct ratelimit *rl, int64_t now_ms,
 		      int64_t retry_after_ms);
 
@@ -58,12 +92,20 @@ void ratelimit_on_success(struct ratelimit *rl);
 
 /*
  * Estimated milliseconds to send n more requests from now_ms, given the
- * windows and the send times already recorded (for the plan).
+ * windows and the send times already recorded (for the plan): the time at
+ * which the last of them may leave, latency not included.  Simulated
+ * exactly up to RATELIMIT_SIM_MAX requests, extrapolated beyond from the
+ * strictest window's period.
  */
+#define RATELIMIT_SIM_MAX ((uint64_t)1 << 20)
 int64_t ratelimit_estimate_ms(const struct ratelimit *rl, uint64_t n,
 			      int64_t now_ms);
 
-/* The longest window's span (how far back send times matter); 0 if none. */
+/*
+ * How far back send times matter: the longest window's span plus its
+ * margins; 0 if none.  The caller replays stored sends newer than
+ * now - horizon after a restart.
+ */
 int64_t ratelimit_horizon_ms(const struct ratelimit *rl);
 
 #endif

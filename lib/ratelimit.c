@@ -1,0 +1,377 @@
+/*
+ * ratelimit: sliding-window pacing over a ring of send times (see
+ * ratelimit.h for the reasoning behind the margins).
+ *
+ * The ring holds the most recent send times in non-decreasing order, as
+ * many as the largest window allows (a window of N only ever needs the Nth
+ * most recent send: the next request may leave once that one is out of the
+ * window).  Everything is integer milliseconds on the caller's clock.
+ */
+#include "ratelimit.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "xalloc.h"
+
+/* Pause after a 429 with nothing to go by (no windows, no Retry-After). */
+#define PAUSE_DEFAULT_MS 1000
+#define PACE_RECOVERY 1.1
+
+/*
+ * Jitter allowance: a fiftieth of the span, at least 5 ms, at most 250 ms.
+ * 20 ms for 1/s windows keeps a 20/s run within 2% of 20/s; a quarter of a
+ * second covers a TLS handshake's worth of skew on minute and hour windows.
+ */
+static int64_t margin_for_span(int64_t span_ms)
+{
+	int64_t margin = span_ms / 50;
+
+	if (margin < 5)
+		return 5;
+	return margin > 250 ? 250 : margin;
+}
+
+static int64_t span_for_unit(char unit)
+{
+	switch (unit) {
+	case 's': case 'S': return 1000;
+	case 'm': case 'M': return 60 * 1000;
+	case 'h': case 'H': return 60 * 60 * 1000;
+	}
+	return 0;
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* Parse one "N/u" token in [p, end) into w; MB_EUSAGE with a message. */
+static enum mb_rc parse_window(struct ratelimit_window *w, const char *spec,
+			       const char *p, const char *end, struct err *e)
+{
+	const char *start = skip_space(p, end);
+	const char *q = start;
+	uint64_t n = 0;
+	int digits = 0;
+
+	while (end > start && isspace((unsigned char)end[-1]))
+		end--;
+	if (start == end)
+		return err_set(e, MB_EUSAGE,
+			       "invalid rate '%s': empty window", spec);
+	for (; q < end && isdigit((unsigned char)*q); q++, digits++)
+		if ((n = n * 10 + (uint64_t)(*q - '0')) > RATELIMIT_LIMIT_MAX)
+			n = RATELIMIT_LIMIT_MAX + 1; /* keep it from wrapping */
+	q = skip_space(q, end);
+	if (!digits || q >= end || *q != '/')
+		goto bad;
+	q = skip_space(q + 1, end);
+	if (q >= end || !span_for_unit(*q) || skip_space(q + 1, end) != end)
+		goto bad;
+	if (n < 1 || n > RATELIMIT_LIMIT_MAX)
+		return err_set(e, MB_EUSAGE, "invalid rate '%s': '%.*s' must "
+			       "allow between 1 and %u requests", spec,
+			       (int)(end - start), start, RATELIMIT_LIMIT_MAX);
+	w->limit = (uint32_t)n;
+	w->span_ms = span_for_unit(*q);
+	w->margin_ms = margin_for_span(w->span_ms);
+	return MB_OK;
+bad:
+	return err_set(e, MB_EUSAGE, "invalid rate '%s': '%.*s' is not N/s, "
+		       "N/m or N/h", spec, (int)(end - start), start);
+}
+
+enum mb_rc ratelimit_parse(struct ratelimit *rl, const char *spec,
+			   struct err *e)
+{
+	struct ratelimit parsed = RATELIMIT_INIT;
+	const char *p = spec, *comma, *end;
+	size_t i;
+
+	if (!spec)
+		return err_set(e, MB_EUSAGE, "missing rate");
+	end = spec + strlen(spec);
+	p = skip_space(spec, end);
+	if (p == end)
+		return err_set(e, MB_EUSAGE, "invalid rate '%s': expected "
+			       "'none' or windows such as 60/m,1000/h", spec);
+	if (end - p >= 4 && !strncasecmp(p, "none", 4) &&
+	    skip_space(p + 4, end) == end) {
+		*rl = parsed;
+		return MB_OK;
+	}
+	for (;;) {
+		comma = memchr(p, ',', (size_t)(end - p));
+		if (parsed.nwindows == RATELIMIT_MAX_WINDOWS)
+			return err_set(e, MB_EUSAGE, "invalid rate '%s': more "
+				       "than %d windows", spec,
+				       RATELIMIT_MAX_WINDOWS);
+		if (parse_window(&parsed.windows[parsed.nwindows], spec, p,
+				 comma ? comma : end, e) != MB_OK)
+			return MB_EUSAGE;
+		parsed.nwindows++;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	for (i = 0; i < parsed.nwindows; i++)
+		if (parsed.windows[i].limit > parsed.cap)
+			parsed.cap = parsed.windows[i].limit;
+	parsed.times = xcalloc(parsed.cap, sizeof(*parsed.times));
+	*rl = parsed;
+	return MB_OK;
+}
+
+void ratelimit_release(struct ratelimit *rl)
+{
+	struct ratelimit empty = RATELIMIT_INIT;
+
+	free(rl->times);
+	*rl = empty;
+}
+
+/* The i-th recorded send time, 0 being the oldest kept. */
+static int64_t ring_at(const struct ratelimit *rl, size_t i)
+{
+	return rl->times[(rl->head + i) % rl->cap];
+}
+
+static int64_t *ring_slot(struct ratelimit *rl, size_t i)
+{
+	return &rl->times[(rl->head + i) % rl->cap];
+}
+
+static int64_t window_margin(const struct ratelimit *rl,
+			     const struct ratelimit_window *w)
+{
+	return w->margin_ms + rl->margin_ms;
+}
+
+/* Minimum spacing between sends while the pace is below 1; 0 otherwise. */
+static int64_t pace_gap_ms(const struct ratelimit *rl)
+{
+	double gap = 0, g;
+	size_t i;
+
+	if (rl->pace >= 1.0)
+		return 0;
+	for (i = 0; i < rl->nwindows; i++) {
+		g = (double)rl->windows[i].span_ms /
+			((double)rl->windows[i].limit * rl->pace);
+		if (g > gap)
+			gap = g;
+	}
+	return (int64_t)ceil(gap);
+}
+
+int64_t ratelimit_wait_ms(const struct ratelimit *rl, int64_t now_ms)
+{
+	const struct ratelimit_window *w;
+	int64_t at = now_ms, t;
+	size_t i;
+
+	if (rl->paused_until_ms > at)
+		at = rl->paused_until_ms;
+	for (i = 0; i < rl->nwindows; i++) {
+		w = &rl->windows[i];
+		if (rl->count < w->limit)
+			continue;
+		/* The send that would be the (N+1)th in the window. */
+		t = ring_at(rl, rl->count - w->limit) + w->span_ms +
+			window_margin(rl, w);
+		if (t > at)
+			at = t;
+	}
+	if (rl->count && rl->pace < 1.0) {
+		t = ring_at(rl, rl->count - 1) + pace_gap_ms(rl);
+		if (t > at)
+			at = t;
+	}
+	return at - now_ms;
+}
+
+void ratelimit_record(struct ratelimit *rl, int64_t t_ms)
+{
+	size_t i;
+
+	if (!rl->cap)
+		return;
+	if (rl->count == rl->cap) {
+		/* Older than all we keep: no window can need it. */
+		if (t_ms < ring_at(rl, 0))
+			return;
+		rl->head = (rl->head + 1) % rl->cap;
+		rl->count--;
+	}
+	/* Keep the ring sorted; replayed or racing times may come late. */
+	for (i = rl->count; i > 0 && ring_at(rl, i - 1) > t_ms; i--)
+		*ring_slot(rl, i) = ring_at(rl, i - 1);
+	*ring_slot(rl, i) = t_ms;
+	rl->count++;
+}
+
+/* Sends recorded in (now - span, now], scanning back from the newest. */
+static size_t count_in_window(const struct ratelimit *rl, int64_t span_ms,
+			      int64_t now_ms, int64_t *oldest)
+{
+	size_t n = 0;
+	int64_t t;
+
+	while (n < rl->count) {
+		t = ring_at(rl, rl->count - 1 - n);
+		if (t <= now_ms - span_ms)
+			break;
+		if (t <= now_ms)
+			*oldest = t;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * When a 429 came without Retry-After: the moment the fullest window (by
+ * share of its limit) frees its oldest send.  With nothing recorded in any
+ * window, someone else is spending the key: wait one shortest span.
+ */
+static int64_t window_free_at(const struct ratelimit *rl, int64_t now_ms)
+{
+	const struct ratelimit_window *w, *shortest = NULL;
+	double fill, best = 0;
+	int64_t at = now_ms + PAUSE_DEFAULT_MS, oldest;
+	size_t i, n;
+
+	for (i = 0; i < rl->nwindows; i++) {
+		w = &rl->windows[i];
+		if (!shortest || w->span_ms < shortest->span_ms)
+			shortest = w;
+		oldest = now_ms;
+		n = count_in_window(rl, w->span_ms, now_ms, &oldest);
+		fill = (double)n / w->limit;
+		if (n && fill > best) {
+			best = fill;
+			at = oldest + w->span_ms + window_margin(rl, w);
+		}
+	}
+	if (best == 0 && shortest)
+		at = now_ms + shortest->span_ms + window_margin(rl, shortest);
+	return at;
+}
+
+void ratelimit_on_429(struct ratelimit *rl, int64_t now_ms,
+		      int64_t retry_after_ms)
+{
+	int64_t until;
+
+	until = retry_after_ms >= 0 ? now_ms + retry_after_ms
+				    : window_free_at(rl, now_ms);
+	if (now_ms >= rl->paused_until_ms) {
+		rl->pace *= 0.5;
+		if (rl->pace < RATELIMIT_PACE_MIN)
+			rl->pace = RATELIMIT_PACE_MIN;
+	}
+	if (until > rl->paused_until_ms)
+		rl->paused_until_ms = until;
+}
+
+void ratelimit_on_success(struct ratelimit *rl)
+{
+	rl->pace *= PACE_RECOVERY;
+	if (rl->pace > 1.0)
+		rl->pace = 1.0;
+}
+
+/* Each constraint repeats: L more sends need at least P more ms. */
+struct cycle {
+	uint64_t sends;
+	int64_t period_ms;
+};
+
+/* The strictest constraint: the largest period per send. */
+static struct cycle critical_cycle(const struct ratelimit *rl)
+{
+	struct cycle best = { 1, 0 }, c;
+	size_t i;
+
+	for (i = 0; i < rl->nwindows; i++) {
+		c.sends = rl->windows[i].limit;
+		c.period_ms = rl->windows[i].span_ms +
+			window_margin(rl, &rl->windows[i]);
+		if ((double)c.period_ms * best.sends >
+		    (double)best.period_ms * c.sends)
+			best = c;
+	}
+	c.sends = 1;
+	c.period_ms = pace_gap_ms(rl);
+	if ((double)c.period_ms * best.sends >
+	    (double)best.period_ms * c.sends)
+		best = c;
+	return best;
+}
+
+/*
+ * Past the simulated part the schedule is periodic in the strictest
+ * window: the send L* after send j leaves exactly P* after it.  Writing
+ * the last send as j + q * L* with j among the last L* simulated ones gives
+ * its time as s(j) + q * P*.
+ */
+static int64_t extrapolate(const struct ratelimit *sim, uint64_t done,
+			   uint64_t n)
+{
+	struct cycle c = critical_cycle(sim);
+	uint64_t left = n - done;
+	uint64_t q = (left + c.sends - 1) / c.sends;
+	uint64_t back = q * c.sends - left; /* j = done - 1 - back */
+	int64_t base = ring_at(sim, sim->count - 1 - (size_t)back);
+
+	if (c.period_ms > 0 && q > (uint64_t)(INT64_MAX - base) /
+				   (uint64_t)c.period_ms)
+		return INT64_MAX;
+	return base + (int64_t)q * c.period_ms;
+}
+
+int64_t ratelimit_estimate_ms(const struct ratelimit *rl, uint64_t n,
+			      int64_t now_ms)
+{
+	struct ratelimit sim = *rl;
+	uint64_t i, steps = n < RATELIMIT_SIM_MAX ? n : RATELIMIT_SIM_MAX;
+	int64_t t = now_ms, last;
+	size_t k;
+
+	if (!n)
+		return 0;
+	if (!rl->nwindows)
+		return ratelimit_wait_ms(rl, now_ms);
+	/* Simulate on a private copy of the ring, unrolled from its head. */
+	sim.times = xmalloc(rl->cap * sizeof(*sim.times));
+	for (k = 0; k < rl->count; k++)
+		sim.times[k] = ring_at(rl, k);
+	sim.head = 0;
+	for (i = 0; i < steps; i++) {
+		t += ratelimit_wait_ms(&sim, t);
+		ratelimit_record(&sim, t);
+	}
+	last = steps < n ? extrapolate(&sim, steps, n) : t;
+	free(sim.times);
+	return last == INT64_MAX ? INT64_MAX : last - now_ms;
+}
+
+int64_t ratelimit_horizon_ms(const struct ratelimit *rl)
+{
+	int64_t horizon = 0, h;
+	size_t i;
+
+	for (i = 0; i < rl->nwindows; i++) {
+		h = rl->windows[i].span_ms + window_margin(rl,
+							   &rl->windows[i]);
+		if (h > horizon)
+			horizon = h;
+	}
+	return horizon;
+}

@@ -1,0 +1,9 @@
+/*
+ * version: the one place the release number lives (User-Agent, --version).
+ */
+#ifndef MB_VERSION_H
+#define MB_VERSION_H
+
+#define MB_VERSION "0.1.0"
+
+#endif
