@@ -52,7 +52,18 @@ enum status_rule {
 	STATUS_NONEMPTY,         /* any value means do-not-email (UNSUB_TIME) */
 	STATUS_TRUE,             /* true/TRUE/yes/1 means do-not-email */
 	STATUS_CONSENT,          /* consent word: UNSUBSCRIBED / NEVER_SUBSCRIBED */
+	STATUS_SUPPRESSIONS,     /* Klaviyo list: any entry means do-not-email,
+				    the reason read from its words */
 };
+
+/* How a FIELD_TAGS column's cell is split. */
+enum tags_format {
+	TAGS_LIST,               /* "a, b; c": split on , and ; */
+	TAGS_MAILCHIMP,          /* "A","B": a one-line CSV */
+	TAGS_JSON_LIST,          /* ["vip","swim"] (Klaviyo Shopify Tags) */
+};
+
+struct status_word;              /* presets.h */
 
 /* One --map COLUMN=FIELD. */
 struct mapping_override {
@@ -68,6 +79,10 @@ struct mapping_column {
 	enum status_rule rule;   /* FIELD_STATUS */
 	const char *reason;      /* FIELD_STATUS with NONEMPTY/TRUE: the reason */
 	int is_mailchimp_tags;   /* TAGS cell: parse as a one-line CSV */
+	enum tags_format tags_format;    /* FIELD_TAGS */
+	const struct status_word *words; /* STATUS_VALUE/CONSENT: provider
+					    words, before the common ones */
+	char *json_key;          /* FIELD_CUSTOM: "key": ready to append */
 };
 
 struct mapping_opts {
@@ -89,9 +104,11 @@ struct mapping {
 	size_t ntags;
 	size_t *order;           /* custom columns sorted by key */
 	size_t norder;
+	size_t email_column;     /* index of the FIELD_EMAIL column */
+	unsigned typing_flags;   /* TYPING_DMY_DATES for Brevo */
 };
 
-#define MAPPING_INIT { NULL, 0, NULL, NULL, 0, NULL, 0, NULL, 0 }
+#define MAPPING_INIT { NULL, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0 }
 
 struct record {
 	struct buf email;        /* normalised address */
@@ -106,12 +123,25 @@ struct record {
 	int unconfirmed;         /* never subscribed or pending */
 	const char *reject;      /* NULL, or a reason code (see below) */
 	struct buf reject_detail; /* human text naming the column */
+	struct buf scratch;      /* private: tags being collected */
 };
 
 /*
  * Reject reason codes: "invalid_email", "missing_email", "invalid_utf8",
  * "too_many_fields", "too_few_fields", "deleted_account" (Substack
  * placeholders), and "csv_error" for rows csvread could not parse.
+ *
+ * On a reject, rec->email holds the email cell as found (trimmed), when
+ * there is one and it is valid UTF-8, so that the reject can be reported
+ * with the address the user will recognise; the other fields are
+ * unspecified.
+ *
+ * Suppression reasons (static strings): "unsubscribed", "cleaned",
+ * "bounced", "complained", "blocklisted", "invalid", "deleted".  When
+ * several columns give one, the most specific wins, in this order:
+ * complained > bounced > cleaned > invalid > blocklisted > unsubscribed >
+ * deleted.  rec->unconfirmed is only set on a contact that is not
+ * suppressed.
  */
 
 void record_init(struct record *rec);
