@@ -4,7 +4,6 @@
  */
 #include "typing.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -212,25 +211,45 @@ static int parse_date(const char *p, size_t n, int dmy, struct datetime *dt)
 	return 0;
 }
 
+/* Write v as exactly width digits (v fits: checked by the parser). */
+static char *put_digits(char *out, int v, int width)
+{
+	int i;
+
+	for (i = width - 1; i >= 0; i--) {
+		out[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return out + width;
+}
+
+/* snprintf would be a third of the cost of a date cell: done by hand. */
 static size_t datetime_format(const struct datetime *dt, char *iso)
 {
-	size_t len;
+	char *p = iso;
 
-	len = (size_t)snprintf(iso, TYPING_ISO_MAX, "%04d-%02d-%02d",
-			       dt->year, dt->month, dt->day);
-	if (!dt->has_time)
-		return len;
-	len += (size_t)snprintf(iso + len, TYPING_ISO_MAX - len,
-				"T%02d:%02d:%02d", dt->hour, dt->minute,
-				dt->second);
-	if (dt->frac) {
-		iso[len++] = '.';
-		memcpy(iso + len, dt->frac, dt->nfrac);
-		len += dt->nfrac;
+	p = put_digits(p, dt->year, 4);
+	*p++ = '-';
+	p = put_digits(p, dt->month, 2);
+	*p++ = '-';
+	p = put_digits(p, dt->day, 2);
+	if (dt->has_time) {
+		*p++ = 'T';
+		p = put_digits(p, dt->hour, 2);
+		*p++ = ':';
+		p = put_digits(p, dt->minute, 2);
+		*p++ = ':';
+		p = put_digits(p, dt->second, 2);
+		if (dt->frac) {
+			*p++ = '.';
+			memcpy(p, dt->frac, dt->nfrac);
+			p += dt->nfrac;
+		}
+		memcpy(p, dt->zone, strlen(dt->zone));
+		p += strlen(dt->zone);
 	}
-	len += (size_t)snprintf(iso + len, TYPING_ISO_MAX - len, "%s",
-				dt->zone);
-	return len;
+	*p = '\0';
+	return (size_t)(p - iso);
 }
 
 size_t typing_date(const char *p, size_t n, unsigned flags, char *iso)
