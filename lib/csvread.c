@@ -90,8 +90,8 @@ static void keep_field(struct reader *r, const char *p, size_t len)
 	struct buf *a = &r->arena;
 	size_t off = a->len;
 
-	if (a->cap - a->len < len + 2 &&
-	    buf_grow(a, len + 1) != MB_OK) {
+	if (len + 1 > a->max - a->len ||
+	    (a->cap - a->len < len + 2 && buf_grow(a, len + 1) != MB_OK)) {
 		row_fail(r, "row longer than %zu bytes", a->max);
 		return;
 	}
@@ -171,7 +171,8 @@ static void cap_field(struct reader *r)
 
 	if (p->pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED)
 		strip++;
-	if (p->entry_pos - strip <= r->max_field &&
+	/* A run of spaces after a closing quote is not without bound. */
+	if (p->entry_pos <= r->max_field + strip &&
 	    p->entry_pos <= 2 * r->max_field)
 		return;
 	row_fail(r, "field longer than %zu bytes", r->max_field);
@@ -297,6 +298,8 @@ static enum mb_rc finish(struct reader *r)
 	struct csv_parser *p = &r->parser;
 
 	if (p->pstate == LIBCSV_FIELD_BEGUN && p->quoted) {
+		/* The cause of whatever else went wrong with this row. */
+		r->error = NULL;
 		row_fail(r, "unterminated quoted field");
 		p->entry_pos = 0;
 		p->spaces = 0;
@@ -376,6 +379,9 @@ char csvread_detect_delimiter(const char *p, size_t n)
 	for (k = 1; k < sizeof(candidates); k++)
 		if (count[k] > count[best])
 			best = k;
+	for (k = 0; k < sizeof(candidates); k++)
+		if (k != best && count[k] == count[best])
+			return ',';
 	return candidates[best];
 }
 
