@@ -38,6 +38,7 @@
 #define MAX_FIELDS_DEFAULT 10000
 /* A row may hold several large fields, but not without bound. */
 #define ROW_FACTOR 16
+#define SPACE_RUN_MAX (64 * 1024)
 
 struct span {
 	size_t off;
@@ -159,28 +160,27 @@ static void on_row(int c, void *vr)
 }
 
 /*
- * The field being parsed is already too long: flag the row and drop the
- * bytes, keeping the tail libcsv will strip when the field ends (its
- * trailing spaces and, after a quote, that quote) so its arithmetic stays
- * valid.
+ * The field being parsed is already too long: flag the row and drop its
+ * bytes.  libcsv strips the field's trailing spaces (p->spaces of them)
+ * and, after a quote in a quoted field, that quote when the field ends, so
+ * the quote is kept and the space count reset to keep its arithmetic valid.
+ * Trailing spaces would be stripped, so they do not count toward the limit
+ * unless there are more than SPACE_RUN_MAX of them: they are buffered too.
  */
 static void cap_field(struct reader *r)
 {
 	struct csv_parser *p = &r->parser;
-	size_t strip = p->spaces, keep;
+	size_t keep = p->pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED ? 1 : 0;
+	size_t strip = p->spaces + keep;
 
-	if (p->pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED)
-		strip++;
-	/* A run of spaces after a closing quote is not without bound. */
 	if (p->entry_pos <= r->max_field + strip &&
-	    p->entry_pos <= 2 * r->max_field)
+	    p->spaces <= SPACE_RUN_MAX)
 		return;
 	row_fail(r, "field longer than %zu bytes", r->max_field);
-	keep = strip < p->entry_pos ? strip : p->entry_pos;
-	memmove(p->entry_buf, p->entry_buf + p->entry_pos - keep, keep);
+	if (keep)
+		p->entry_buf[0] = p->entry_buf[p->entry_pos - 1 - p->spaces];
 	p->entry_pos = keep;
-	if (p->spaces > keep)
-		p->spaces = keep;
+	p->spaces = 0;
 }
 
 static enum mb_rc parse(struct reader *r, const char *p, size_t n)
@@ -280,8 +280,11 @@ static void reader_init(struct reader *r, const struct csvread_opts *opts)
 	csv_init(&r->parser, CSV_APPEND_NULL);
 	csv_set_realloc_func(&r->parser, xrealloc);
 	csv_set_free_func(&r->parser, free);
-	/* libcsv grows its field buffer linearly, by this much. */
-	csv_set_blk_size(&r->parser, 64 * 1024);
+	/*
+	 * libcsv grows its field buffer linearly, by this much, with a
+	 * realloc() each time: big steps keep a 1 MiB field to a few.
+	 */
+	csv_set_blk_size(&r->parser, 256 * 1024);
 }
 
 static void reader_release(struct reader *r)

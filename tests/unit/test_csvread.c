@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -539,6 +540,69 @@ Test(csvread, unquoted_giant_field_then_rows)
 				 "3:ok\n");
 	free(r.text);
 	free(data);
+}
+
+static long max_rss_kb(void)
+{
+	struct rusage ru;
+
+	cr_assert_eq(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+/* Write head, then n copies of c, then tail, without holding it all. */
+static const char *write_long(const char *name, const char *head, char c,
+			      size_t n, const char *tail)
+{
+	const char *path = path_in_dir(name);
+	FILE *f = fopen(path, "wb");
+	char chunk[65536];
+	size_t k;
+
+	cr_assert_not_null(f);
+	memset(chunk, c, sizeof(chunk));
+	fputs(head, f);
+	for (k = 0; k < n; k += sizeof(chunk))
+		fwrite(chunk, 1, n - k < sizeof(chunk) ? n - k : sizeof(chunk),
+		       f);
+	fputs(tail, f);
+	cr_assert_eq(fclose(f), 0);
+	return path;
+}
+
+/*
+ * Memory stays flat whatever the field: a 64 MiB field, quoted or not,
+ * and 64 MiB of spaces after a closing quote (which libcsv buffers in case
+ * more text follows; regression: that run was kept whole).
+ */
+Test(csvread, giant_fields_keep_memory_flat)
+{
+	static const struct {
+		const char *head;
+		char fill;
+		const char *tail;
+	} files[] = {
+		{ "h\n\"", 'q', "\"\nok\n" },
+		{ "h\n", 'u', "\nok\n" },
+		{ "h\n\"a\"", ' ', ",x\nok\n" },
+		{ "h\na", ' ', ",x\nok\n" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		long before = max_rss_kb();
+		struct result r = run(write_long("giant.csv", files[i].head,
+						 files[i].fill, 64 << 20,
+						 files[i].tail));
+
+		cr_assert_eq(r.rc, MB_OK, "%s", r.e.msg);
+		cr_assert_str_eq(r.text, "1:h\n2!field longer than 1048576 "
+				 "bytes\n3:ok\n", "file %zu", i);
+		cr_assert_lt(max_rss_kb() - before, 24 * 1024,
+			     "file %zu: peak RSS grew by %ld KB", i,
+			     max_rss_kb() - before);
+		free(r.text);
+	}
 }
 
 /* The real cause wins over the field limit the runaway quote reached. */
