@@ -38,8 +38,10 @@ int64_t backoff_ceiling_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms)
 int64_t backoff_delay_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms,
 			 uint64_t *rng_state)
 {
-	uint64_t ceiling = (uint64_t)backoff_ceiling_ms(attempt, base_ms, cap_ms);
-	uint64_t r = backoff_rng_next(rng_state);
+	uint64_t ceiling, r;
+
+	ceiling = (uint64_t)backoff_ceiling_ms(attempt, base_ms, cap_ms);
+	r = backoff_rng_next(rng_state);
 
 	/*
 	 * Modulo bias is at most ceiling / 2^64: far below anything a retry

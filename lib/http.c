@@ -73,7 +73,8 @@ static int64_t mono_ms(void)
 
 static enum mb_rc multi_fail(struct err *e, const char *what, CURLMcode mc)
 {
-	return err_set(e, MB_EINTERNAL, "%s: %s", what, curl_multi_strerror(mc));
+	return err_set(e, MB_EINTERNAL, "%s: %s", what,
+		       curl_multi_strerror(mc));
 }
 
 /* ------------------------------------------------------------ requests */
@@ -149,8 +150,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 		}
 		memcpy(value, line + name_len, len - name_len);
 		value[len - name_len] = '\0';
-		req->retry_after_ms = http_parse_retry_after(value,
-							     (int64_t)time(NULL));
+		req->retry_after_ms =
+			http_parse_retry_after(value, (int64_t)time(NULL));
 	}
 	return len;
 }
@@ -185,6 +186,9 @@ static CURL *easy_new(struct http *h, struct err *e)
 	SET(c, CURLOPT_NOSIGNAL, 1L);
 	SET(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(c, CURLOPT_FOLLOWLOCATION, 0L);
+	/* Proxies from the environment apply, except to this machine (the
+	 * sandbox, tests): a proxy cannot reach our loopback anyway. */
+	SET(c, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
 	SET(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 	SET(c, CURLOPT_TIMEOUT_MS, total_ms);
 	SET(c, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -329,13 +333,20 @@ static void done_unlink(struct http *h, struct http_request *req)
 
 static enum mb_rc check_base_url(const char *url, struct err *e)
 {
-	const char *p;
+	const char *p, *host;
 
 	if (!url || !*url)
 		return err_set(e, MB_EUSAGE, "no API base URL");
-	if (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))
+	if (!strncasecmp(url, "http://", 7))
+		host = url + 7;
+	else if (!strncasecmp(url, "https://", 8))
+		host = url + 8;
+	else
 		return err_set(e, MB_EUSAGE, "invalid API base URL '%s': "
 			       "expected http:// or https://", url);
+	if (!*host || *host == '/')
+		return err_set(e, MB_EUSAGE, "invalid API base URL '%s': "
+			       "no host", url);
 	for (p = url; *p; p++)
 		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
 			return err_set(e, MB_EUSAGE, "invalid API base URL "
@@ -411,6 +422,7 @@ enum mb_rc http_open(struct http *h, const struct http_opts *opts,
 		     struct err *e)
 {
 	struct http fresh = HTTP_INIT;
+	struct curl_slist *headers = NULL;
 	CURLMcode mc;
 	enum mb_rc rc;
 	size_t n;
@@ -439,9 +451,9 @@ enum mb_rc http_open(struct http *h, const struct http_opts *opts,
 	buf_init(&h->url, 64 * 1024);
 	n = opts->max_connections ? opts->max_connections : CONNECTIONS_DEFAULT;
 	h->opts.max_connections = n;
-	if ((rc = headers_build((struct curl_slist **)&h->headers,
-				opts->api_key, e)) != MB_OK)
+	if ((rc = headers_build(&headers, opts->api_key, e)) != MB_OK)
 		goto out;
+	h->headers = headers;
 	if (!(h->multi = curl_multi_init())) {
 		rc = err_set(e, MB_EINTERNAL, "cannot create a libcurl "
 			     "multi handle");

@@ -104,9 +104,10 @@ Test(backoff, same_seed_same_sequence)
 	backoff_seed(&b, 7);
 	backoff_seed(&c, 8);
 	for (i = 0; i < 1000; i++) {
-		int64_t da = backoff_delay_ms((unsigned)i % 10, 1000, 60000, &a);
-		int64_t db = backoff_delay_ms((unsigned)i % 10, 1000, 60000, &b);
-		int64_t dc = backoff_delay_ms((unsigned)i % 10, 1000, 60000, &c);
+		unsigned n = (unsigned)i % 10;
+		int64_t da = backoff_delay_ms(n, 1000, 60000, &a);
+		int64_t db = backoff_delay_ms(n, 1000, 60000, &b);
+		int64_t dc = backoff_delay_ms(n, 1000, 60000, &c);
 
 		cr_assert_eq(da, db, "step %d", i);
 		differ += da != dc;
