@@ -37,19 +37,20 @@ struct reader {
 	int eof;                 /* read(2) returned 0 */
 	int in_member;           /* inside a gzip member: EOF now is damage */
 	int zinit;               /* inflateInit2() done */
+	uint64_t decoded;        /* bytes inflated so far */
 	int has_pending;         /* pending: an error to report next call */
 	struct err pending;
 	z_stream z;              /* next_in/avail_in: buffered input */
 	unsigned char in[IN_SIZE];
 };
 
-/* extra: bytes about to be delivered with this very call. */
-static enum mb_rc damage(struct source *src, const char *msg, size_t extra,
-			 struct err *e)
+static enum mb_rc damage(struct source *src, const char *msg, struct err *e)
 {
+	struct reader *r = src->in;
+
 	return err_set(e, MB_EDATA, "'%s' is a truncated or corrupt gzip "
 		       "file: %s (after %llu bytes of data)", src->path, msg,
-		       (unsigned long long)(src->bytes_out + extra));
+		       (unsigned long long)r->decoded);
 }
 
 static enum mb_rc read_fd(struct source *src, void *out, size_t cap,
@@ -156,8 +157,9 @@ static enum mb_rc read_gzip(struct source *src, unsigned char *out,
 			bad = inflate_step(r);
 	}
 	*n = cap - r->z.avail_out;
+	r->decoded += *n;
 	if (bad)
-		rc = damage(src, bad, *n, e);
+		rc = damage(src, bad, e);
 	return rc;
 }
 
