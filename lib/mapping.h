@@ -156,7 +156,10 @@ void mapping_override_release(struct mapping_override *ov);
  * Build the mapping for one file.  path is used for messages and for
  * Mailchimp's file-name status.  MB_EUSAGE for an unknown preset; MB_EDATA
  * when no column is the email: the message lists the headers seen and the
- * --map option to use.
+ * --map option to use; MB_EUSAGE for a --map naming no column of this file
+ * or two columns given one role.  m must be empty (MAPPING_INIT or
+ * released); it is written only on success.  The mapping holds no pointer
+ * into header or opts, and mapping_apply only reads it.
  */
 enum mb_rc mapping_build(struct mapping *m, const struct mapping_opts *opts,
 			 const char *path, const struct csv_row *header,
