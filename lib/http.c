@@ -418,12 +418,35 @@ out:
 	return rc;
 }
 
+/* The multi handle: exactly n connections at most, all n kept when idle. */
+static enum mb_rc multi_new(void **out, size_t n, struct err *e)
+{
+	CURLM *multi = curl_multi_init();
+	CURLMcode mc;
+
+	if (!multi)
+		return err_set(e, MB_EINTERNAL, "cannot create a libcurl "
+			       "multi handle");
+	if ((mc = curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+				    (long)n)) != CURLM_OK ||
+	    (mc = curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+				    (long)n)) != CURLM_OK ||
+	    (mc = curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS,
+				    (long)n)) != CURLM_OK ||
+	    (mc = curl_multi_setopt(multi, CURLMOPT_PIPELINING,
+				    (long)CURLPIPE_MULTIPLEX)) != CURLM_OK) {
+		curl_multi_cleanup(multi);
+		return multi_fail(e, "curl_multi_setopt", mc);
+	}
+	*out = multi;
+	return MB_OK;
+}
+
 enum mb_rc http_open(struct http *h, const struct http_opts *opts,
 		     struct err *e)
 {
 	struct http fresh = HTTP_INIT;
 	struct curl_slist *headers = NULL;
-	CURLMcode mc;
 	enum mb_rc rc;
 	size_t n;
 	char *p;
@@ -454,26 +477,9 @@ enum mb_rc http_open(struct http *h, const struct http_opts *opts,
 	if ((rc = headers_build(&headers, opts->api_key, e)) != MB_OK)
 		goto out;
 	h->headers = headers;
-	if (!(h->multi = curl_multi_init())) {
-		rc = err_set(e, MB_EINTERNAL, "cannot create a libcurl "
-			     "multi handle");
-		goto out;
-	}
-	/* Exactly n connections at most, and all n kept open when idle. */
-	if ((mc = curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-				    (long)n)) != CURLM_OK ||
-	    (mc = curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-				    (long)n)) != CURLM_OK ||
-	    (mc = curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
-				    (long)n)) != CURLM_OK ||
-	    (mc = curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
-				    (long)CURLPIPE_MULTIPLEX)) != CURLM_OK)
-		rc = multi_fail(e, "curl_multi_setopt", mc);
+	rc = multi_new(&h->multi, n, e);
 out:
 	if (rc != MB_OK) {
-		if (h->multi)
-			curl_multi_cleanup(h->multi);
-		h->multi = NULL;
 		headers_free(h->headers);
 		free(h->base_url);
 		buf_release(&h->url);
