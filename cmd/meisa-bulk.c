@@ -1141,7 +1141,7 @@ static int parse_options(const struct cmd *cmd, int argc, char **argv,
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+qvho:", long_options,
+	while ((c = getopt_long(argc, argv, "qvho:", long_options,
 				NULL)) != -1) {
 		if (c == '?' || c == ':') {
 			const char *bad = argv[optind - 1];

@@ -8,6 +8,7 @@
 #include "stage.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +33,14 @@ const char stage_canonical_sql[] =
 	" 'display_name', json_extract(body, '$.display_name'),"
 	" 'source', json_extract(body, '$.source'),"
 	" 'custom_fields', CASE WHEN json_type(body, '$.custom_fields')"
-	"  = 'object' THEN json((SELECT json_group_object(key, json(CASE type"
-	"  WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
-	"  WHEN 'null' THEN 'null' ELSE json_quote(value) END))"
-	"  FROM (SELECT key, value, type FROM json_each(body, '$.custom_fields')"
+	/*
+	 * "->" gives each value's JSON text as written (json_each's value
+	 * would re-render numbers: 480.00 -> 480.0), so both paths agree
+	 * byte for byte.  Keys are snake_case, safe inside the path.
+	 */
+	"  = 'object' THEN json((SELECT json_group_object(key,"
+	"  json(body -> ('$.custom_fields.\"' || key || '\"')))"
+	"  FROM (SELECT key FROM json_each(body, '$.custom_fields')"
 	"  ORDER BY key))) END,"
 	" 'tag_names', json_extract(body, '$.tag_names')))";
 
@@ -44,29 +49,78 @@ struct fingerprint {
 	char sha256[65];
 };
 
-struct stager {
-	struct db *db;
+/*
+ * The pipeline.  A reader thread does the CPU work that needs no database
+ * (inflate, CSV, mapping, validation, the body) and hands over batches of
+ * finished rows; the calling thread owns the SQLite connection and only
+ * writes.  On two cores the two halves overlap (measured: each is about half
+ * of a single-threaded stage).  The queue is bounded, so memory stays flat:
+ * at most STAGE_QUEUE batches of STAGE_BATCH rows exist at once.
+ */
+#define STAGE_BATCH 2048
+#define STAGE_QUEUE 4
+
+/* One finished row: a contact to insert or a reject to record. */
+struct staged {
+	unsigned long line;
+	const char *reject;      /* static reason code, or NULL */
+	const char *suppress;    /* static source status, or NULL */
+	int unconfirmed;
+	int has_tags;
+	size_t email, ext, body, detail;  /* arena offsets; 0 = none */
+};
+
+struct batch {
+	struct staged rows[STAGE_BATCH];
+	size_t n;
+	struct buf arena;        /* NUL-separated strings; offset 0 is "" */
+	struct batch *next;
+};
+
+struct queue {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct batch *full_head, *full_tail;
+	struct batch *free_list;
+	size_t nbatches;         /* allocated, at most STAGE_QUEUE + 1 */
+	int reader_done;
+	int aborted;             /* the writer failed: reader must stop */
+};
+
+/* What the reader thread owns. */
+struct reader {
 	const struct stage_opts *opts;
 	const char *path;
-	int64_t input_id;
+	struct queue *q;
+	struct source src;
 	struct mapping map;
 	int have_header;
 	struct record rec;
-	struct buf body;
+	struct batch *cur;
+	uint64_t rows_read;
+	unsigned long last_line;
+	char delimiter;
+	enum mb_rc rc;
+	struct err err;
+};
+
+/* What the writer (calling thread) owns. */
+struct stager {
+	struct db *db;
+	const char *path;
+	int64_t input_id;
 	sqlite3_stmt *ins_contact;
 	sqlite3_stmt *ins_reject;
 	sqlite3_stmt *ins_dup;
 	sqlite3_stmt *find;
 	sqlite3_stmt *merge;
 	sqlite3_stmt *mark_conflict;
-	uint64_t rows_read;
 	uint64_t usable;         /* rows that became or joined a contact */
-	unsigned long last_line;
 };
 
-static const char *nonempty(const struct buf *b)
+static const char *at(const struct batch *b, size_t off)
 {
-	return b->len ? b->data : NULL;
+	return off ? b->arena.data + off : NULL;
 }
 
 static void bind_text(sqlite3_stmt *stmt, int i, const char *s)
@@ -165,7 +219,15 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 		const char *sql;
 	} list[] = {
 		{ &st->ins_contact,
-		  "INSERT INTO contacts(email, external_id, body, source_status,"
+		  /*
+		   * OR IGNORE: a plain INSERT that may violate a unique
+		   * index inside a transaction needs a statement journal
+		   * per row (a third of the staging time, measured); this
+		   * one cannot abort, and "no row changed" sends the rare
+		   * duplicate or conflict to the slow path.
+		   */
+		  "INSERT OR IGNORE INTO contacts(email, external_id, body,"
+		  " source_status,"
 		  " unconfirmed, state, input_id, line)"
 		  " VALUES(?1, ?2, ?3, ?4, ?5,"
 		  " CASE WHEN ?4 IS NULL THEN 'pending' ELSE 'skipped' END,"
@@ -216,12 +278,15 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 
 static void finalize_all(struct stager *st)
 {
-	sqlite3_finalize(st->ins_contact);
-	sqlite3_finalize(st->ins_reject);
-	sqlite3_finalize(st->ins_dup);
-	sqlite3_finalize(st->find);
-	sqlite3_finalize(st->merge);
-	sqlite3_finalize(st->mark_conflict);
+	sqlite3_stmt **all[] = { &st->ins_contact, &st->ins_reject,
+				 &st->ins_dup, &st->find, &st->merge,
+				 &st->mark_conflict };
+	size_t i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		sqlite3_finalize(*all[i]);
+		*all[i] = NULL;
+	}
 }
 
 static enum mb_rc step_done(struct stager *st, sqlite3_stmt *stmt,
@@ -257,27 +322,25 @@ static enum mb_rc mark_conflict(struct stager *st, int64_t id,
 	return step_done(st, st->mark_conflict, "cannot update", e);
 }
 
-static enum mb_rc merge_row(struct stager *st, int64_t id, unsigned long line,
-			    struct err *e)
+static enum mb_rc merge_row(struct stager *st, const struct batch *b,
+			    const struct staged *r, int64_t id, struct err *e)
 {
-	const struct record *r = &st->rec;
 	sqlite3_stmt *s = st->merge;
 	enum mb_rc rc;
 
 	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_text(s, 2, st->body.data, (int)st->body.len,
-			  SQLITE_STATIC);
-	bind_text(s, 3, nonempty(&r->external_id));
+	bind_text(s, 2, at(b, r->body));
+	bind_text(s, 3, at(b, r->ext));
 	bind_text(s, 4, r->suppress);
 	sqlite3_bind_int(s, 5, r->unconfirmed != 0);
-	sqlite3_bind_int(s, 6, r->tags.len > 2);
+	sqlite3_bind_int(s, 6, r->has_tags);
 	rc = step_done(st, s, "cannot merge duplicate into", e);
 	if (rc != MB_OK)
 		return rc;
 	s = st->ins_dup;
 	sqlite3_bind_int64(s, 1, st->input_id);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)line);
-	bind_text(s, 3, r->email.data);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)r->line);
+	bind_text(s, 3, at(b, r->email));
 	sqlite3_bind_int64(s, 4, id);
 	rc = step_done(st, s, "cannot record duplicate in", e);
 	if (rc == MB_OK)
@@ -290,17 +353,16 @@ static enum mb_rc merge_row(struct stager *st, int64_t id, unsigned long line,
  * the external_id belongs to another address, or the address carries another
  * external_id (conflict: reject this row, mark the contact for rejection).
  */
-static enum mb_rc slow_path(struct stager *st, unsigned long line,
-			    struct err *e)
+static enum mb_rc slow_path(struct stager *st, const struct batch *b,
+			    const struct staged *r, struct err *e)
 {
-	const struct record *r = &st->rec;
-	const char *ext = nonempty(&r->external_id);
+	const char *email = at(b, r->email), *ext = at(b, r->ext);
 	int64_t email_id = 0, ext_id = 0;
 	char other[512] = "";
 	int conflict = 0;
 	enum mb_rc rc = MB_OK;
 
-	bind_text(st->find, 1, r->email.data);
+	bind_text(st->find, 1, email);
 	bind_text(st->find, 2, ext);
 	while (sqlite3_step(st->find) == SQLITE_ROW) {
 		const char *kind = (const char *)sqlite3_column_text(
@@ -333,81 +395,278 @@ static enum mb_rc slow_path(struct stager *st, unsigned long line,
 	if (rc != MB_OK)
 		return rc;
 	if (conflict)
-		return add_reject(st, line, r->email.data,
-				  "external_id_conflict", other, e);
+		return add_reject(st, r->line, email, "external_id_conflict",
+				  other, e);
 	if (!email_id)
 		return db_fail(st->db, "cannot insert contact into", e);
-	return merge_row(st, email_id, line, e);
+	return merge_row(st, b, r, email_id, e);
 }
 
-static enum mb_rc insert_row(struct stager *st, unsigned long line,
-			     struct err *e)
+static enum mb_rc insert_row(struct stager *st, const struct batch *b,
+			     const struct staged *r, struct err *e)
 {
-	const struct record *r = &st->rec;
 	sqlite3_stmt *s = st->ins_contact;
-	enum mb_rc rc;
 	int step;
 
-	buf_reset(&st->body);
-	rc = stage_body(r, st->opts->source, &st->body);
-	if (rc != MB_OK)
-		return err_set(e, rc, "'%s' line %lu: contact too large",
-			       st->path, line);
-	sqlite3_bind_text(s, 1, r->email.data, (int)r->email.len,
-			  SQLITE_STATIC);
-	bind_text(s, 2, nonempty(&r->external_id));
-	sqlite3_bind_text(s, 3, st->body.data, (int)st->body.len,
-			  SQLITE_STATIC);
+	bind_text(s, 1, at(b, r->email));
+	bind_text(s, 2, at(b, r->ext));
+	bind_text(s, 3, at(b, r->body));
 	bind_text(s, 4, r->suppress);
 	sqlite3_bind_int(s, 5, r->unconfirmed != 0);
 	sqlite3_bind_int64(s, 6, st->input_id);
-	sqlite3_bind_int64(s, 7, (sqlite3_int64)line);
+	sqlite3_bind_int64(s, 7, (sqlite3_int64)r->line);
 	step = sqlite3_step(s);
 	sqlite3_reset(s);
-	if (step == SQLITE_DONE) {
-		st->usable++;
-		return MB_OK;
-	}
-	if ((step & 0xff) == SQLITE_CONSTRAINT)
-		return slow_path(st, line, e);
-	return db_fail(st->db, "cannot insert contact into", e);
+	if (step != SQLITE_DONE)
+		return db_fail(st->db, "cannot insert contact into", e);
+	if (sqlite3_changes(st->db->sql) == 0)
+		return slow_path(st, b, r, e);
+	st->usable++;
+	return MB_OK;
 }
 
-static enum mb_rc on_header(struct stager *st, const struct csv_row *row,
-			    struct err *e)
+static enum mb_rc write_batch(struct stager *st, const struct batch *b,
+			      struct err *e)
 {
-	if (row->error)
-		return err_set(e, MB_EDATA, "'%s' line %lu: cannot read the"
-			       " header row: %s", st->path, row->line,
-			       row->error);
-	st->have_header = 1;
-	return mapping_build(&st->map, &st->opts->map, st->path, row, e);
+	enum mb_rc rc = MB_OK;
+	size_t i;
+
+	for (i = 0; i < b->n && rc == MB_OK; i++) {
+		const struct staged *r = &b->rows[i];
+
+		if (r->reject)
+			rc = add_reject(st, r->line, at(b, r->email), r->reject,
+					at(b, r->detail), e);
+		else
+			rc = insert_row(st, b, r, e);
+	}
+	return rc;
+}
+
+/* ---- the queue between the two threads ------------------------------- */
+
+static void queue_init(struct queue *q)
+{
+	memset(q, 0, sizeof(*q));
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->changed, NULL);
+}
+
+static void batch_free_all(struct batch *b)
+{
+	while (b) {
+		struct batch *next = b->next;
+
+		buf_release(&b->arena);
+		free(b);
+		b = next;
+	}
+}
+
+static void queue_release(struct queue *q)
+{
+	batch_free_all(q->full_head);
+	batch_free_all(q->free_list);
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->changed);
+}
+
+/* An empty batch for the reader; waits while the writer is behind. */
+static struct batch *queue_take_free(struct queue *q)
+{
+	struct batch *b = NULL;
+
+	pthread_mutex_lock(&q->lock);
+	while (!q->aborted && !q->free_list && q->nbatches > STAGE_QUEUE)
+		pthread_cond_wait(&q->changed, &q->lock);
+	if (!q->aborted && q->free_list) {
+		b = q->free_list;
+		q->free_list = b->next;
+	} else if (!q->aborted) {
+		b = xcalloc(1, sizeof(*b));
+		buf_init(&b->arena, BUF_MAX_DEFAULT);
+		q->nbatches++;
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (b) {
+		b->n = 0;
+		b->next = NULL;
+		buf_set(&b->arena, "", 1);   /* offset 0 means "none" */
+	}
+	return b;
+}
+
+static void queue_put_full(struct queue *q, struct batch *b)
+{
+	pthread_mutex_lock(&q->lock);
+	if (q->full_tail)
+		q->full_tail->next = b;
+	else
+		q->full_head = b;
+	q->full_tail = b;
+	pthread_cond_broadcast(&q->changed);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* The next full batch, or NULL when the reader is done and none is left. */
+static struct batch *queue_take_full(struct queue *q)
+{
+	struct batch *b;
+
+	pthread_mutex_lock(&q->lock);
+	while (!q->full_head && !q->reader_done)
+		pthread_cond_wait(&q->changed, &q->lock);
+	b = q->full_head;
+	if (b) {
+		q->full_head = b->next;
+		if (!q->full_head)
+			q->full_tail = NULL;
+		b->next = NULL;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return b;
+}
+
+static void queue_give_back(struct queue *q, struct batch *b)
+{
+	pthread_mutex_lock(&q->lock);
+	b->next = q->free_list;
+	q->free_list = b;
+	pthread_cond_broadcast(&q->changed);
+	pthread_mutex_unlock(&q->lock);
+}
+
+static void queue_set(struct queue *q, int *flag)
+{
+	pthread_mutex_lock(&q->lock);
+	*flag = 1;
+	pthread_cond_broadcast(&q->changed);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* ---- the reader thread ------------------------------------------------- */
+
+static enum mb_rc arena_add(struct batch *b, const char *s, size_t n,
+			    size_t *off)
+{
+	size_t at_off = b->arena.len;
+	enum mb_rc rc = buf_add(&b->arena, s, n);
+
+	if (rc == MB_OK)
+		rc = buf_addch(&b->arena, '\0');
+	if (rc == MB_OK)
+		*off = at_off;
+	return rc;
+}
+
+static enum mb_rc add_staged(struct reader *rd, unsigned long line,
+			     struct err *e)
+{
+	const struct record *rec = &rd->rec;
+	struct staged *r = &rd->cur->rows[rd->cur->n];
+	struct batch *b = rd->cur;
+	enum mb_rc rc = MB_OK;
+	size_t body_off = b->arena.len;
+
+	memset(r, 0, sizeof(*r));
+	r->line = line;
+	r->reject = rec->reject;
+	r->suppress = rec->suppress;
+	r->unconfirmed = rec->unconfirmed;
+	r->has_tags = rec->tags.len > 2;
+	if (rec->email.len)
+		rc = arena_add(b, rec->email.data, rec->email.len, &r->email);
+	if (rc == MB_OK && rec->reject && rec->reject_detail.len)
+		rc = arena_add(b, rec->reject_detail.data,
+			       rec->reject_detail.len, &r->detail);
+	if (rc == MB_OK && !rec->reject && rec->external_id.len)
+		rc = arena_add(b, rec->external_id.data, rec->external_id.len,
+			       &r->ext);
+	if (rc == MB_OK && !rec->reject) {
+		body_off = b->arena.len;
+		rc = stage_body(rec, rd->opts->source, &b->arena);
+		if (rc == MB_OK)
+			rc = buf_addch(&b->arena, '\0');
+		r->body = body_off;
+	}
+	if (rc != MB_OK)
+		return err_set(e, rc, "'%s' line %lu: contact too large",
+			       rd->path, line);
+	if (++b->n == STAGE_BATCH) {
+		queue_put_full(rd->q, b);
+		rd->cur = queue_take_free(rd->q);
+		if (!rd->cur)
+			return err_set(e, MB_ESTOPPED, "staging stopped");
+	}
+	return MB_OK;
 }
 
 static enum mb_rc on_row(void *ctx, const struct csv_row *row, struct err *e)
 {
-	struct stager *st = ctx;
+	struct reader *rd = ctx;
 	enum mb_rc rc;
 
-	if (!st->have_header)
-		return on_header(st, row, e);
-	st->rows_read++;
-	st->last_line = row->line;
-	rc = mapping_apply(&st->map, row, &st->rec, e);
-	if (rc != MB_OK)
-		return rc;
-	if (st->rec.reject)
-		return add_reject(st, row->line, nonempty(&st->rec.email),
-				  st->rec.reject,
-				  nonempty(&st->rec.reject_detail), e);
-	return insert_row(st, row->line, e);
+	if (!rd->have_header) {
+		if (row->error)
+			return err_set(e, MB_EDATA, "'%s' line %lu: cannot read"
+				       " the header row: %s", rd->path,
+				       row->line, row->error);
+		rd->have_header = 1;
+		return mapping_build(&rd->map, &rd->opts->map, rd->path, row,
+				     e);
+	}
+	rd->rows_read++;
+	rd->last_line = row->line;
+	rc = mapping_apply(&rd->map, row, &rd->rec, e);
+	if (rc == MB_OK)
+		rc = add_staged(rd, row->line, e);
+	return rc;
 }
 
-/*
- * End of a file: rows of contacts marked as conflicting become rejects
- * (unless the contact already reached Meisa in an earlier run: nothing can
- * undo that), and merged contacts get their canonical body back.
- */
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+	struct csvread_opts copts = CSVREAD_OPTS_INIT;
+
+	copts.delimiter = rd->opts->delimiter;
+	rd->cur = queue_take_free(rd->q);
+	rd->rc = rd->cur ? source_open(&rd->src, rd->path, &rd->err) :
+		MB_ESTOPPED;
+	if (rd->rc == MB_OK)
+		rd->rc = csvread_run(&rd->src, &copts, on_row, rd,
+				     &rd->delimiter, &rd->err);
+	if (rd->rc == MB_OK && !rd->have_header)
+		rd->rc = err_set(&rd->err, MB_EDATA, "'%s' is empty: no header"
+				 " row", rd->path);
+	if (rd->cur && rd->cur->n)
+		queue_put_full(rd->q, rd->cur);
+	else if (rd->cur)
+		queue_give_back(rd->q, rd->cur);
+	rd->cur = NULL;
+	queue_set(rd->q, &rd->q->reader_done);
+	return NULL;
+}
+
+/* Write every batch the reader produces; on failure make it stop. */
+static enum mb_rc write_all(struct stager *st, struct queue *q, struct err *e)
+{
+	enum mb_rc rc = MB_OK;
+	struct batch *b;
+
+	int told = 0;
+
+	while ((b = queue_take_full(q)) != NULL) {
+		if (rc == MB_OK)
+			rc = write_batch(st, b, e);
+		if (rc != MB_OK && !told) {
+			queue_set(q, &q->aborted);
+			told = 1;
+		}
+		queue_give_back(q, b);
+	}
+	return rc;
+}
+
 static enum mb_rc finish_file(struct stager *st, struct err *e)
 {
 	static const char conflicts[] =
@@ -463,12 +722,11 @@ static enum mb_rc insert_input(struct stager *st, const struct fingerprint *fp,
 	return rc;
 }
 
-static enum mb_rc update_input(struct stager *st, const struct source *src,
-			       char delimiter, int complete,
-			       const char *error, struct err *e)
+static enum mb_rc update_input(struct stager *st, const struct reader *rd,
+			       int complete, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
-	char delim[2] = { delimiter, '\0' };
+	char delim[2] = { rd->delimiter, '\0' };
 	enum mb_rc rc;
 
 	rc = db_prepare(st->db, &s, "UPDATE inputs SET kind = ?, preset = ?,"
@@ -480,13 +738,13 @@ static enum mb_rc update_input(struct stager *st, const struct source *src,
 			"  WHERE input_id = inputs.id) WHERE id = ?", e);
 	if (rc != MB_OK)
 		return rc;
-	sqlite3_bind_text(s, 1, src->is_gzip ? "gzip" : "plain", -1,
+	sqlite3_bind_text(s, 1, rd->src.is_gzip ? "gzip" : "plain", -1,
 			  SQLITE_STATIC);
-	bind_text(s, 2, st->map.preset);
-	bind_text(s, 3, delimiter ? delim : NULL);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)st->rows_read);
+	bind_text(s, 2, rd->map.preset);
+	bind_text(s, 3, rd->delimiter ? delim : NULL);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)rd->rows_read);
 	sqlite3_bind_int(s, 5, complete);
-	bind_text(s, 6, error);
+	bind_text(s, 6, complete ? NULL : rd->err.msg);
 	sqlite3_bind_int64(s, 7, st->input_id);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		rc = db_fail(st->db, "cannot record input in", e);
@@ -500,25 +758,45 @@ static void warn(const struct stage_opts *opts, const char *msg)
 		opts->warn(opts->warn_ctx, msg);
 }
 
-/*
- * Read one file inside the current transaction.  *damaged is set when the
- * file broke off (corrupt gzip) after some rows: those rows are kept.
- */
-static enum mb_rc read_file(struct stager *st, struct source *src,
-			    char *delimiter, struct err *e)
+/* Local failures that are about this machine, not about the file. */
+static int is_local_failure(enum mb_rc rc)
 {
-	struct csvread_opts copts = CSVREAD_OPTS_INIT;
+	return rc == MB_EDB || rc == MB_ELOCKED || rc == MB_EINTERNAL ||
+	       rc == MB_EIO;
+}
+
+/*
+ * Read one file with the reader thread while this thread writes, all in one
+ * transaction.  Returns the file's verdict: MB_OK (maybe with a warning
+ * about damage after some rows), MB_EDATA/MB_ENOINPUT when the file is
+ * unusable as a whole (nothing of it is kept), or a local failure.
+ */
+static enum mb_rc run_pipeline(struct stager *st, struct reader *rd,
+			       struct err *e)
+{
+	struct queue q;
+	pthread_t thread;
 	enum mb_rc rc;
 
-	copts.delimiter = st->opts->delimiter;
-	rc = source_open(src, st->path, e);
+	queue_init(&q);
+	rd->q = &q;
+	if (pthread_create(&thread, NULL, reader_main, rd) != 0) {
+		queue_release(&q);
+		return err_set(e, MB_EINTERNAL, "cannot start reader thread:"
+			       " %s", strerror(errno));
+	}
+	rc = write_all(st, &q, e);
+	pthread_join(thread, NULL);
+	queue_release(&q);
+	rd->q = NULL;
 	if (rc != MB_OK)
-		return rc;
-	rc = csvread_run(src, &copts, on_row, st, delimiter, e);
-	if (rc == MB_OK && !st->have_header)
-		rc = err_set(e, MB_EDATA, "'%s' is empty: no header row",
-			     st->path);
-	return rc;
+		return rc;   /* the writer's failure comes first */
+	if (rd->rc != MB_OK && (is_local_failure(rd->rc) ||
+				(!st->usable && !rd->rows_read))) {
+		*e = rd->err;
+		return rd->rc;
+	}
+	return MB_OK;
 }
 
 static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
@@ -526,69 +804,52 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 			    struct stage_counts *counts, struct err *e)
 {
 	struct stager st;
-	struct source src = SOURCE_INIT;
-	struct err file_err = ERR_INIT;
-	char delimiter = 0;
-	enum mb_rc rc, read_rc;
+	struct reader rd;
+	enum mb_rc rc;
 
 	memset(&st, 0, sizeof(st));
+	memset(&rd, 0, sizeof(rd));
 	st.db = db;
-	st.opts = opts;
 	st.path = path;
-	st.map = (struct mapping)MAPPING_INIT;
-	record_init(&st.rec);
-	buf_init(&st.body, BUF_MAX_DEFAULT);
+	rd.opts = opts;
+	rd.path = path;
+	rd.src = (struct source)SOURCE_INIT;
+	rd.map = (struct mapping)MAPPING_INIT;
+	record_init(&rd.rec);
 	rc = db_begin(db, e);
 	if (rc != MB_OK)
 		goto out;
 	rc = prepare_all(&st, e);
 	if (rc == MB_OK)
 		rc = insert_input(&st, fp, e);
-	if (rc != MB_OK)
-		goto out;
-	read_rc = read_file(&st, &src, &delimiter, &file_err);
-	if (read_rc == MB_EDB || read_rc == MB_ELOCKED ||
-	    read_rc == MB_EINTERNAL || read_rc == MB_EIO) {
-		*e = file_err;
-		rc = read_rc;
-		goto out;
-	}
-	if (read_rc != MB_OK && !st.usable && !st.rows_read) {
-		/* Unusable as a whole: keep nothing but the reason. */
-		*e = file_err;
-		rc = read_rc;
-		goto out;
-	}
-	if (read_rc != MB_OK) {
+	if (rc == MB_OK)
+		rc = run_pipeline(&st, &rd, e);
+	if (rc == MB_OK && rd.rc != MB_OK) {
 		char msg[ERR_MSG_MAX + 64];
 
-		snprintf(msg, sizeof(msg), "%s; kept the %llu rows read up to"
-			 " line %lu", file_err.msg,
-			 (unsigned long long)st.rows_read, st.last_line);
+		snprintf(msg, sizeof(msg), "%s; the %llu rows before it are"
+			 " staged", rd.err.msg,
+			 (unsigned long long)rd.rows_read);
 		warn(opts, msg);
 	}
-	rc = finish_file(&st, e);
+	finalize_all(&st);
 	if (rc == MB_OK)
-		rc = update_input(&st, &src, delimiter, read_rc == MB_OK,
-				  read_rc == MB_OK ? NULL : file_err.msg, e);
-	if (rc == MB_OK) {
-		finalize_all(&st);
-		st.ins_contact = st.ins_reject = st.ins_dup = NULL;
-		st.find = st.merge = st.mark_conflict = NULL;
+		rc = finish_file(&st, e);
+	if (rc == MB_OK)
+		rc = update_input(&st, &rd, rd.rc == MB_OK, e);
+	if (rc == MB_OK)
 		rc = db_commit(db, e);
-	}
 	if (rc == MB_OK) {
 		counts->files_staged++;
-		counts->rows_read += st.rows_read;
+		counts->rows_read += rd.rows_read;
 	}
 out:
 	finalize_all(&st);
 	if (rc != MB_OK)
 		db_rollback(db);
-	source_close(&src);
-	mapping_release(&st.map);
-	record_release(&st.rec);
-	buf_release(&st.body);
+	source_close(&rd.src);
+	mapping_release(&rd.map);
+	record_release(&rd.rec);
 	return rc;
 }
 
@@ -639,10 +900,19 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		rc = fingerprint_file(paths[i], &fps[i], e);
 	if (rc == MB_OK)
 		rc = table_counts(db, before, e);
-	/* Staging speed: a crash mid-file commits nothing of it anyway. */
+	/*
+	 * Staging speed.  A file is one transaction, so a crash mid-file
+	 * commits nothing of it and staging it again is right: durability of
+	 * the middle of a file buys nothing.  In WAL mode every page of that
+	 * big transaction would be written twice (to the WAL, then by the
+	 * checkpoint); with a rollback journal new pages are written once and
+	 * only pre-existing pages are journalled.  We hold the run lock, so no
+	 * reader is disturbed by leaving WAL mode for the duration.
+	 */
 	if (rc == MB_OK)
-		rc = db_exec(db, "PRAGMA synchronous=OFF;"
-			     " PRAGMA cache_size=-32768;", e);
+		rc = db_exec(db, "PRAGMA journal_mode=DELETE;"
+			     " PRAGMA synchronous=OFF;"
+			     " PRAGMA cache_size=-16384;", e);
 	for (i = 0; i < npaths && rc == MB_OK; i++) {
 		struct err file_err = ERR_INIT;
 
@@ -676,7 +946,8 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		counts->rejected = (uint64_t)(after[0] - before[0]);
 		counts->duplicates = (uint64_t)(after[1] - before[1]);
 		counts->contacts_new = (uint64_t)(after[2] - before[2]);
-		rc = db_exec(db, "PRAGMA synchronous=NORMAL;", e);
+		rc = db_exec(db, "PRAGMA journal_mode=WAL;"
+			     " PRAGMA synchronous=NORMAL;", e);
 	}
 	free(fps);
 	if (rc == MB_OK && counts->files_failed)

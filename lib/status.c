@@ -15,21 +15,21 @@ static const char counts_sql[] =
 	" (SELECT coalesce(sum(rows_read), 0) FROM inputs),"
 	" (SELECT count(*) FROM rejects),"
 	" (SELECT count(*) FROM duplicates),"
-	" (SELECT count(*) FROM contacts),"
-	" (SELECT count(*) FROM contacts WHERE source_status IS NOT NULL"
-	"   OR email IN (SELECT email FROM unsubscribed)),"
-	" (SELECT count(*) FROM contacts WHERE state = 'skipped'),"
-	" (SELECT count(*) FROM contacts WHERE state = 'upserted'),"
-	" (SELECT count(*) FROM contacts WHERE state = 'failed'),"
-	" (SELECT count(*) FROM contacts WHERE state IN ('pending', 'sent')),"
-	" (SELECT count(*) FROM contacts WHERE enroll_status IN"
-	"   ('enrolled', 'already_enrolled')),"
+	" count(*),"
+	" coalesce(sum(source_status IS NOT NULL OR u.email IS NOT NULL), 0),"
+	" coalesce(sum(state = 'skipped'), 0),"
+	" coalesce(sum(state = 'upserted'), 0),"
+	" coalesce(sum(state = 'failed'), 0),"
+	" coalesce(sum(state IN ('pending', 'sent')), 0),"
+	" coalesce(sum(enroll_status IN ('enrolled', 'already_enrolled',"
+	"   'acknowledged')), 0),"
 	" (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'requests'),"
-	" (SELECT count(*) FROM contacts WHERE unconfirmed),"
-	" (SELECT count(*) FROM contacts WHERE email IN"
-	"   (SELECT email FROM unsubscribed)),"
+	" coalesce(sum(unconfirmed), 0),"
+	" coalesce(sum(u.email IS NOT NULL), 0),"
 	" (SELECT count(*) FROM chunks),"
-	" (SELECT count(*) FROM chunks WHERE state = 'acknowledged')";
+	" (SELECT count(*) FROM chunks WHERE state = 'acknowledged')"
+	/* One pass over contacts, whatever its size. */
+	" FROM contacts LEFT JOIN unsubscribed u ON u.email = contacts.email";
 
 enum mb_rc status_load(struct db *db, struct status_counts *c,
 		       struct err *e)
