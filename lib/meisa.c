@@ -40,6 +40,7 @@ enum mb_rc meisa_open(struct meisa *m, const struct meisa_opts *opts,
 	ho.api_key = opts->api_key;
 	ho.insecure = opts->insecure;
 	ho.max_connections = opts->concurrency ? opts->concurrency : 4;
+	ho.stop = opts->stop;    /* a signal ends a wait at once */
 	return http_open(&m->http, &ho, e);
 }
 
