@@ -1216,6 +1216,10 @@ int main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.db_path = "meisa-bulk.db";
+	if (db_global_init() != MB_OK) {
+		error("cannot initialise SQLite");
+		return 70;
+	}
 	stderr_tty = isatty(STDERR_FILENO);
 	saved_argc = argc;
 	saved_argv = argv;

@@ -30,7 +30,7 @@ static const char schema_v1[] =
 	" ended_at TEXT, args TEXT, exit_status INTEGER, summary TEXT);"
 	"CREATE TABLE inputs("
 	" id INTEGER PRIMARY KEY, run_id INTEGER, path TEXT NOT NULL,"
-	" size INTEGER NOT NULL, sha256 TEXT NOT NULL UNIQUE, kind TEXT,"
+	" size INTEGER, sha256 TEXT UNIQUE, kind TEXT,"
 	" preset TEXT, delimiter TEXT, rows_read INTEGER NOT NULL DEFAULT 0,"
 	" rejected INTEGER NOT NULL DEFAULT 0,"
 	" duplicates INTEGER NOT NULL DEFAULT 0,"
@@ -164,8 +164,9 @@ enum mb_rc db_open(struct db *db, const char *path, enum db_mode mode,
 	rc = open_file(db, mode, e);
 	if (rc != MB_OK)
 		goto out;
-	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE,
-			    NULL) != SQLITE_OK) {
+	/* One thread uses the connection at a time: no mutexes needed. */
+	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		rc = db_fail(db, "cannot open staging file", e);
 		goto out;
 	}
@@ -372,4 +373,12 @@ void db_run_end(struct db *db, int64_t id, int exit_status,
 	sqlite3_bind_int64(s, 4, id);
 	sqlite3_step(s);
 	sqlite3_finalize(s);
+}
+
+enum mb_rc db_global_init(void)
+{
+	if (sqlite3_config(SQLITE_CONFIG_MULTITHREAD) != SQLITE_OK ||
+	    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+		return MB_EINTERNAL;
+	return sqlite3_initialize() == SQLITE_OK ? MB_OK : MB_EINTERNAL;
 }

@@ -86,3 +86,11 @@ enum mb_rc db_run_begin(struct db *db, const char *kind, const char *args,
 void db_run_end(struct db *db, int64_t id, int exit_status,
 		const char *summary_json);
 #endif
+
+/*
+ * Process-wide SQLite settings for meisa-bulk, before any other SQLite
+ * call: multi-thread mode (a connection is only ever used by one thread at
+ * a time) and no memory statistics (they take a global mutex on every
+ * allocation).  Returns MB_EINTERNAL when SQLite was already in use.
+ */
+enum mb_rc db_global_init(void);

@@ -58,6 +58,14 @@ enum mb_rc source_open(struct source *src, const char *path, struct err *e);
 enum mb_rc source_read(struct source *src, char *out, size_t cap, size_t *n,
 		       struct err *e);
 
+/*
+ * Size and SHA-256 (64 hex digits) of the file's raw bytes (the compressed
+ * bytes of a gzip file), for run history and idempotent re-staging.  Reads
+ * the rest of the file when the caller stopped early (damage, an error).
+ */
+enum mb_rc source_fingerprint(struct source *src, uint64_t *size,
+			      char sha256_hex[65], struct err *e);
+
 void source_close(struct source *src);
 
 #endif

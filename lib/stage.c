@@ -44,11 +44,6 @@ const char stage_canonical_sql[] =
 	"  ORDER BY key))) END,"
 	" 'tag_names', json_extract(body, '$.tag_names')))";
 
-struct fingerprint {
-	uint64_t size;
-	char sha256[65];
-};
-
 /*
  * The pipeline.  A reader thread does the CPU work that needs no database
  * (inflate, CSV, mapping, validation, the body) and hands over batches of
@@ -100,6 +95,9 @@ struct reader {
 	uint64_t rows_read;
 	unsigned long last_line;
 	char delimiter;
+	int have_fingerprint;
+	uint64_t size;
+	char sha256[65];
 	enum mb_rc rc;
 	struct err err;
 };
@@ -116,6 +114,10 @@ struct stager {
 	sqlite3_stmt *merge;
 	sqlite3_stmt *mark_conflict;
 	uint64_t usable;         /* rows that became or joined a contact */
+	uint64_t inserted;       /* new contacts */
+	uint64_t merged;         /* duplicates merged (canonical rebuild due) */
+	uint64_t rejected;
+	uint64_t conflicts;      /* contacts marked as conflicting */
 };
 
 static const char *at(const struct batch *b, size_t off)
@@ -131,44 +133,52 @@ static void bind_text(sqlite3_stmt *stmt, int i, const char *s)
 		sqlite3_bind_null(stmt, i);
 }
 
+/* ,"key":"value" for a non-empty value (hot path: no printf). */
 static enum mb_rc add_member(struct buf *out, const char *key,
-			     const struct buf *value)
+			     size_t key_len, const struct buf *value)
 {
 	enum mb_rc rc;
 
 	if (!value->len)
 		return MB_OK;
-	rc = buf_printf(out, ",\"%s\":", key);
+	rc = buf_add(out, key, key_len);
 	if (rc == MB_OK)
 		rc = json_add_string(out, value->data, value->len);
 	return rc;
 }
+
+#define MEMBER(out, name, value) \
+	add_member(out, ",\"" name "\":", sizeof(name) + 3, value)
 
 enum mb_rc stage_body(const struct record *rec, const char *source,
 		      struct buf *out)
 {
 	enum mb_rc rc;
 
-	rc = buf_addstr(out, "{\"email\":");
+	rc = buf_add(out, "{\"email\":", 9);
 	if (rc == MB_OK)
 		rc = json_add_string(out, rec->email.data, rec->email.len);
 	if (rc == MB_OK)
-		rc = add_member(out, "external_id", &rec->external_id);
+		rc = MEMBER(out, "external_id", &rec->external_id);
 	if (rc == MB_OK)
-		rc = add_member(out, "first_name", &rec->first_name);
+		rc = MEMBER(out, "first_name", &rec->first_name);
 	if (rc == MB_OK)
-		rc = add_member(out, "last_name", &rec->last_name);
+		rc = MEMBER(out, "last_name", &rec->last_name);
 	if (rc == MB_OK)
-		rc = add_member(out, "display_name", &rec->display_name);
+		rc = MEMBER(out, "display_name", &rec->display_name);
 	if (rc == MB_OK)
-		rc = buf_printf(out, ",\"source\":\"%s\"", source);
+		rc = buf_add(out, ",\"source\":\"", 11);
+	if (rc == MB_OK)
+		rc = buf_addstr(out, source);
+	if (rc == MB_OK)
+		rc = buf_addch(out, '"');
 	if (rc == MB_OK && rec->custom.len > 2) {
-		rc = buf_addstr(out, ",\"custom_fields\":");
+		rc = buf_add(out, ",\"custom_fields\":", 17);
 		if (rc == MB_OK)
 			rc = buf_add(out, rec->custom.data, rec->custom.len);
 	}
 	if (rc == MB_OK && rec->tags.len > 2) {
-		rc = buf_addstr(out, ",\"tag_names\":");
+		rc = buf_add(out, ",\"tag_names\":", 13);
 		if (rc == MB_OK)
 			rc = buf_add(out, rec->tags.data, rec->tags.len);
 	}
@@ -177,7 +187,29 @@ enum mb_rc stage_body(const struct record *rec, const char *source,
 	return rc;
 }
 
-static enum mb_rc fingerprint_file(const char *path, struct fingerprint *fp,
+/* Every input must open before anything is staged (exit 66 early). */
+static enum mb_rc check_readable(const char *path, struct err *e)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
+			       strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
+			       strerror(EISDIR));
+	}
+	close(fd);
+	return MB_OK;
+}
+
+/*
+ * Hash a whole file up front.  Only used when an earlier input has the
+ * same size: otherwise the reader hashes the bytes as it parses them.
+ */
+static enum mb_rc fingerprint_file(const char *path, uint64_t *size, char sha256[65],
 				   struct err *e)
 {
 	static char block[1 << 16];
@@ -192,7 +224,7 @@ static enum mb_rc fingerprint_file(const char *path, struct fingerprint *fp,
 		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
 			       strerror(errno));
 	sha256_init(&sha);
-	fp->size = 0;
+	*size = 0;
 	while ((n = read(fd, block, sizeof(block))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -202,13 +234,13 @@ static enum mb_rc fingerprint_file(const char *path, struct fingerprint *fp,
 			break;
 		}
 		sha256_update(&sha, block, (size_t)n);
-		fp->size += (uint64_t)n;
+		*size += (uint64_t)n;
 	}
 	close(fd);
 	if (rc != MB_OK)
 		return rc;
 	sha256_final(&sha, digest);
-	sha256_hex(digest, fp->sha256);
+	sha256_hex(digest, sha256);
 	return MB_OK;
 }
 
@@ -312,6 +344,7 @@ static enum mb_rc add_reject(struct stager *st, unsigned long line,
 	bind_text(s, 3, email);
 	bind_text(s, 4, reason);
 	bind_text(s, 5, detail);
+	st->rejected++;
 	return step_done(st, s, "cannot record reject in", e);
 }
 
@@ -319,6 +352,7 @@ static enum mb_rc mark_conflict(struct stager *st, int64_t id,
 				struct err *e)
 {
 	sqlite3_bind_int64(st->mark_conflict, 1, id);
+	st->conflicts++;
 	return step_done(st, st->mark_conflict, "cannot update", e);
 }
 
@@ -343,8 +377,10 @@ static enum mb_rc merge_row(struct stager *st, const struct batch *b,
 	bind_text(s, 3, at(b, r->email));
 	sqlite3_bind_int64(s, 4, id);
 	rc = step_done(st, s, "cannot record duplicate in", e);
-	if (rc == MB_OK)
+	if (rc == MB_OK) {
 		st->usable++;
+		st->merged++;
+	}
 	return rc;
 }
 
@@ -422,6 +458,7 @@ static enum mb_rc insert_row(struct stager *st, const struct batch *b,
 	if (sqlite3_changes(st->db->sql) == 0)
 		return slow_path(st, b, r, e);
 	st->usable++;
+	st->inserted++;
 	return MB_OK;
 }
 
@@ -638,6 +675,12 @@ static void *reader_main(void *arg)
 	if (rd->rc == MB_OK && !rd->have_header)
 		rd->rc = err_set(&rd->err, MB_EDATA, "'%s' is empty: no header"
 				 " row", rd->path);
+	if (rd->src.in) {
+		struct err fp_err = ERR_INIT;
+
+		rd->have_fingerprint = source_fingerprint(&rd->src, &rd->size,
+			rd->sha256, &fp_err) == MB_OK;
+	}
 	if (rd->cur && rd->cur->n)
 		queue_put_full(rd->q, rd->cur);
 	else if (rd->cur)
@@ -667,7 +710,8 @@ static enum mb_rc write_all(struct stager *st, struct queue *q, struct err *e)
 	return rc;
 }
 
-static enum mb_rc finish_file(struct stager *st, struct err *e)
+static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
+			       struct err *e)
 {
 	static const char conflicts[] =
 		"CREATE TEMP TABLE IF NOT EXISTS doomed(id INTEGER PRIMARY KEY);"
@@ -687,34 +731,49 @@ static enum mb_rc finish_file(struct stager *st, struct err *e)
 		"DELETE FROM contacts WHERE id IN doomed;"
 		"UPDATE contacts SET conflict = 0 WHERE conflict = 1;";
 	struct buf sql = BUF_INIT;
-	enum mb_rc rc;
+	int64_t doomed = 0, moved = 0;
+	enum mb_rc rc = MB_OK;
 
-	rc = db_exec(st->db, conflicts, e);
-	if (rc == MB_OK)
-		rc = buf_printf(&sql, "UPDATE contacts SET body = %s, merged = 0"
-				" WHERE merged = 1", stage_canonical_sql);
-	if (rc == MB_OK)
-		rc = db_exec(st->db, sql.data, e);
+	/* Both passes scan the table: skip them when nothing calls for it. */
+	if (st->conflicts) {
+		rc = db_int(st->db, "SELECT count(*) FROM duplicates WHERE"
+			    " contact_id IN (SELECT id FROM contacts WHERE"
+			    " conflict = 1 AND attempts = 0)", &moved, e);
+		if (rc == MB_OK)
+			rc = db_exec(st->db, conflicts, e);
+		if (rc == MB_OK)
+			rc = db_int(st->db, "SELECT count(*) FROM doomed",
+				    &doomed, e);
+	}
+	if (rc == MB_OK && st->merged) {
+		rc = buf_printf(&sql, "UPDATE contacts SET body = %s,"
+				" merged = 0 WHERE merged = 1",
+				stage_canonical_sql);
+		if (rc == MB_OK)
+			rc = db_exec(st->db, sql.data, e);
+	}
 	buf_release(&sql);
+	if (rc == MB_OK) {
+		counts->contacts_new += st->inserted - (uint64_t)doomed;
+		counts->duplicates += st->merged - (uint64_t)moved;
+		counts->rejected += st->rejected + (uint64_t)(doomed + moved);
+	}
 	return rc;
 }
 
-static enum mb_rc insert_input(struct stager *st, const struct fingerprint *fp,
-			       struct err *e)
+static enum mb_rc insert_input(struct stager *st, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	char now[32];
 	enum mb_rc rc;
 
 	db_now_iso(now, sizeof(now));
-	rc = db_prepare(st->db, &s, "INSERT INTO inputs(path, size, sha256,"
-			" staged_at) VALUES(?, ?, ?, ?)", e);
+	rc = db_prepare(st->db, &s, "INSERT INTO inputs(path, staged_at)"
+			" VALUES(?, ?)", e);
 	if (rc != MB_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, st->path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)fp->size);
-	sqlite3_bind_text(s, 3, fp->sha256, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		rc = db_fail(st->db, "cannot record input in", e);
 	sqlite3_finalize(s);
@@ -729,13 +788,13 @@ static enum mb_rc update_input(struct stager *st, const struct reader *rd,
 	char delim[2] = { rd->delimiter, '\0' };
 	enum mb_rc rc;
 
-	rc = db_prepare(st->db, &s, "UPDATE inputs SET kind = ?, preset = ?,"
-			" delimiter = ?, rows_read = ?, complete = ?,"
-			" error = ?,"
+	rc = db_prepare(st->db, &s, "UPDATE inputs SET kind = ?1, preset = ?2,"
+			" delimiter = ?3, rows_read = ?4, complete = ?5,"
+			" error = ?6, size = ?8, sha256 = ?9,"
 			" rejected = (SELECT count(*) FROM rejects"
 			"  WHERE input_id = inputs.id),"
 			" duplicates = (SELECT count(*) FROM duplicates"
-			"  WHERE input_id = inputs.id) WHERE id = ?", e);
+			"  WHERE input_id = inputs.id) WHERE id = ?7", e);
 	if (rc != MB_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, rd->src.is_gzip ? "gzip" : "plain", -1,
@@ -746,6 +805,8 @@ static enum mb_rc update_input(struct stager *st, const struct reader *rd,
 	sqlite3_bind_int(s, 5, complete);
 	bind_text(s, 6, complete ? NULL : rd->err.msg);
 	sqlite3_bind_int64(s, 7, st->input_id);
+	sqlite3_bind_int64(s, 8, (sqlite3_int64)rd->size);
+	sqlite3_bind_text(s, 9, rd->sha256, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		rc = db_fail(st->db, "cannot record input in", e);
 	sqlite3_finalize(s);
@@ -799,12 +860,43 @@ static enum mb_rc run_pipeline(struct stager *st, struct reader *rd,
 	return MB_OK;
 }
 
+static enum mb_rc already_staged(struct db *db, const char *sha256,
+				 int *found, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	enum mb_rc rc;
+	int step;
+
+	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE sha256 = ?", e);
+	if (rc != MB_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
+	step = sqlite3_step(s);
+	*found = step == SQLITE_ROW;
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = db_fail(db, "cannot read", e);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static void warn_skipped(const struct stage_opts *opts, const char *path,
+			 struct stage_counts *counts)
+{
+	char msg[ERR_MSG_MAX];
+
+	snprintf(msg, sizeof(msg), "'%s' was staged before (same content);"
+		 " skipping it", path);
+	warn(opts, msg);
+	counts->files_skipped++;
+}
+
 static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
-			    const char *path, const struct fingerprint *fp,
-			    struct stage_counts *counts, struct err *e)
+			    const char *path, struct stage_counts *counts,
+			    struct err *e)
 {
 	struct stager st;
 	struct reader rd;
+	int found = 0;
 	enum mb_rc rc;
 
 	memset(&st, 0, sizeof(st));
@@ -821,9 +913,20 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		goto out;
 	rc = prepare_all(&st, e);
 	if (rc == MB_OK)
-		rc = insert_input(&st, fp, e);
+		rc = insert_input(&st, e);
 	if (rc == MB_OK)
 		rc = run_pipeline(&st, &rd, e);
+	if (rc == MB_OK && !rd.have_fingerprint)
+		rc = err_set(e, MB_EIO, "cannot read '%s' to its end", path);
+	/* The same bytes under another name: undo, it is staged already. */
+	if (rc == MB_OK)
+		rc = already_staged(db, rd.sha256, &found, e);
+	if (rc == MB_OK && found) {
+		finalize_all(&st);
+		db_rollback(db);
+		warn_skipped(opts, path, counts);
+		goto out;
+	}
 	if (rc == MB_OK && rd.rc != MB_OK) {
 		char msg[ERR_MSG_MAX + 64];
 
@@ -834,7 +937,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	}
 	finalize_all(&st);
 	if (rc == MB_OK)
-		rc = finish_file(&st, e);
+		rc = finish_file(&st, counts, e);
 	if (rc == MB_OK)
 		rc = update_input(&st, &rd, rd.rc == MB_OK, e);
 	if (rc == MB_OK)
@@ -853,34 +956,35 @@ out:
 	return rc;
 }
 
-static enum mb_rc already_staged(struct db *db, const struct fingerprint *fp,
-				 int *found, struct err *e)
+/*
+ * A file whose size matches an earlier input is hashed before staging, so
+ * re-staging the same export skips it without re-reading it row by row.
+ */
+static enum mb_rc seen_before(struct db *db, const char *path, int *found,
+			      struct err *e)
 {
 	sqlite3_stmt *s = NULL;
+	struct stat st;
+	char sha256[65];
+	uint64_t size;
+	int same_size;
 	enum mb_rc rc;
-	int step;
 
-	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE sha256 = ?", e);
+	*found = 0;
+	if (stat(path, &st) != 0)
+		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
+			       strerror(errno));
+	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE size = ?", e);
 	if (rc != MB_OK)
 		return rc;
-	sqlite3_bind_text(s, 1, fp->sha256, -1, SQLITE_STATIC);
-	step = sqlite3_step(s);
-	*found = step == SQLITE_ROW;
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = db_fail(db, "cannot read", e);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)st.st_size);
+	same_size = sqlite3_step(s) == SQLITE_ROW;
 	sqlite3_finalize(s);
-	return rc;
-}
-
-static enum mb_rc table_counts(struct db *db, int64_t out[3], struct err *e)
-{
-	enum mb_rc rc;
-
-	rc = db_int(db, "SELECT count(*) FROM rejects", &out[0], e);
+	if (!same_size)
+		return MB_OK;
+	rc = fingerprint_file(path, &size, sha256, e);
 	if (rc == MB_OK)
-		rc = db_int(db, "SELECT count(*) FROM duplicates", &out[1], e);
-	if (rc == MB_OK)
-		rc = db_int(db, "SELECT count(*) FROM contacts", &out[2], e);
+		rc = already_staged(db, sha256, found, e);
 	return rc;
 }
 
@@ -888,18 +992,13 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		       const char *const *paths, size_t npaths,
 		       struct stage_counts *counts, struct err *e)
 {
-	struct fingerprint *fps;
-	int64_t before[3], after[3];
 	enum mb_rc rc = MB_OK, file_rc;
 	size_t i;
 	int found;
 
 	memset(counts, 0, sizeof(*counts));
-	fps = xcalloc(npaths, sizeof(*fps));
 	for (i = 0; i < npaths && rc == MB_OK; i++)
-		rc = fingerprint_file(paths[i], &fps[i], e);
-	if (rc == MB_OK)
-		rc = table_counts(db, before, e);
+		rc = check_readable(paths[i], e);
 	/*
 	 * Staging speed.  A file is one transaction, so a crash mid-file
 	 * commits nothing of it and staging it again is right: durability of
@@ -916,20 +1015,14 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 	for (i = 0; i < npaths && rc == MB_OK; i++) {
 		struct err file_err = ERR_INIT;
 
-		rc = already_staged(db, &fps[i], &found, e);
+		rc = seen_before(db, paths[i], &found, e);
 		if (rc != MB_OK)
 			break;
 		if (found) {
-			char msg[ERR_MSG_MAX];
-
-			snprintf(msg, sizeof(msg), "'%s' was staged before"
-				 " (same content); skipping it", paths[i]);
-			warn(opts, msg);
-			counts->files_skipped++;
+			warn_skipped(opts, paths[i], counts);
 			continue;
 		}
-		file_rc = stage_one(db, opts, paths[i], &fps[i], counts,
-				    &file_err);
+		file_rc = stage_one(db, opts, paths[i], counts, &file_err);
 		if (file_rc == MB_EDATA || file_rc == MB_ENOINPUT) {
 			warn(opts, file_err.msg);
 			counts->files_failed++;
@@ -940,16 +1033,9 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 			rc = file_rc;
 		}
 	}
-	if (rc == MB_OK)
-		rc = table_counts(db, after, e);
-	if (rc == MB_OK) {
-		counts->rejected = (uint64_t)(after[0] - before[0]);
-		counts->duplicates = (uint64_t)(after[1] - before[1]);
-		counts->contacts_new = (uint64_t)(after[2] - before[2]);
-		rc = db_exec(db, "PRAGMA journal_mode=WAL;"
-			     " PRAGMA synchronous=NORMAL;", e);
-	}
-	free(fps);
+	/* Back to WAL whatever happened: push relies on it. */
+	db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+		NULL);
 	if (rc == MB_OK && counts->files_failed)
 		rc = err_set(e, MB_EDATA, "%llu of %zu files could not be"
 			     " staged", (unsigned long long)
