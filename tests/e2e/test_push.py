@@ -116,7 +116,9 @@ def test_happy_path_exact_requests(tmp_path, sandbox_factory, bulk):
     # Chunks of at most 500 covering exactly the enrollable contacts.
     chunks = sb.requests("path = ?", (ENROLL,))
     sizes = [len(json.loads(c["body"])["emails"]) for c in chunks]
-    assert sizes == [500, 500, 94]
+    # 1100 - 2 skipped - 2 on Meisa's list; "pending" (unconfirmed at
+    # the source) is flagged, not suppressed, so it is enrolled.
+    assert sizes == [500, 500, 96]
     sent = [e for c in chunks for e in json.loads(c["body"])["emails"]]
     assert len(sent) == len(set(sent))
     expected = {"user%d@example.com" % i for i in range(1100)} - {
@@ -162,8 +164,8 @@ def test_faults_converge(tmp_path, sandbox_factory, bulk):
 
 def test_sigkill_resume_converges(tmp_path, sandbox_factory, bulk):
     sb = sandbox_factory("--rate", "none", "--key", "meisa_test_k",
-                         "--sequence", "onboarding=active", "--latency-ms", "5")
-    n = 1500
+                         "--sequence", "onboarding=active", "--latency-ms", "10")
+    n = 3000
     csv = write_export(tmp_path / "in.csv", n)
     db = staged_db(tmp_path)
     r = bulk(["stage", str(csv), "--db", db])
@@ -178,7 +180,7 @@ def test_sigkill_resume_converges(tmp_path, sandbox_factory, bulk):
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
         if kills < 6:
-            time.sleep(rnd.uniform(0.3, 1.2))
+            time.sleep(rnd.uniform(0.2, 0.9))
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
