@@ -619,6 +619,25 @@ static int json_type(struct sandbox_store *st, const char *p, size_t n,
 }
 
 /*
+ * 1 when a JSON text has a \u0000 escape.  SQLite's JSON functions cut a
+ * decoded string at such a NUL, so it must be caught on the raw text; as a
+ * backslash can only occur inside a string, no string tracking is needed.
+ */
+static int has_nul_escape(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (p[i] != '\\')
+			continue;
+		if (p[i + 1] == 'u' && i + 5 < n && !memcmp(p + i + 2, "0000", 4))
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
+/*
  * Parse the body as a JSON object into fields[] (absent ones stay J_ABSENT;
  * unknown keys are ignored and, as in Python, the last of duplicated keys
  * wins).  An empty body is an empty object, as DRF reads it.  Returns 1 when
@@ -644,6 +663,13 @@ static int parse_body(struct sandbox_store *st, struct sandbox_call *call,
 			answer_detail(call, 400, "JSON parse error - "
 				      "malformed JSON");
 		return r;
+	}
+	if (type == J_OBJECT && has_nul_escape(call->body, call->body_len)) {
+		call->status = 400;
+		buf_reset(&call->response);
+		buf_addstr(&call->response, "{\"non_field_errors\":"
+			   "[\"Null characters are not allowed.\"]}");
+		return 0;
 	}
 	if (type != J_OBJECT) {
 		call->status = 400;
