@@ -11,6 +11,8 @@ PYTHON  := /usr/bin/python3
 PKGS    := sqlite3 libcurl zlib libmicrohttpd
 DEB_PKGS := libcsv-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev \
 	libmicrohttpd-dev libcriterion-dev python3-pytest pkg-config sqlite3
+# What the benchmarks measure with (installed by make bench-*).
+BENCH_PKGS := wrk time bc curl gzip
 
 STD_FLAGS  := -std=c11 -D_GNU_SOURCE
 WARN_FLAGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
@@ -55,18 +57,25 @@ $(eval $(call tree,$(O)/asan,$(SAN_FLAGS)))
 
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/asan/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps deps-ok check unit e2e demo bench bench-stage bench-push \
-	bench-sandbox clean
+.PHONY: all deps deps-ok bench-deps pkgs-ok check unit e2e demo bench \
+	bench-stage bench-push bench-sandbox clean
 .DEFAULT_GOAL := all
 
 all: $(O)/meisa-bulk $(O)/meisa-sandbox
 
 # deps-ok installs only when a package is missing, so it is cheap to depend on.
 deps-ok:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@$(MAKE) --no-print-directory PKGS_WANTED="$(DEB_PKGS)" pkgs-ok
+
+bench-deps:
+	@$(MAKE) --no-print-directory PKGS_WANTED="$(BENCH_PKGS)" pkgs-ok
+
+pkgs-ok:
+	@missing=""; for p in $(PKGS_WANTED); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
 			|| missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(MAKE) --no-print-directory deps; fi
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+		$(MAKE) --no-print-directory DEB_PKGS="$$missing" deps; fi
 
 deps:
 	@sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
@@ -80,25 +89,25 @@ check: deps-ok
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
-		ASAN_OPTIONS=detect_leaks=1 $$t --jobs 2 -q || exit 1; done
+		ASAN_OPTIONS=detect_leaks=1 $$t --jobs 2 || exit 1; done
 
 e2e:
 	MB_BUILD=$(abspath $(O))/asan ASAN_OPTIONS=detect_leaks=1 \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 demo: all
-	@sh bench/demo.sh
+	@MB_BUILD=$(O) sh bench/demo.sh
 
 bench: bench-stage bench-push bench-sandbox
 
-bench-stage: all
-	@sh bench/bench-stage.sh
+bench-stage: all bench-deps
+	@MB_BUILD=$(O) sh bench/bench-stage.sh
 
-bench-push: all
-	@sh bench/bench-push.sh
+bench-push: all bench-deps
+	@MB_BUILD=$(O) sh bench/bench-push.sh
 
-bench-sandbox: all
-	@sh bench/bench-sandbox.sh
+bench-sandbox: all bench-deps
+	@MB_BUILD=$(O) sh bench/bench-sandbox.sh
 
 clean:
 	rm -rf $(O)
