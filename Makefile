@@ -111,3 +111,6 @@ bench-sandbox: all bench-deps
 
 clean:
 	rm -rf $(O)
+
+# Further targets (install, fuzz, soak, check-valgrind, ...) live in mk/.
+-include $(wildcard mk/*.mk)
