@@ -2,7 +2,8 @@
 # make demo: a real import of a provider fixture against a local sandbox.
 #
 # Starts build/meisa-sandbox on a free port with one active sequence and two
-# addresses already unsubscribed in "Meisa", imports the Mailchimp fixture
+# of the fixture's subscribers already unsubscribed in "Meisa" (so they are
+# upserted but never enrolled), imports the Mailchimp fixture
 # (the four files of an audience export) with --sequence, prints the summary
 # and the status, and stops the sandbox.  Nothing leaves this machine.
 set -eu
@@ -10,7 +11,7 @@ BIN=${MB_BUILD:-build}
 W=$(mktemp -d /tmp/meisa-demo.XXXXXX)
 trap 'kill "$SANDBOX" 2>/dev/null; wait "$SANDBOX" 2>/dev/null; rm -rf "$W"' EXIT INT TERM
 
-printf 'ruth.unsubscribed-at-meisa@example.com\nlee.complained@example.org\n' \
+printf 'sam+newsletter@example.com\no'"'"'brien@example.org\n' \
 	> "$W/unsubscribed.txt"
 "$BIN/meisa-sandbox" --port 0 --port-file "$W/port" --db "$W/sandbox.db" \
 	--key meisa_test_demo --sequence onboarding=active \
