@@ -24,11 +24,11 @@
  * is visible to other readers of the file within about commit_ms, and at
  * once after /_sandbox/flush.  sandbox_close() commits everything.
  *
- * Threads: libmicrohttpd's epoll loop in a pool of `threads` threads; all
- * database work (and the rate logs and the fault generator) under one
- * mutex; a committer thread; a delayer thread when latency_ms > 0, which
- * resumes suspended connections when their time comes (a delay never holds
- * a worker thread).
+ * Threads: libmicrohttpd's epoll loop in `threads` worker threads (one by
+ * default); all database work (and the rate logs and the fault generator)
+ * under one mutex; a committer thread; a delayer thread when latency_ms > 0,
+ * which resumes suspended connections when their time comes (a delay never
+ * holds a worker).
  *
  *   struct sandbox_config cfg = SANDBOX_CONFIG_INIT;
  *   struct sandbox *sb;
@@ -73,7 +73,7 @@ struct sandbox_config {
 	double fail_rate, drop_rate, lost_ack_rate;
 	uint64_t seed;
 	int seed_set;                /* else a random seed (sandbox_seed) */
-	unsigned threads;            /* 0: 2 */
+	unsigned threads;            /* 0: 1 */
 	long commit_ms;              /* 0: 20 */
 	int verbose;                 /* libmicrohttpd's own error log */
 };
