@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -33,6 +34,7 @@
  */
 #define DEFAULT_THREADS 1
 #define DEFAULT_COMMIT_MS 20
+#define DRAIN_MAX ((unsigned long long)64 << 20)
 
 /* ---- pure helpers ------------------------------------------------------ */
 
@@ -696,6 +698,22 @@ static void admin(struct sandbox *sb, struct request *r, const char *url)
 	buf_release(&body);
 }
 
+/*
+ * Whether to refuse an announced oversized body before reading it.  A
+ * client that sent "Expect: 100-continue" waits for that answer; one that
+ * did not is already sending, and many (Python's http.client among them)
+ * fail on the closed socket before they read an early answer, so a body of
+ * reasonable size is read and thrown away first.
+ */
+static int answer_early(struct MHD_Connection *con, unsigned long long size)
+{
+	const char *expect = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+		MHD_HTTP_HEADER_EXPECT);
+
+	return (expect && !strcasecmp(expect, "100-continue")) ||
+		size > DRAIN_MAX;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *con,
 				 const char *url, const char *method,
 				 const char *version, const char *upload,
@@ -709,7 +727,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *con,
 		r->started = 1;
 		length = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
 			MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (length && strtoull(length, NULL, 10) > SANDBOX_MAX_BODY) {
+		if (length && strtoull(length, NULL, 10) > SANDBOX_MAX_BODY &&
+		    answer_early(con, strtoull(length, NULL, 10))) {
 			/* Answer before reading a byte of it; libmicrohttpd
 			 * then closes the connection after the answer. */
 			r->body_size = strtoull(length, NULL, 10);

@@ -304,10 +304,20 @@ def test_413_over_one_mebibyte(sandbox):
     r = con.getresponse()
     assert r.status == 413
     con.close()
+    # A client that waits for "100 Continue" is refused before it sends.
+    s = socket.create_connection(("127.0.0.1", sandbox.port), timeout=10)
+    s.sendall(b"POST /api/v1/contacts/upsert/ HTTP/1.1\r\nHost: x\r\n"
+              b"X-API-Key: " + DEFAULT_KEY.encode() + b"\r\n"
+              b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+              b"Content-Length: 5000000\r\n\r\n")
+    answer = s.recv(4096)
+    s.close()
+    assert answer.startswith(b"HTTP/1.1 413 ")
     rows = sandbox.requests()
-    assert [x["status"] for x in rows] == [413, 413]
+    assert [x["status"] for x in rows] == [413, 413, 413]
     assert rows[0]["body"] is None and rows[0]["body_size"] == len(big)
     assert rows[1]["body_size"] == 20 * 65536
+    assert rows[2]["body_size"] == 5000000
     # Exactly 1 MiB is accepted.
     body = '{"email": "b@example.com", "x": "%s"}' % "y"
     body = body.replace('"y"', '"' + "y" * ((1 << 20) - len(body) + 1) + '"')
