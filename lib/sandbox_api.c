@@ -1454,6 +1454,12 @@ static enum mb_rc h_track(struct sandbox_store *st,
 		rc = r < 0 ? MB_EDB : MB_OK;
 		goto out;
 	}
+	if (!call->emails.len) {
+		/* Found by external_id alone: log the contact's address. */
+		buf_addch(&call->emails, '[');
+		json_str(&call->emails, c.email);
+		buf_addch(&call->emails, ']');
+	}
 	if (!(s = stmt(st, S_EVENT, e)))
 		goto out;
 	bind_str(s, 1, c.id);

@@ -12,6 +12,15 @@
  *   401, 403, 404, 405, 415, 422, 429, 5xx   {"detail": "message"}
  *
  * Emails are stored trimmed and in lower case, and matched that way.
+ * Upsert: the contact is found by external_id first, then by email; found
+ * by external_id with another email, it is re-keyed to the new address
+ * (400 if another contact holds it); found by email, a given external_id
+ * replaces its own.  Names are overwritten only when sent (null: not sent);
+ * custom_fields are merged as a JSON merge patch (a null value removes the
+ * key); tags are only added; source is kept from creation; an address on
+ * the unsubscribed list is created with status "unsubscribed".  Only a
+ * real change updates updated_at and records contact_updated.  201 on
+ * creation, 200 otherwise.  Contact ids are UUIDs (version 7).
  *
  * All calls must be serialised by the caller (the store is not thread-safe).
  */
