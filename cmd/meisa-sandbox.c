@@ -238,7 +238,8 @@ static int number_option(struct options *o, int c, const char *arg)
 }
 
 /* 0 to go on, else the exit status (0 for --help and --version). */
-static int parse_options(struct options *o, int argc, char **argv, int *exit_status)
+static int parse_options(struct options *o, int argc, char **argv,
+			 int *exit_status)
 {
 	struct sandbox_config *cfg = &o->cfg;
 	int c, r;

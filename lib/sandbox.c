@@ -36,7 +36,7 @@
 #define DEFAULT_COMMIT_MS 20
 #define DRAIN_MAX ((unsigned long long)64 << 20)
 
-/* ---- pure helpers ------------------------------------------------------ */
+/* ---- pure helpers ------------------------------------------------------- */
 
 uint64_t sandbox_rng_next(uint64_t *state)
 {
@@ -208,7 +208,7 @@ enum mb_rc sandbox_storm_parse(const char *arg, int64_t *start_ms,
 	return MB_OK;
 }
 
-/* ---- the server ---------------------------------------------------------- */
+/* ---- the server --------------------------------------------------------- */
 
 struct key {
 	struct sandbox_key_spec spec;
@@ -580,7 +580,7 @@ static void process(struct sandbox *sb, struct request *r,
 	sandbox_call_release(&call);
 }
 
-/* ---- libmicrohttpd callbacks ---------------------------------------------- */
+/* ---- libmicrohttpd callbacks -------------------------------------------- */
 
 /* Called with the request line: the raw URI still has its query string. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
@@ -829,7 +829,7 @@ static void cond_init(pthread_cond_t *cond)
 	pthread_condattr_destroy(&attr);
 }
 
-/* ---- opening and closing ---------------------------------------------- */
+/* ---- opening and closing ------------------------------------------------ */
 
 static enum mb_rc load_keys(struct sandbox *sb,
 			    const struct sandbox_config *cfg, struct err *e)

@@ -65,7 +65,7 @@ unsigned sandbox_scope_lookup(const char *p, size_t n)
 	return 0;
 }
 
-/* ---- JSON writing ------------------------------------------------------ */
+/* ---- JSON writing ------------------------------------------------------- */
 
 /*
  * The answer buffers use the default cap (64 MiB): a full unsubscribed
@@ -201,7 +201,7 @@ static void iso_time(double t, char out[32])
 	out[n] = '\0';
 }
 
-/* ---- validation helpers -------------------------------------------------- */
+/* ---- validation helpers ------------------------------------------------- */
 
 int sandbox_api_utf8_ok(const char *p, size_t n)
 {
@@ -407,7 +407,7 @@ int sandbox_api_query_get(const char *query, const char *name,
 	return found;
 }
 
-/* ---- statements ------------------------------------------------------------ */
+/* ---- statements --------------------------------------------------------- */
 
 static const char *const SQL[S_COUNT] = {
 	[S_JSON_TYPE] = "SELECT json_type(?1)",
@@ -431,7 +431,8 @@ static const char *const SQL[S_COUNT] = {
 		" first_name = coalesce(?4, first_name),"
 		" last_name = coalesce(?5, last_name),"
 		" display_name = coalesce(?6, display_name),"
-		" custom_fields = json_patch(custom_fields, coalesce(?7, '{}')),"
+		" custom_fields = json_patch(custom_fields,"
+		"  coalesce(?7, '{}')),"
 		" updated_at = ?8"
 		" WHERE id = ?1 AND (email IS NOT ?2"
 		" OR external_id IS NOT coalesce(?3, external_id)"
@@ -448,7 +449,8 @@ static const char *const SQL[S_COUNT] = {
 		" 'custom_fields', json(c.custom_fields),"
 		" 'tags', json((SELECT json_group_array(json_object('id', t.id,"
 		"   'name', t.name)) FROM contact_tags ct"
-		"   JOIN tags t ON t.name = ct.name WHERE ct.contact_id = c.id)),"
+		"   JOIN tags t ON t.name = ct.name"
+		"   WHERE ct.contact_id = c.id)),"
 		" 'source', c.source, 'status', c.status,"
 		" 'created_at', c.created_at, 'updated_at', c.updated_at)"
 		" FROM contacts c WHERE c.id = ?1",
@@ -488,7 +490,8 @@ static const char *const SQL[S_COUNT] = {
 		" WHERE idempotency_key = ?1 AND key_label IS ?2 AND ts > ?3"
 		" ORDER BY ts DESC LIMIT 1",
 	[S_SENT_EMAIL] = "INSERT INTO sent_emails(id, trigger_key, to_email,"
-		" idempotency_key, key_label, status, variables, created_at, ts)"
+		" idempotency_key, key_label, status, variables, created_at,"
+		" ts)"
 		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 };
 
@@ -533,7 +536,7 @@ static void col_copy(sqlite3_stmt *s, int i, char *out, size_t size)
 	snprintf(out, size, "%s", p ? p : "");
 }
 
-/* ---- request bodies ---------------------------------------------------- */
+/* ---- request bodies ----------------------------------------------------- */
 
 enum jtype {
 	J_ABSENT, J_NULL, J_TRUE, J_FALSE, J_INT, J_REAL, J_TEXT, J_ARRAY,
@@ -630,7 +633,8 @@ static int has_nul_escape(const char *p, size_t n)
 	for (i = 0; i + 1 < n; i++) {
 		if (p[i] != '\\')
 			continue;
-		if (p[i + 1] == 'u' && i + 5 < n && !memcmp(p + i + 2, "0000", 4))
+		if (p[i + 1] == 'u' && i + 5 < n &&
+		    !memcmp(p + i + 2, "0000", 4))
 			return 1;
 		i++;
 	}
@@ -840,7 +844,7 @@ static void log_email(struct sandbox_call *call, const struct field *f)
 	buf_addch(&call->emails, ']');
 }
 
-/* ---- contacts ------------------------------------------------------------ */
+/* ---- contacts ----------------------------------------------------------- */
 
 struct contact_ref {
 	char id[ID_MAX];
@@ -1414,6 +1418,39 @@ static int event_contact(struct sandbox_store *st, struct field *f,
 	return r;
 }
 
+/* Store an event for contact c and answer it. */
+static enum mb_rc record_event(struct sandbox_store *st,
+			       struct sandbox_call *call, struct field *f,
+			       const struct contact_ref *c, struct err *e)
+{
+	sqlite3_stmt *s = stmt(st, S_EVENT, e);
+	char now[32];
+
+	if (!s)
+		return MB_EDB;
+	iso_time(call->now, now);
+	if (!call->emails.len) {
+		/* Found by external_id alone: log the contact's address. */
+		buf_addch(&call->emails, '[');
+		json_str(&call->emails, c->email);
+		buf_addch(&call->emails, ']');
+	}
+	bind_str(s, 1, c->id);
+	bind_str(s, 2, f[T_EVENT].val);
+	bind_str(s, 3, f[T_PROPERTIES].type == J_OBJECT ?
+		 f[T_PROPERTIES].val : NULL);
+	bind_str(s, 4, now);
+	if (exec(st, s, e) != MB_OK)
+		return MB_EDB;
+	call->status = 200;
+	buf_reset(&call->response);
+	buf_printf(&call->response, "{\"status\":\"tracked\","
+		   "\"contact_id\":\"%s\",\"event_name\":", c->id);
+	json_str(&call->response, f[T_EVENT].val);
+	buf_printf(&call->response, ",\"timestamp\":\"%s\"}", now);
+	return MB_OK;
+}
+
 static enum mb_rc h_track(struct sandbox_store *st,
 			  struct sandbox_call *call, struct err *e)
 {
@@ -1423,12 +1460,9 @@ static enum mb_rc h_track(struct sandbox_store *st,
 	};
 	struct field_errors fe = FIELD_ERRORS_INIT;
 	struct contact_ref c;
-	sqlite3_stmt *s;
-	char now[32];
 	enum mb_rc rc = MB_EDB;
 	int r, email, ext;
 
-	iso_time(call->now, now);
 	if ((r = parse_body(st, call, f, T_NFIELDS, e)) <= 0) {
 		rc = r < 0 ? MB_EDB : MB_OK;
 		goto out;
@@ -1454,35 +1488,14 @@ static enum mb_rc h_track(struct sandbox_store *st,
 		rc = r < 0 ? MB_EDB : MB_OK;
 		goto out;
 	}
-	if (!call->emails.len) {
-		/* Found by external_id alone: log the contact's address. */
-		buf_addch(&call->emails, '[');
-		json_str(&call->emails, c.email);
-		buf_addch(&call->emails, ']');
-	}
-	if (!(s = stmt(st, S_EVENT, e)))
-		goto out;
-	bind_str(s, 1, c.id);
-	bind_str(s, 2, f[T_EVENT].val);
-	bind_str(s, 3, f[T_PROPERTIES].type == J_OBJECT ?
-		 f[T_PROPERTIES].val : NULL);
-	bind_str(s, 4, now);
-	if (exec(st, s, e) != MB_OK)
-		goto out;
-	call->status = 200;
-	buf_reset(&call->response);
-	buf_printf(&call->response, "{\"status\":\"tracked\","
-		   "\"contact_id\":\"%s\",\"event_name\":", c.id);
-	json_str(&call->response, f[T_EVENT].val);
-	buf_printf(&call->response, ",\"timestamp\":\"%s\"}", now);
-	rc = MB_OK;
+	rc = record_event(st, call, f, &c, e);
 out:
 	buf_release(&fe.json);
 	fields_release(f, T_NFIELDS);
 	return rc;
 }
 
-/* ---- sequences ----------------------------------------------------------- */
+/* ---- sequences ---------------------------------------------------------- */
 
 /* A sequence's status into out: 1 found, 0 not, -1 failure. */
 static int sequence_status(struct sandbox_store *st, const char *slug,
@@ -2084,7 +2097,7 @@ out:
 	return rc;
 }
 
-/* ---- routing ------------------------------------------------------------- */
+/* ---- routing ------------------------------------------------------------ */
 
 static const struct sandbox_route routes[] = {
 	{ "/ping/", "GET", 0, h_ping },

@@ -14,7 +14,7 @@
 
 #include <sqlite3.h>
 
-/* ---- rate specs ------------------------------------------------------------ */
+/* ---- rate specs --------------------------------------------------------- */
 
 struct rate_case {
 	const char *spec;
@@ -40,8 +40,8 @@ Test(sandbox_rate, parse_valid)
 		struct sandbox_rate rate = SANDBOX_RATE_INIT;
 		struct err e = ERR_INIT;
 
-		cr_assert_eq(sandbox_rate_parse(&rate, cases[i].spec, &e), MB_OK,
-			     "%s: %s", cases[i].spec, e.msg);
+		cr_assert_eq(sandbox_rate_parse(&rate, cases[i].spec, &e),
+			     MB_OK, "%s: %s", cases[i].spec, e.msg);
 		cr_assert_eq(rate.nwindows, cases[i].nwindows, "%s",
 			     cases[i].spec);
 		for (w = 0; w < rate.nwindows; w++) {
@@ -161,7 +161,7 @@ Test(sandbox_rate, unlimited_keeps_nothing)
 	sandbox_rate_log_release(&log);
 }
 
-/* ---- option specs ---------------------------------------------------------- */
+/* ---- option specs ------------------------------------------------------- */
 
 Test(sandbox_opts, key_specs)
 {
@@ -292,7 +292,8 @@ Test(sandbox_opts, storms)
 	cr_assert_eq(duration, 1);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(sandbox_storm_parse(bad[i], &start, &duration,
-						 NULL), MB_EUSAGE, "%s", bad[i]);
+						 NULL), MB_EUSAGE,
+			     "%s", bad[i]);
 }
 
 Test(sandbox_opts, fractions)
@@ -321,7 +322,7 @@ Test(sandbox_opts, fractions)
 			     MB_EUSAGE, "%s", bad[i]);
 }
 
-/* ---- faults ---------------------------------------------------------------- */
+/* ---- faults ------------------------------------------------------------- */
 
 Test(sandbox_faults, pick_thresholds)
 {
@@ -372,14 +373,15 @@ Test(sandbox_faults, generator_is_splitmix64)
 	cr_assert(hits > 9700 && hits < 10300, "%d", hits);
 }
 
-/* ---- email, UTF-8, JSON strings, queries -------------------------------------- */
+/* ---- email, UTF-8, JSON strings, queries -------------------------------- */
 
 Test(sandbox_api, email_like_django)
 {
 	static const char *const valid[] = {
 		"a@example.com", "first.last+tag@sub.example.co.uk",
 		"x@localhost", "LOCALHOST@LocalHost", "o'hara@example.ie",
-		"!#$%&'*+-/=?^_`{|}~@example.com", "\"quoted name\"@example.com",
+		"!#$%&'*+-/=?^_`{|}~@example.com",
+		"\"quoted name\"@example.com",
 		"\"a\\\"b\"@example.com", "a@[127.0.0.1]", "a@[IPv6:::1]",
 		"a@xn--bcher-kva.example", "a@b\xc3\xbc" "cher.de",
 		"a@example.xn--p1ai", "a@b.c-d", "a@1.2.3.4.com",
@@ -530,7 +532,7 @@ Test(sandbox_api, routes)
 					 8));
 }
 
-/* ---- store and endpoints on an in-memory database --------------------------- */
+/* ---- store and endpoints on an in-memory database ----------------------- */
 
 static struct sandbox_store store;
 
@@ -560,7 +562,8 @@ static int count(const char *sql)
 	sqlite3_stmt *s;
 	int n;
 
-	cr_assert_eq(sqlite3_prepare_v2(store.db, sql, -1, &s, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(store.db, sql, -1, &s, NULL),
+		     SQLITE_OK);
 	cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
 	n = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
@@ -618,8 +621,9 @@ Test(sandbox_store, failed_request_leaves_nothing)
 	struct sqlite3_stmt *s;
 
 	cr_assert_eq(sandbox_store_request_begin(&store, &e), MB_OK);
-	s = sandbox_store_stmt(&store, TEST_SLOT, "INSERT INTO unsubscribed(email)"
-			       " VALUES('x@example.com')", &e);
+	s = sandbox_store_stmt(&store, TEST_SLOT, "INSERT INTO"
+			       " unsubscribed(email) VALUES('x@example.com')",
+			       &e);
 	cr_assert_eq(sqlite3_step(s), SQLITE_DONE);
 	sqlite3_reset(s);
 	cr_assert_eq(sandbox_store_request_end(&store, 0, &e), MB_OK);
@@ -715,7 +719,8 @@ Test(sandbox_store, bulk_enroll_outcomes)
 	cr_assert_str_eq(buf_str(&call.response),
 			 "{\"sequence_slug\":\"onboarding\",\"enrolled\":1,"
 			 "\"skipped\":3,\"results\":["
-			 "{\"email\":\"a@example.com\",\"status\":\"enrolled\"},"
+			 "{\"email\":\"a@example.com\",\"status\":"
+			 "\"enrolled\"},"
 			 "{\"email\":\"gone@example.com\",\"status\":"
 			 "\"suppressed\"},"
 			 "{\"email\":\"x\",\"status\":\"invalid_email\"},"
