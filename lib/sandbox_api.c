@@ -203,13 +203,15 @@ static void iso_time(double t, char out[32])
 
 /* ---- validation helpers ------------------------------------------------- */
 
-int sandbox_api_utf8_ok(const char *p, size_t n)
+/* The length of the longest well-formed UTF-8 prefix of p[0..n). */
+static size_t utf8_valid_len(const char *p, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)p;
-	const unsigned char *end = s + n;
+	const unsigned char *end = s + n, *start;
 	unsigned c, need, min, cp, i;
 
 	while (s < end) {
+		start = s;
 		c = *s++;
 		if (c < 0x80)
 			continue;
@@ -220,20 +222,41 @@ int sandbox_api_utf8_ok(const char *p, size_t n)
 		} else if (c >= 0xf0 && c <= 0xf4) {
 			need = 3; min = 0x10000; cp = c & 0x07;
 		} else {
-			return 0;
+			return (size_t)(start - (const unsigned char *)p);
 		}
 		if ((size_t)(end - s) < need)
-			return 0;
+			return (size_t)(start - (const unsigned char *)p);
 		for (i = 0; i < need; i++) {
 			if ((s[i] & 0xc0) != 0x80)
-				return 0;
+				return (size_t)(start - (const unsigned char *)p);
 			cp = (cp << 6) | (s[i] & 0x3f);
 		}
 		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
+			return (size_t)(start - (const unsigned char *)p);
 		s += need;
 	}
-	return 1;
+	return n;
+}
+
+int sandbox_api_utf8_ok(const char *p, size_t n)
+{
+	return utf8_valid_len(p, n) == n;
+}
+
+/* Append p[0..n) with each byte that is not UTF-8 replaced by U+FFFD. */
+static void add_utf8_lossy(struct buf *out, const char *p, size_t n)
+{
+	size_t ok;
+
+	for (;;) {
+		ok = utf8_valid_len(p, n);
+		buf_add(out, p, ok);
+		if (ok == n)
+			return;
+		buf_addstr(out, "\xef\xbf\xbd");
+		p += ok + 1;
+		n -= ok + 1;
+	}
 }
 
 /* Characters of a dot-atom local part besides letters and digits. */
@@ -340,7 +363,7 @@ int sandbox_api_email_ok(const char *p, size_t n)
 {
 	const char *at;
 
-	if (!n || n > 320 || memchr(p, '\0', n))
+	if (!n || n > 320 || memchr(p, '\0', n) || !sandbox_api_utf8_ok(p, n))
 		return 0;
 	at = memrchr(p, '@', n);
 	if (!at)
@@ -654,7 +677,7 @@ static int parse_body(struct sandbox_store *st, struct sandbox_call *call,
 	sqlite3_stmt *s;
 	enum jtype type = J_OBJECT;
 	size_t i;
-	int r;
+	int r, bad_text = 0;
 
 	for (i = 0; i < call->body_len; i++)
 		if (!isspace((unsigned char)call->body[i]))
@@ -703,9 +726,20 @@ static int parse_body(struct sandbox_store *st, struct sandbox_call *call,
 		if (f->len)
 			memcpy(f->val, sqlite3_column_blob(s, 2), f->len);
 		f->val[f->len] = '\0';
+		/* SQLite decodes a lone surrogate escape (\ud800) into bytes
+		 * that are not UTF-8; they must not reach the database. */
+		if (f->type == J_TEXT && !sandbox_api_utf8_ok(f->val, f->len))
+			bad_text = 1;
 	}
 	sqlite3_reset(s);
-	return r < 0 ? -1 : 1;
+	if (r < 0)
+		return -1;
+	if (bad_text) {
+		answer_detail(call, 400, "JSON parse error - a string has a "
+			      "lone surrogate escape");
+		return 0;
+	}
+	return 1;
 }
 
 /* Python's str.strip() for ASCII white space, in place. */
@@ -1073,6 +1107,7 @@ static int check_tags(struct sandbox_store *st, struct field_errors *fe,
 		len = (size_t)sqlite3_column_bytes(s, 2);
 		if (jtype_of((const char *)sqlite3_column_text(s, 1)) !=
 		    J_TEXT || !len || memchr(v, '\0', len) ||
+		    !sandbox_api_utf8_ok(v, len) ||
 		    utf8_chars(v, len) > MAX_TAG_CHARS) {
 			bad = 1;
 			continue;
@@ -1688,6 +1723,79 @@ static const char *const outcome_names[] = {
 	"enrolled", "already_enrolled", "suppressed", "invalid_email",
 };
 
+/* The elements of a JSON array, decoded. */
+struct item {
+	enum jtype type;
+	char *val;               /* decoded text, number text, "null"... */
+	size_t len;
+};
+
+static void items_free(struct item *items, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		free(items[k].val);
+	free(items);
+}
+
+/*
+ * Copy the elements of the JSON array text p out of SQLite first, so that
+ * no statement of this module is held in the middle of a walk while the
+ * caller runs others.  Returns the count, or -1 on failure.
+ */
+static long read_items(struct sandbox_store *st, const char *p, size_t n,
+		       struct item **out, struct err *e)
+{
+	sqlite3_stmt *s = stmt(st, S_JSON_EACH, e);
+	struct item *items = NULL;
+	const char *v;
+	long count = 0;
+	int r;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, p, (int)n, SQLITE_STATIC);
+	while ((r = step(st, s, e)) == 1) {
+		items = xrealloc(items, (size_t)(count + 1) * sizeof(*items));
+		v = (const char *)sqlite3_column_text(s, 2);
+		items[count].type = jtype_of((const char *)
+					     sqlite3_column_text(s, 1));
+		items[count].len = v ? (size_t)sqlite3_column_bytes(s, 2) : 4;
+		items[count].val = xstrndup(v ? v : "null", items[count].len);
+		count++;
+	}
+	sqlite3_reset(s);
+	if (r < 0) {
+		items_free(items, (size_t)count);
+		return -1;
+	}
+	*out = items;
+	return count;
+}
+
+/* The outcome for one element of a bulk-enroll emails array. */
+static enum mb_rc enroll_item(struct sandbox_store *st,
+			      const struct enroll_in *in,
+			      const struct item *item,
+			      enum enroll_outcome *outcome, struct err *e)
+{
+	struct field one = { "email", 0, NULL, 0 };
+	struct field_errors fe = FIELD_ERRORS_INIT;
+	enum mb_rc rc = MB_OK;
+
+	one.type = item->type;
+	one.val = xstrndup(item->val, item->len);
+	one.len = item->len;
+	if (check_email(&fe, &one, REQUIRED) < 0)
+		*outcome = INVALID_EMAIL;
+	else
+		rc = enroll_one(st, in, one.val, outcome, e);
+	fields_release(&one, 1);
+	buf_release(&fe.json);
+	return rc;
+}
+
 /* Enroll every element of the emails array, appending results. */
 static enum mb_rc bulk_enroll_all(struct sandbox_store *st,
 				  const struct enroll_in *in,
@@ -1695,59 +1803,31 @@ static enum mb_rc bulk_enroll_all(struct sandbox_store *st,
 				  struct buf *results, long *enrolled,
 				  long *skipped, struct err *e)
 {
-	struct field one = { "email", 0, 0, 0 };
-	struct field_errors fe = FIELD_ERRORS_INIT;
+	struct buf shown = BUF_INIT;
+	struct item *items = NULL;
 	enum enroll_outcome outcome;
 	enum mb_rc rc = MB_OK;
-	sqlite3_stmt *s;
-	size_t k;
+	long n, k;
 
-	struct { enum jtype type; char *val; size_t len; } *items = NULL;
-	size_t n = 0;
-	int r;
-
-	/* Copy the items out first, so that no statement of this module is
-	 * held in the middle of a walk while enroll_one runs others. */
-
-	if (!(s = stmt(st, S_JSON_EACH, e)))
+	n = read_items(st, emails->val, emails->len, &items, e);
+	if (n < 0)
 		return MB_EDB;
-	sqlite3_bind_text(s, 1, emails->val, (int)emails->len, SQLITE_STATIC);
-	while ((r = step(st, s, e)) == 1) {
-		items = xrealloc(items, (n + 1) * sizeof(*items));
-		items[n].type = jtype_of((const char *)
-					 sqlite3_column_text(s, 1));
-		items[n].len = (size_t)sqlite3_column_bytes(s, 2);
-		items[n].val = xstrndup((const char *)
-					sqlite3_column_text(s, 2) ?
-					(const char *)sqlite3_column_text(s, 2)
-					: "null", items[n].len);
-		n++;
-	}
-	sqlite3_reset(s);
-	if (r < 0)
-		rc = MB_EDB;
-	for (k = 0; rc == MB_OK && k < n; k++) {
-		one.type = items[k].type;
-		one.val = xstrndup(items[k].val, items[k].len);
-		one.len = items[k].len;
-		if (check_email(&fe, &one, REQUIRED) < 0)
-			outcome = INVALID_EMAIL;
-		else
-			rc = enroll_one(st, in, one.val, &outcome, e);
-		fields_release(&one, 1);
-		buf_release(&fe.json);
-		fe.count = 0;
+	for (k = 0; k < n; k++) {
+		rc = enroll_item(st, in, &items[k], &outcome, e);
 		if (rc != MB_OK)
 			break;
 		*(outcome == ENROLLED ? enrolled : skipped) += 1;
+		/* The address as sent, but never bytes that are not UTF-8
+		 * (a lone surrogate escape decodes to such bytes). */
+		buf_reset(&shown);
+		add_utf8_lossy(&shown, items[k].val, items[k].len);
 		buf_addstr(results, k ? ",{\"email\":" : "{\"email\":");
-		sandbox_api_json_string(results, items[k].val, items[k].len);
+		sandbox_api_json_string(results, buf_str(&shown), shown.len);
 		buf_printf(results, ",\"status\":\"%s\"}",
 			   outcome_names[outcome]);
 	}
-	for (k = 0; k < n; k++)
-		free(items[k].val);
-	free(items);
+	items_free(items, (size_t)(n > 0 ? n : 0));
+	buf_release(&shown);
 	return rc;
 }
 

@@ -120,7 +120,8 @@ void sandbox_api_json_string(struct buf *out, const char *p, size_t n);
  * Django's EmailValidator on p[0..n) (already trimmed): 1 valid, 0 not.
  * Dot-atom or quoted local part; a domain of dotted labels whose last one
  * has 2 to 63 characters, "localhost", or an [IPv4] / [IPv6:...] literal;
- * at most 320 bytes.  Non-ASCII in the domain is accepted as IDNA would.
+ * at most 320 bytes of valid UTF-8.  Non-ASCII in the domain is accepted
+ * as IDNA would.
  */
 int sandbox_api_email_ok(const char *p, size_t n);
 

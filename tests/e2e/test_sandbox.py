@@ -278,11 +278,20 @@ def test_body_errors_are_json(sandbox):
     assert r.status == 201
     r = sandbox.http("POST", UPSERT, b'{"email": "\xff@example.com"}')
     assert r.status == 400 and "UTF-8" in r.json()["detail"]
+    r = sandbox.http("POST", UPSERT, '{"email": "a@example.com", '
+                                     '"first_name": "\\ud800"}')
+    assert r.status == 400 and "surrogate" in r.json()["detail"]
+    r = sandbox.http("POST", BULK, '{"sequence_slug": "onboarding", '
+                                   '"emails": ["a@\\udfff.com", "\\ud83d@x.com"]}')
+    assert [x["status"] for x in r.json()["results"]] == ["invalid_email"] * 2
+    r = sandbox.http("POST", UPSERT, '{"email": "b@example.com", '
+                                     '"first_name": "\\ud83d\\ude00"}')
+    assert r.status == 201 and r.json()["first_name"] == "\U0001F600"
     r = sandbox.http("POST", UPSERT, "")
     assert r.status == 400
     assert r.json() == {"email": ["This field is required."]}
     rows = sandbox.requests()
-    assert rows[-2]["body"] == b'{"email": "\xff@example.com"}'
+    assert rows[-5]["body"] == b'{"email": "\xff@example.com"}'
     assert rows[-1]["body"] is None and rows[-1]["body_size"] == 0
 
 
