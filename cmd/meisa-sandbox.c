@@ -2,7 +2,7 @@
  * meisa-sandbox: a local Meisa API server for tests, demos and rehearsals.
  *
  * This file only parses the options, starts the server (lib/sandbox.c) and
- * waits for SIGINT or SIGTERM; see `meisa-sandbox --help`.
+ * waits for SIGINT, SIGTERM or SIGHUP; see `meisa-sandbox --help`.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,7 +29,8 @@ static const char usage_text[] =
 "\n"
 "Serve the Meisa REST API (shared/meisa-api.md) on\n"
 "http://127.0.0.1:PORT/api/v1 with state in SQLite and fault injection,\n"
-"until SIGINT or SIGTERM (then all state is committed, exit status 0).\n"
+"until SIGINT, SIGTERM or SIGHUP (then all state is committed, exit\n"
+"status 0).\n"
 "\n"
 "Server:\n"
 "  --port N              port on 127.0.0.1; 0 (default) picks a free one\n"
@@ -318,7 +319,7 @@ static int write_port_file(const char *path, unsigned port)
 	return ok ? 0 : -1;
 }
 
-/* Wait for SIGINT or SIGTERM (blocked in every thread), watching health. */
+/* Wait for a stop signal (blocked in every thread), watching health. */
 static enum mb_rc serve(struct sandbox *sb, const sigset_t *stop,
 			struct err *e)
 {
@@ -349,6 +350,7 @@ int main(int argc, char **argv)
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	rc = sandbox_open(&sb, &o.cfg, &e);

@@ -536,7 +536,7 @@ static void process(struct sandbox *sb, struct request *r,
 	const char *rel = NULL, *key_hdr;
 	struct key *key;
 	enum sandbox_fault fault = SANDBOX_FAULT_NONE;
-	char id[80];
+	char id[80] = "";
 
 	if (!strncmp(url, API_PREFIX "/", sizeof(API_PREFIX)))
 		rel = url + sizeof(API_PREFIX) - 1;
