@@ -467,18 +467,31 @@ static void run_endpoint(struct sandbox *sb, struct sandbox_call *call,
 	}
 }
 
+/*
+ * The text to log for s: s itself, or a copy in out with the bytes that are
+ * not UTF-8 replaced, so that the tests' sqlite3 module can read every row.
+ */
+static const char *loggable(const char *s, struct buf *out)
+{
+	if (!s || sandbox_api_utf8_ok(s, strlen(s)))
+		return s;
+	sandbox_api_utf8_lossy(out, s, strlen(s));
+	return buf_str(out);
+}
+
 static void log_request(struct sandbox *sb, const struct request *r,
 			const struct sandbox_call *call,
 			const struct answer *a, const char *url,
 			const struct key *key)
 {
+	struct buf path = BUF_INIT, query = BUF_INIT;
 	struct sandbox_log_row row;
 	struct err e = ERR_INIT;
 
 	row.ts = r->ts;
 	row.method = call->method;
-	row.path = url;
-	row.query = r->query;
+	row.path = loggable(url, &path);
+	row.query = loggable(r->query, &query);
 	row.key_label = key ? key->label : NULL;
 	row.status = a->send ? a->status : 0;
 	row.app_status = a->status;
@@ -492,6 +505,8 @@ static void log_request(struct sandbox *sb, const struct request *r,
 		!memchr(r->body.data, '\0', r->body.len);
 	if (sandbox_store_log(&sb->store, &row, &e) != MB_OK)
 		note_failure(sb, &e);
+	buf_release(&path);
+	buf_release(&query);
 }
 
 /* Turn the decided answer into r->status and r->response. */

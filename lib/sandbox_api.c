@@ -243,8 +243,7 @@ int sandbox_api_utf8_ok(const char *p, size_t n)
 	return utf8_valid_len(p, n) == n;
 }
 
-/* Append p[0..n) with each byte that is not UTF-8 replaced by U+FFFD. */
-static void add_utf8_lossy(struct buf *out, const char *p, size_t n)
+void sandbox_api_utf8_lossy(struct buf *out, const char *p, size_t n)
 {
 	size_t ok;
 
@@ -1820,7 +1819,7 @@ static enum mb_rc bulk_enroll_all(struct sandbox_store *st,
 		/* The address as sent, but never bytes that are not UTF-8
 		 * (a lone surrogate escape decodes to such bytes). */
 		buf_reset(&shown);
-		add_utf8_lossy(&shown, items[k].val, items[k].len);
+		sandbox_api_utf8_lossy(&shown, items[k].val, items[k].len);
 		buf_addstr(results, k ? ",{\"email\":" : "{\"email\":");
 		sandbox_api_json_string(results, buf_str(&shown), shown.len);
 		buf_printf(results, ",\"status\":\"%s\"}",

@@ -353,6 +353,14 @@ def test_garbage_never_kills_it(sandbox):
             pass
         s.close()
     assert sandbox.http("GET", "/ping/").status == 200
+    # Bytes that are not UTF-8 in the path or query are logged readable.
+    s = socket.create_connection(("127.0.0.1", sandbox.port), timeout=10)
+    s.sendall(b"GET /api/v1/p%FFing/?q=\xff%FE HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert s.recv(4096).startswith(b"HTTP/1.1 404 ")
+    s.close()
+    row = sandbox.requests("status = 404")[-1]
+    assert row["path"] == "/api/v1/p\ufffding/"
+    assert row["query"] == "q=\ufffd%FE"
 
 
 # ---- upsert -----------------------------------------------------------------

@@ -436,6 +436,26 @@ Test(sandbox_api, utf8)
 			     cases[i].ok, "case %zu", i);
 }
 
+Test(sandbox_api, utf8_lossy)
+{
+	static const char *const cases[][2] = {
+		{ "", "" }, { "plain", "plain" }, { "\xc3\xa9", "\xc3\xa9" },
+		{ "a\xffb", "a\xef\xbf\xbd" "b" },
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "x\xc3", "x\xef\xbf\xbd" },
+	};
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_reset(&b);
+		sandbox_api_utf8_lossy(&b, cases[i][0], strlen(cases[i][0]));
+		cr_assert_str_eq(buf_str(&b), cases[i][1], "case %zu", i);
+		cr_assert(sandbox_api_utf8_ok(b.data ? b.data : "", b.len));
+	}
+	buf_release(&b);
+}
+
 Test(sandbox_api, json_strings)
 {
 	struct buf b = BUF_INIT;
