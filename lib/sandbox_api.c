@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "json.h"
 #include "xalloc.h"
 
 #define MAX_BULK_EMAILS 500
@@ -68,45 +69,28 @@ unsigned sandbox_scope_lookup(const char *p, size_t n)
 /* ---- JSON writing ------------------------------------------------------- */
 
 /*
- * The answer buffers use the default cap (64 MiB): a full unsubscribed
- * list of a million addresses still fits, and nothing else comes close.
- * Appending past it is a bug, so the results are not checked one by one;
- * a truncated answer would show in the tests.
+ * Append a JSON string literal of p[0..n).  Bytes that are not UTF-8 (from
+ * a URL, a header, a query string) become U+FFFD: an answer is always
+ * valid JSON text.  Answers are built in buffers with the default cap
+ * (64 MiB): a full unsubscribed list of a million addresses still fits and
+ * nothing else comes close, so appends are not checked one by one.
  */
-void sandbox_api_json_string(struct buf *out, const char *p, size_t n)
+static void json_add(struct buf *out, const char *p, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	const char *run = p, *end = p + n;
-	char esc[7];
+	struct buf clean = BUF_INIT;
 
-	buf_addch(out, '"');
-	for (; p < end; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		buf_add(out, run, (size_t)(p - run));
-		run = p + 1;
-		switch (c) {
-		case '"': buf_addstr(out, "\\\""); break;
-		case '\\': buf_addstr(out, "\\\\"); break;
-		case '\n': buf_addstr(out, "\\n"); break;
-		case '\r': buf_addstr(out, "\\r"); break;
-		case '\t': buf_addstr(out, "\\t"); break;
-		default:
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			buf_add(out, esc, 6);
-		}
+	if (sandbox_api_utf8_ok(p, n)) {
+		json_add_string(out, p, n);
+		return;
 	}
-	buf_add(out, run, (size_t)(p - run));
-	buf_addch(out, '"');
+	sandbox_api_utf8_lossy(&clean, p, n);
+	json_add_string(out, buf_str(&clean), clean.len);
+	buf_release(&clean);
 }
 
 static void json_str(struct buf *out, const char *s)
 {
-	sandbox_api_json_string(out, s, strlen(s));
+	json_add(out, s, strlen(s));
 }
 
 void sandbox_api_detail(struct buf *out, const char *detail)
@@ -873,7 +857,7 @@ static void log_email(struct sandbox_call *call, const struct field *f)
 	if (f->type != J_TEXT)
 		return;
 	buf_addch(&call->emails, '[');
-	sandbox_api_json_string(&call->emails, f->val, f->len);
+	json_add(&call->emails, f->val, f->len);
 	buf_addch(&call->emails, ']');
 }
 
@@ -1323,7 +1307,7 @@ static enum mb_rc h_unsubscribed(struct sandbox_store *st,
 	while ((r = step(st, s, e)) == 1) {
 		if (count++)
 			buf_addch(&emails, ',');
-		sandbox_api_json_string(&emails,
+		json_add(&emails,
 			(const char *)sqlite3_column_text(s, 0),
 			(size_t)sqlite3_column_bytes(s, 0));
 	}
@@ -1802,7 +1786,6 @@ static enum mb_rc bulk_enroll_all(struct sandbox_store *st,
 				  struct buf *results, long *enrolled,
 				  long *skipped, struct err *e)
 {
-	struct buf shown = BUF_INIT;
 	struct item *items = NULL;
 	enum enroll_outcome outcome;
 	enum mb_rc rc = MB_OK;
@@ -1816,17 +1799,14 @@ static enum mb_rc bulk_enroll_all(struct sandbox_store *st,
 		if (rc != MB_OK)
 			break;
 		*(outcome == ENROLLED ? enrolled : skipped) += 1;
-		/* The address as sent, but never bytes that are not UTF-8
-		 * (a lone surrogate escape decodes to such bytes). */
-		buf_reset(&shown);
-		sandbox_api_utf8_lossy(&shown, items[k].val, items[k].len);
+		/* The address as sent (json_add replaces any byte that is
+		 * not UTF-8: a lone surrogate escape decodes to such). */
 		buf_addstr(results, k ? ",{\"email\":" : "{\"email\":");
-		sandbox_api_json_string(results, buf_str(&shown), shown.len);
+		json_add(results, items[k].val, items[k].len);
 		buf_printf(results, ",\"status\":\"%s\"}",
 			   outcome_names[outcome]);
 	}
 	items_free(items, (size_t)(n > 0 ? n : 0));
-	buf_release(&shown);
 	return rc;
 }
 
@@ -1944,7 +1924,7 @@ static enum mb_rc h_sequence_list(struct sandbox_store *st,
 		buf_addstr(&call->response, "{\"status\":[");
 		buf_printf(&rows, "\"%s\" is not a valid choice.",
 			   buf_str(&status));
-		sandbox_api_json_string(&call->response, rows.data, rows.len);
+		json_add(&call->response, rows.data, rows.len);
 		buf_addstr(&call->response, "]}");
 		rc = MB_OK;
 		goto out;

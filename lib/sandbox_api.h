@@ -113,9 +113,6 @@ enum mb_rc sandbox_api_handle(struct sandbox_store *st,
 /* Set out to {"detail": detail} (detail escaped). */
 void sandbox_api_detail(struct buf *out, const char *detail);
 
-/* Append p[0..n) as a JSON string literal; bytes >= 0x80 pass through. */
-void sandbox_api_json_string(struct buf *out, const char *p, size_t n);
-
 /*
  * Django's EmailValidator on p[0..n) (already trimmed): 1 valid, 0 not.
  * Dot-atom or quoted local part; a domain of dotted labels whose last one

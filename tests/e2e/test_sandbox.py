@@ -358,6 +358,11 @@ def test_garbage_never_kills_it(sandbox):
     s.sendall(b"GET /api/v1/p%FFing/?q=\xff%FE HTTP/1.1\r\nHost: x\r\n\r\n")
     assert s.recv(4096).startswith(b"HTTP/1.1 404 ")
     s.close()
+    r = sandbox.http("GET", LIST + "?status=%FF")
+    assert r.status == 400
+    assert r.json() == {"status": ['"\ufffd" is not a valid choice.']}
+    r = sandbox.http("POST", UPSERT, "{}", content_type="text/\xe9")
+    assert r.status == 415 and "\ufffd" in r.json()["detail"]
     row = sandbox.requests("status = 404")[-1]
     assert row["path"] == "/api/v1/p\ufffding/"
     assert row["query"] == "q=\ufffd%FE"
