@@ -10,7 +10,28 @@
  *
  * Schema versions: PRAGMA application_id marks the file as ours and
  * PRAGMA user_version is the schema version.  A file of an older version is
- * migrated in place; a newer or foreign file is refused with a message.
+ * migrated in place, in one transaction (all or nothing: a failed migration
+ * leaves the file as it was and says why); a newer or foreign file is
+ * refused with a message.  A new file is created at version 1 and migrated
+ * like an old one, so a fresh file and a migrated file cannot drift apart.
+ *
+ *   1  the first release
+ *   2  nightly sync: generations (one per set of files staged between two
+ *      pushes), contacts.gen/body_hash/acked_hash/acked_gen/acked_fields/
+ *      cleared, inputs.gen, inputs.sha256 no longer unique (the same
+ *      export may come back a later night)
+ *
+ * Generations.  A generation is what one nightly dump is: the files staged
+ * since the last push.  Staging opens a new generation when the latest one
+ * has been pushed (a push run started writing); otherwise new files join
+ * the open one, so `stage a.csv; stage b.csv; push` is one generation and
+ * every nightly `import users.csv.gz` is a new one.  Each contact records
+ * the generation it was last seen in (contacts.gen); the counts of
+ * status.h are those of the latest generation.
+ *
+ * The canonical body hash (db_body_hash) is stored in the file
+ * (contacts.body_hash, contacts.acked_hash), so it is part of the format:
+ * changing it needs a schema version.
  *
  * One writer: db_open takes an exclusive flock() on the file for the life of
  * the handle, so a second run on the same staging file fails at once with
@@ -22,12 +43,13 @@
 #define MB_DB_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
 #include "err.h"
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 #define DB_APPLICATION_ID 0x4d424c4b  /* "MBLK" */
 
 enum db_mode {
@@ -71,21 +93,40 @@ enum mb_rc db_begin(struct db *db, struct err *e);
 enum mb_rc db_commit(struct db *db, struct err *e);
 void db_rollback(struct db *db);
 
+/*
+ * The canonical hash of a JSON text: a 64-bit digest of what the value
+ * means, not of how it is written.  Object members in any order, array
+ * elements in any order (a body's only array is tag_names, a set), numbers
+ * by decimal value (480, 480.0, 480.00 and 4.8e2 are one number; -0 is 0),
+ * strings by their characters (escapes resolved, so "\u00e9" is "\xc3\xa9"),
+ * whitespace ignored.  A text that is not JSON hashes as its bytes.  Never
+ * fails; p need not be NUL-terminated.  The connection also offers it to SQL
+ * as mb_body_hash(text).
+ */
+int64_t db_body_hash(const char *p, size_t n);
+
+/*
+ * The latest generation: *id (0 when nothing was staged yet) and *pushed
+ * (1 once a push started writing for it: the next staged file opens a new
+ * generation).
+ */
+enum mb_rc db_gen_latest(struct db *db, int64_t *id, int *pushed,
+			 struct err *e);
+
 /* Current time as ISO 8601 UTC with milliseconds, into out (>= 25 bytes). */
 void db_now_iso(char *out, size_t size);
 int64_t db_now_ms(void);
 
-#endif
-
-#ifndef MB_DB_RUNS
-#define MB_DB_RUNS
-/* Run history: a row per command run (kind: stage, push, import). */
+/*
+ * Run history: a row per command run (kind: stage, push, import) with its
+ * command line (never a secret: the key is not an argument), times, exit
+ * status and a JSON summary; inputs.run_id links the files it staged.
+ */
 enum mb_rc db_run_begin(struct db *db, const char *kind, const char *args,
 			int64_t *id, struct err *e);
 /* Record the end of run id; errors are ignored (the run is over). */
 void db_run_end(struct db *db, int64_t id, int exit_status,
 		const char *summary_json);
-#endif
 
 /*
  * Process-wide SQLite settings for meisa-bulk, before any other SQLite
@@ -94,3 +135,5 @@ void db_run_end(struct db *db, int64_t id, int exit_status,
  * allocation).  Returns MB_EINTERNAL when SQLite was already in use.
  */
 enum mb_rc db_global_init(void);
+
+#endif
