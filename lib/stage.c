@@ -1,9 +1,13 @@
 /*
  * stage: inputs -> contacts, rejects and duplicates in the staging file.
  *
- * The hot path per row is: mapping_apply, stage_body, one INSERT.  A
- * duplicate address or external_id makes that INSERT fail on a unique index;
- * only then does the slow path look the contact up and merge in SQL.
+ * The hot path per row is: mapping_apply, stage_body, db_body_hash (in the
+ * reader thread), then one INSERT for a new address or one UPDATE for an
+ * address of an earlier generation (the nightly case).  Whichever worked for
+ * the previous row is tried first, so a first night costs one statement a
+ * row and so does a second night; a miss costs one index probe.  When
+ * neither writes (a duplicate within the generation, an external_id held
+ * by another contact) the slow path looks the contact up and merges in SQL.
  */
 #include "stage.h"
 
@@ -62,6 +66,7 @@ struct staged {
 	const char *suppress;    /* static source status, or NULL */
 	int unconfirmed;
 	int has_tags;
+	int64_t hash;            /* db_body_hash of the body */
 	size_t email, ext, body, detail;  /* arena offsets; 0 = none */
 };
 
@@ -107,7 +112,11 @@ struct stager {
 	struct db *db;
 	const char *path;
 	int64_t input_id;
+	int64_t gen;             /* the generation being staged */
+	int prefer_update;       /* the previous row was an UPDATE */
 	sqlite3_stmt *ins_contact;
+	sqlite3_stmt *upd_contact;
+	sqlite3_stmt *rekey;
 	sqlite3_stmt *ins_reject;
 	sqlite3_stmt *ins_dup;
 	sqlite3_stmt *find;
@@ -115,6 +124,7 @@ struct stager {
 	sqlite3_stmt *mark_conflict;
 	uint64_t usable;         /* rows that became or joined a contact */
 	uint64_t inserted;       /* new contacts */
+	uint64_t updated;        /* contacts of an earlier generation */
 	uint64_t merged;         /* duplicates merged (canonical rebuild due) */
 	uint64_t rejected;
 	uint64_t conflicts;      /* contacts marked as conflicting */
@@ -244,6 +254,23 @@ static enum mb_rc fingerprint_file(const char *path, uint64_t *size, char sha256
 	return MB_OK;
 }
 
+/*
+ * What a row of a newer generation sets on a contact staged in an earlier
+ * one (parameters as in ins_contact).  The state follows from the hashes:
+ * unchanged since Meisa's last acknowledgement stays upserted, anything else
+ * is pending, do-not-email at the source is skipped.  The cleared-field list
+ * is only recomputed when the body changed (the subquery runs for those rows
+ * alone).  This runs for every row of every night after the first: each
+ * term costs (measured), so what can be derived later is not stored here.
+ */
+#define REPLACE_SET \
+	" external_id = ?2, body = ?3, source_status = ?4, unconfirmed = ?5," \
+	" input_id = ?6, line = ?7, gen = ?8, body_hash = ?9," \
+	" state = CASE WHEN ?4 IS NOT NULL THEN 'skipped'" \
+	"  WHEN acked_hash = ?9 THEN 'upserted' ELSE 'pending' END," \
+	" cleared = CASE WHEN acked_hash = ?9 OR acked_fields IS NULL" \
+	"  THEN cleared ELSE " STAGE_CLEARED_SQL("?3") " END"
+
 static enum mb_rc prepare_all(struct stager *st, struct err *e)
 {
 	struct {
@@ -260,10 +287,20 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 		   */
 		  "INSERT OR IGNORE INTO contacts(email, external_id, body,"
 		  " source_status,"
-		  " unconfirmed, state, input_id, line)"
+		  " unconfirmed, state, input_id, line, gen, body_hash)"
 		  " VALUES(?1, ?2, ?3, ?4, ?5,"
 		  " CASE WHEN ?4 IS NULL THEN 'pending' ELSE 'skipped' END,"
-		  " ?6, ?7)" },
+		  " ?6, ?7, ?8, ?9)" },
+		/*
+		 * OR IGNORE for the same reason; an external_id that another
+		 * contact holds leaves the row alone (the slow path decides).
+		 */
+		{ &st->upd_contact,
+		  "UPDATE OR IGNORE contacts SET" REPLACE_SET
+		  " WHERE email = ?1 AND gen < ?8" },
+		{ &st->rekey,
+		  "UPDATE OR IGNORE contacts SET email = ?1," REPLACE_SET
+		  " WHERE id = ?10 AND gen < ?8" },
 		{ &st->ins_reject,
 		  "INSERT INTO rejects(input_id, line, email, reason, detail)"
 		  " VALUES(?, ?, ?, ?, ?)" },
@@ -271,8 +308,9 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 		  "INSERT INTO duplicates(input_id, line, email, contact_id)"
 		  " VALUES(?, ?, ?, ?)" },
 		{ &st->find,
-		  "SELECT 'email', id, external_id FROM contacts WHERE email=?1"
-		  " UNION ALL SELECT 'external_id', id, email FROM contacts"
+		  "SELECT 'email', id, external_id, gen FROM contacts"
+		  " WHERE email=?1 UNION ALL SELECT 'external_id', id, email,"
+		  " gen FROM contacts"
 		  " WHERE ?2 IS NOT NULL AND external_id=?2" },
 		/*
 		 * json_patch replaces arrays, so tag_names is rebuilt as the
@@ -290,9 +328,7 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 		  " external_id = coalesce(external_id, ?3),"
 		  " source_status = coalesce(source_status, ?4),"
 		  " unconfirmed = (unconfirmed AND ?5),"
-		  " state = CASE WHEN state = 'pending' AND"
-		  "  coalesce(source_status, ?4) IS NOT NULL THEN 'skipped'"
-		  "  ELSE state END,"
+		  /* The state follows the merged body: see finish_file. */
 		  " merged = 1 WHERE id = ?1" },
 		{ &st->mark_conflict,
 		  "UPDATE contacts SET conflict = 1 WHERE id = ?" },
@@ -310,7 +346,8 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 
 static void finalize_all(struct stager *st)
 {
-	sqlite3_stmt **all[] = { &st->ins_contact, &st->ins_reject,
+	sqlite3_stmt **all[] = { &st->ins_contact, &st->upd_contact,
+				 &st->rekey, &st->ins_reject,
 				 &st->ins_dup, &st->find, &st->merge,
 				 &st->mark_conflict };
 	size_t i;
@@ -384,16 +421,71 @@ static enum mb_rc merge_row(struct stager *st, const struct batch *b,
 	return rc;
 }
 
+/* Bind row r to ins_contact, upd_contact or rekey (one numbering). */
+static void bind_contact(struct stager *st, sqlite3_stmt *s,
+			 const struct batch *b, const struct staged *r)
+{
+	bind_text(s, 1, at(b, r->email));
+	bind_text(s, 2, at(b, r->ext));
+	bind_text(s, 3, at(b, r->body));
+	bind_text(s, 4, r->suppress);
+	sqlite3_bind_int(s, 5, r->unconfirmed != 0);
+	sqlite3_bind_int64(s, 6, st->input_id);
+	sqlite3_bind_int64(s, 7, (sqlite3_int64)r->line);
+	sqlite3_bind_int64(s, 8, st->gen);
+	sqlite3_bind_int64(s, 9, r->hash);
+}
+
+/* Run a bound contact statement; *changed: it wrote a row. */
+static enum mb_rc step_contact(struct stager *st, sqlite3_stmt *s,
+			       int *changed, struct err *e)
+{
+	int step = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (step != SQLITE_DONE)
+		return db_fail(st->db, "cannot write contact into", e);
+	*changed = sqlite3_changes(st->db->sql) != 0;
+	return MB_OK;
+}
+
 /*
- * The INSERT hit a unique index: the address is staged already (merge), or
- * the external_id belongs to another address, or the address carries another
- * external_id (conflict: reject this row, mark the contact for rejection).
+ * The external_id of row r belongs to contact id, staged in an earlier
+ * generation and not seen in this one, and r's address is new: the user
+ * changed address.  Meisa matches external_id first and re-keys its contact
+ * to the new address, so the staged contact follows.
+ */
+static enum mb_rc rekey(struct stager *st, const struct batch *b,
+			const struct staged *r, int64_t id, struct err *e)
+{
+	enum mb_rc rc;
+	int changed = 0;
+
+	bind_contact(st, st->rekey, b, r);
+	sqlite3_bind_int64(st->rekey, 10, id);
+	rc = step_contact(st, st->rekey, &changed, e);
+	if (rc == MB_OK && !changed)
+		rc = err_set(e, MB_EINTERNAL, "'%s' line %lu: cannot re-key"
+			     " contact %lld", st->path, r->line, (long long)id);
+	if (rc == MB_OK) {
+		st->usable++;
+		st->updated++;
+	}
+	return rc;
+}
+
+/*
+ * Neither the INSERT nor the UPDATE wrote: the address is staged already in
+ * this generation (merge), or the external_id belongs to another contact,
+ * or the address carries another external_id (conflict: reject this row,
+ * mark the contacts for rejection), or the external_id's contact changed
+ * address (re-key).
  */
 static enum mb_rc slow_path(struct stager *st, const struct batch *b,
 			    const struct staged *r, struct err *e)
 {
 	const char *email = at(b, r->email), *ext = at(b, r->ext);
-	int64_t email_id = 0, ext_id = 0;
+	int64_t email_id = 0, ext_id = 0, email_gen = 0, ext_gen = 0;
 	char other[512] = "";
 	int conflict = 0;
 	enum mb_rc rc = MB_OK;
@@ -408,6 +500,7 @@ static enum mb_rc slow_path(struct stager *st, const struct batch *b,
 
 		if (strcmp(kind, "email") == 0) {
 			email_id = sqlite3_column_int64(st->find, 1);
+			email_gen = sqlite3_column_int64(st->find, 3);
 			if (ext && val && strcmp(ext, val) != 0) {
 				conflict = 1;
 				snprintf(other, sizeof(other), "address"
@@ -416,10 +509,13 @@ static enum mb_rc slow_path(struct stager *st, const struct batch *b,
 			}
 		} else {
 			ext_id = sqlite3_column_int64(st->find, 1);
+			ext_gen = sqlite3_column_int64(st->find, 3);
 		}
 	}
 	sqlite3_reset(st->find);
 	sqlite3_clear_bindings(st->find);
+	if (ext_id && !email_id && ext_gen < st->gen)
+		return rekey(st, b, r, ext_id, e);
 	if (ext_id && ext_id != email_id) {
 		conflict = 1;
 		snprintf(other, sizeof(other), "external_id '%.200s' already"
@@ -433,7 +529,7 @@ static enum mb_rc slow_path(struct stager *st, const struct batch *b,
 	if (conflict)
 		return add_reject(st, r->line, email, "external_id_conflict",
 				  other, e);
-	if (!email_id)
+	if (!email_id || email_gen != st->gen)
 		return db_fail(st->db, "cannot insert contact into", e);
 	return merge_row(st, b, r, email_id, e);
 }
@@ -441,24 +537,30 @@ static enum mb_rc slow_path(struct stager *st, const struct batch *b,
 static enum mb_rc insert_row(struct stager *st, const struct batch *b,
 			     const struct staged *r, struct err *e)
 {
-	sqlite3_stmt *s = st->ins_contact;
-	int step;
+	sqlite3_stmt *first, *second;
+	int changed = 0, update = st->prefer_update;
+	enum mb_rc rc;
 
-	bind_text(s, 1, at(b, r->email));
-	bind_text(s, 2, at(b, r->ext));
-	bind_text(s, 3, at(b, r->body));
-	bind_text(s, 4, r->suppress);
-	sqlite3_bind_int(s, 5, r->unconfirmed != 0);
-	sqlite3_bind_int64(s, 6, st->input_id);
-	sqlite3_bind_int64(s, 7, (sqlite3_int64)r->line);
-	step = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (step != SQLITE_DONE)
-		return db_fail(st->db, "cannot insert contact into", e);
-	if (sqlite3_changes(st->db->sql) == 0)
+	first = update ? st->upd_contact : st->ins_contact;
+	second = update ? st->ins_contact : st->upd_contact;
+	bind_contact(st, first, b, r);
+	rc = step_contact(st, first, &changed, e);
+	if (rc == MB_OK && !changed) {
+		update = !update;
+		bind_contact(st, second, b, r);
+		rc = step_contact(st, second, &changed, e);
+		if (rc == MB_OK && changed)
+			st->prefer_update = update;
+	}
+	if (rc != MB_OK)
+		return rc;
+	if (!changed)
 		return slow_path(st, b, r, e);
 	st->usable++;
-	st->inserted++;
+	if (update)
+		st->updated++;
+	else
+		st->inserted++;
 	return MB_OK;
 }
 
@@ -622,8 +724,11 @@ static enum mb_rc add_staged(struct reader *rd, unsigned long line,
 	if (rc == MB_OK && !rec->reject) {
 		body_off = b->arena.len;
 		rc = stage_body(rec, rd->opts->source, &b->arena);
-		if (rc == MB_OK)
+		if (rc == MB_OK) {
+			r->hash = db_body_hash(b->arena.data + body_off,
+					       b->arena.len - body_off);
 			rc = buf_addch(&b->arena, '\0');
+		}
 		r->body = body_off;
 	}
 	if (rc != MB_OK)
@@ -710,14 +815,44 @@ static enum mb_rc write_all(struct stager *st, struct queue *q, struct err *e)
 	return rc;
 }
 
+/*
+ * Merged contacts get their canonical body back, then their hash, state
+ * and cleared fields from it (as REPLACE_SET does for a plain row).
+ */
+static enum mb_rc rebuild_merged(struct stager *st, struct err *e)
+{
+	struct buf sql = BUF_INIT;
+	enum mb_rc rc;
+
+	rc = buf_printf(&sql, "UPDATE contacts SET body = n.body,"
+		" body_hash = n.hash, merged = 0,"
+		" state = CASE WHEN source_status IS NOT NULL THEN 'skipped'"
+		"  WHEN acked_hash = n.hash THEN 'upserted' ELSE 'pending' END,"
+		" cleared = CASE WHEN acked_hash = n.hash OR"
+		"  acked_fields IS NULL THEN cleared ELSE %s END"
+		" FROM (SELECT id, body, mb_body_hash(body) AS hash FROM"
+		" (SELECT id, %s AS body FROM contacts WHERE merged = 1)) AS n"
+		" WHERE contacts.id = n.id", STAGE_CLEARED_SQL("n.body"),
+		stage_canonical_sql);
+	if (rc == MB_OK)
+		rc = db_exec(st->db, sql.data, e);
+	buf_release(&sql);
+	return rc;
+}
+
 static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 			       struct err *e)
 {
+	/*
+	 * Only contacts of this generation never sent can be rejected: one
+	 * Meisa holds already, or one this generation has not seen, stays.
+	 */
 	static const char conflicts[] =
 		"CREATE TEMP TABLE IF NOT EXISTS doomed(id INTEGER PRIMARY KEY);"
 		"DELETE FROM doomed;"
 		"INSERT INTO doomed SELECT id FROM contacts WHERE conflict = 1"
-		" AND attempts = 0 AND state IN ('pending', 'skipped');"
+		" AND attempts = 0 AND state IN ('pending', 'skipped')"
+		" AND gen = (SELECT max(id) FROM generations);"
 		"INSERT INTO rejects(input_id, line, email, reason, detail)"
 		" SELECT input_id, line, email, 'external_id_conflict',"
 		" 'another row gives this address another external_id, or"
@@ -730,50 +865,58 @@ static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 		"DELETE FROM duplicates WHERE contact_id IN doomed;"
 		"DELETE FROM contacts WHERE id IN doomed;"
 		"UPDATE contacts SET conflict = 0 WHERE conflict = 1;";
-	struct buf sql = BUF_INIT;
 	int64_t doomed = 0, moved = 0;
+	uint64_t gone;
 	enum mb_rc rc = MB_OK;
 
 	/* Both passes scan the table: skip them when nothing calls for it. */
 	if (st->conflicts) {
 		rc = db_int(st->db, "SELECT count(*) FROM duplicates WHERE"
 			    " contact_id IN (SELECT id FROM contacts WHERE"
-			    " conflict = 1 AND attempts = 0)", &moved, e);
+			    " conflict = 1 AND attempts = 0 AND state IN"
+			    " ('pending', 'skipped') AND gen = (SELECT max(id)"
+			    " FROM generations))", &moved, e);
 		if (rc == MB_OK)
 			rc = db_exec(st->db, conflicts, e);
 		if (rc == MB_OK)
 			rc = db_int(st->db, "SELECT count(*) FROM doomed",
 				    &doomed, e);
 	}
-	if (rc == MB_OK && st->merged) {
-		rc = buf_printf(&sql, "UPDATE contacts SET body = %s,"
-				" merged = 0 WHERE merged = 1",
-				stage_canonical_sql);
-		if (rc == MB_OK)
-			rc = db_exec(st->db, sql.data, e);
-	}
-	buf_release(&sql);
+	if (rc == MB_OK && st->merged)
+		rc = rebuild_merged(st, e);
 	if (rc == MB_OK) {
-		counts->contacts_new += st->inserted - (uint64_t)doomed;
+		/*
+		 * A doomed contact was inserted or replaced by this file;
+		 * which, the counters cannot tell: new ones first.
+		 */
+		gone = (uint64_t)doomed < st->inserted ? (uint64_t)doomed :
+			st->inserted;
+		counts->contacts_new += st->inserted - gone;
+		gone = (uint64_t)doomed - gone;
+		counts->contacts_updated += st->updated - (gone < st->updated ?
+							   gone : st->updated);
 		counts->duplicates += st->merged - (uint64_t)moved;
 		counts->rejected += st->rejected + (uint64_t)(doomed + moved);
 	}
 	return rc;
 }
 
-static enum mb_rc insert_input(struct stager *st, struct err *e)
+static enum mb_rc insert_input(struct stager *st, int64_t run_id,
+			       struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	char now[32];
 	enum mb_rc rc;
 
 	db_now_iso(now, sizeof(now));
-	rc = db_prepare(st->db, &s, "INSERT INTO inputs(path, staged_at)"
-			" VALUES(?, ?)", e);
+	rc = db_prepare(st->db, &s, "INSERT INTO inputs(path, staged_at,"
+			" run_id, gen) VALUES(?, ?, nullif(?, 0), ?)", e);
 	if (rc != MB_OK)
 		return rc;
 	sqlite3_bind_text(s, 1, st->path, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, run_id);
+	sqlite3_bind_int64(s, 4, st->gen);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		rc = db_fail(st->db, "cannot record input in", e);
 	sqlite3_finalize(s);
@@ -860,17 +1003,20 @@ static enum mb_rc run_pipeline(struct stager *st, struct reader *rd,
 	return MB_OK;
 }
 
-static enum mb_rc already_staged(struct db *db, const char *sha256,
-				 int *found, struct err *e)
+/* A file with these bytes is among generation gen's inputs. */
+static enum mb_rc already_staged(struct db *db, int64_t gen,
+				 const char *sha256, int *found, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	enum mb_rc rc;
 	int step;
 
-	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE sha256 = ?", e);
+	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ? AND"
+			" sha256 = ?", e);
 	if (rc != MB_OK)
 		return rc;
-	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 1, gen);
+	sqlite3_bind_text(s, 2, sha256, -1, SQLITE_STATIC);
 	step = sqlite3_step(s);
 	*found = step == SQLITE_ROW;
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
@@ -890,9 +1036,43 @@ static void warn_skipped(const struct stage_opts *opts, const char *path,
 	counts->files_skipped++;
 }
 
+/*
+ * Open a new generation (inside the first file's transaction, so a file
+ * that is refused leaves none behind).  Enrollments that failed in earlier
+ * generations are tried again in this one.
+ */
+static enum mb_rc open_generation(struct stager *st, int64_t run_id,
+				  struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	char now[32];
+	enum mb_rc rc;
+
+	db_now_iso(now, sizeof(now));
+	rc = db_prepare(st->db, &s, "INSERT INTO generations(run_id,"
+			" started_at) VALUES(nullif(?, 0), ?)", e);
+	if (rc != MB_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, run_id);
+	sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = db_fail(st->db, "cannot record generation in", e);
+	sqlite3_finalize(s);
+	st->gen = sqlite3_last_insert_rowid(st->db->sql);
+	if (rc == MB_OK)
+		rc = db_exec(st->db, "UPDATE contacts SET chunk_id = NULL,"
+			     " enroll_status = NULL WHERE enroll_status ="
+			     " 'failed'", e);
+	return rc;
+}
+
+/*
+ * Stage one file into generation *gen (0: open a new one, and set *gen
+ * when the file is committed).
+ */
 static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
-			    const char *path, struct stage_counts *counts,
-			    struct err *e)
+			    const char *path, int64_t *gen,
+			    struct stage_counts *counts, struct err *e)
 {
 	struct stager st;
 	struct reader rd;
@@ -903,6 +1083,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	memset(&rd, 0, sizeof(rd));
 	st.db = db;
 	st.path = path;
+	st.gen = *gen;
 	rd.opts = opts;
 	rd.path = path;
 	rd.src = (struct source)SOURCE_INIT;
@@ -911,16 +1092,21 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	rc = db_begin(db, e);
 	if (rc != MB_OK)
 		goto out;
-	rc = prepare_all(&st, e);
+	if (!st.gen)
+		rc = open_generation(&st, opts->run_id, e);
+	/* After a first night most rows replace a contact: try UPDATE first. */
+	st.prefer_update = st.gen > 1;
 	if (rc == MB_OK)
-		rc = insert_input(&st, e);
+		rc = prepare_all(&st, e);
+	if (rc == MB_OK)
+		rc = insert_input(&st, opts->run_id, e);
 	if (rc == MB_OK)
 		rc = run_pipeline(&st, &rd, e);
 	if (rc == MB_OK && !rd.have_fingerprint)
 		rc = err_set(e, MB_EIO, "cannot read '%s' to its end", path);
 	/* The same bytes under another name: undo, it is staged already. */
 	if (rc == MB_OK)
-		rc = already_staged(db, rd.sha256, &found, e);
+		rc = already_staged(db, st.gen, rd.sha256, &found, e);
 	if (rc == MB_OK && found) {
 		finalize_all(&st);
 		db_rollback(db);
@@ -943,6 +1129,9 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	if (rc == MB_OK)
 		rc = db_commit(db, e);
 	if (rc == MB_OK) {
+		if (!*gen)
+			counts->new_generation = 1;
+		*gen = st.gen;
 		counts->files_staged++;
 		counts->rows_read += rd.rows_read;
 	}
@@ -957,11 +1146,13 @@ out:
 }
 
 /*
- * A file whose size matches an earlier input is hashed before staging, so
- * re-staging the same export skips it without re-reading it row by row.
+ * A file with the bytes of one of generation gen's inputs.  Only a file
+ * whose size matches one is hashed before staging, so re-staging the same
+ * export skips it without reading it row by row, and a new export is read
+ * once.
  */
-static enum mb_rc seen_before(struct db *db, const char *path, int *found,
-			      struct err *e)
+static enum mb_rc seen_before(struct db *db, int64_t gen, const char *path,
+			      int *found, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	struct stat st;
@@ -971,20 +1162,85 @@ static enum mb_rc seen_before(struct db *db, const char *path, int *found,
 	enum mb_rc rc;
 
 	*found = 0;
+	if (!gen)
+		return MB_OK;
 	if (stat(path, &st) != 0)
 		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
 			       strerror(errno));
-	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE size = ?", e);
+	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ? AND"
+			" size = ?", e);
 	if (rc != MB_OK)
 		return rc;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)st.st_size);
+	sqlite3_bind_int64(s, 1, gen);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)st.st_size);
 	same_size = sqlite3_step(s) == SQLITE_ROW;
 	sqlite3_finalize(s);
 	if (!same_size)
 		return MB_OK;
 	rc = fingerprint_file(path, &size, sha256, e);
 	if (rc == MB_OK)
-		rc = already_staged(db, sha256, found, e);
+		rc = already_staged(db, gen, sha256, found, e);
+	return rc;
+}
+
+/* Every path is one of generation gen's inputs: a re-run. */
+static enum mb_rc all_seen(struct db *db, int64_t gen,
+			   const char *const *paths, size_t npaths, int *all,
+			   struct err *e)
+{
+	enum mb_rc rc = MB_OK;
+	size_t i;
+	int found = 1;
+
+	for (i = 0; i < npaths && rc == MB_OK && found; i++)
+		rc = seen_before(db, gen, paths[i], &found, e);
+	*all = rc == MB_OK && found;
+	return rc;
+}
+
+static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
+			    const char *const *paths, size_t npaths,
+			    struct stage_counts *counts, struct err *e)
+{
+	enum mb_rc rc, file_rc;
+	int64_t latest = 0, gen;
+	int pushed = 0, found, all = 0;
+	size_t i;
+
+	rc = db_gen_latest(db, &latest, &pushed, e);
+	if (rc == MB_OK && latest && pushed)
+		rc = all_seen(db, latest, paths, npaths, &all, e);
+	counts->generation = latest;
+	if (rc != MB_OK || all) {
+		for (i = 0; rc == MB_OK && i < npaths; i++)
+			warn_skipped(opts, paths[i], counts);
+		return rc;
+	}
+	gen = pushed ? 0 : latest;
+	for (i = 0; i < npaths && rc == MB_OK; i++) {
+		struct err file_err = ERR_INIT;
+
+		rc = seen_before(db, gen, paths[i], &found, e);
+		if (rc != MB_OK)
+			break;
+		if (found) {
+			warn_skipped(opts, paths[i], counts);
+			continue;
+		}
+		file_rc = stage_one(db, opts, paths[i], &gen, counts,
+				    &file_err);
+		if (file_rc == MB_EDATA || file_rc == MB_ENOINPUT) {
+			warn(opts, file_err.msg);
+			counts->files_failed++;
+			continue;
+		}
+		if (file_rc != MB_OK) {
+			*e = file_err;
+			rc = file_rc;
+		}
+	}
+	if (gen)
+		counts->generation = gen;
 	return rc;
 }
 
@@ -992,9 +1248,8 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		       const char *const *paths, size_t npaths,
 		       struct stage_counts *counts, struct err *e)
 {
-	enum mb_rc rc = MB_OK, file_rc;
+	enum mb_rc rc = MB_OK;
 	size_t i;
-	int found;
 
 	memset(counts, 0, sizeof(*counts));
 	for (i = 0; i < npaths && rc == MB_OK; i++)
@@ -1012,27 +1267,8 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		rc = db_exec(db, "PRAGMA journal_mode=DELETE;"
 			     " PRAGMA synchronous=OFF;"
 			     " PRAGMA cache_size=-16384;", e);
-	for (i = 0; i < npaths && rc == MB_OK; i++) {
-		struct err file_err = ERR_INIT;
-
-		rc = seen_before(db, paths[i], &found, e);
-		if (rc != MB_OK)
-			break;
-		if (found) {
-			warn_skipped(opts, paths[i], counts);
-			continue;
-		}
-		file_rc = stage_one(db, opts, paths[i], counts, &file_err);
-		if (file_rc == MB_EDATA || file_rc == MB_ENOINPUT) {
-			warn(opts, file_err.msg);
-			counts->files_failed++;
-			continue;
-		}
-		if (file_rc != MB_OK) {
-			*e = file_err;
-			rc = file_rc;
-		}
-	}
+	if (rc == MB_OK)
+		rc = stage_all(db, opts, paths, npaths, counts, e);
 	/* Back to WAL whatever happened: push relies on it. */
 	db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 		NULL);

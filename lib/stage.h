@@ -21,7 +21,28 @@
  * external_id conflicts: one external_id with two addresses, or one address
  * with two external_ids, would make Meisa rename a contact.  Every row
  * involved is rejected with reason external_id_conflict, including the rows
- * of the contact already staged.
+ * of the contact already staged (unless it was sent to Meisa already).
+ *
+ * Generations (db.h): the files of one stage_files() call join the latest
+ * generation while it is not pushed, else they open a new one.  In a new
+ * generation a row of a contact staged in an earlier one REPLACES that
+ * contact's body, status and external_id (it is the newer export, not a
+ * duplicate); duplicates are rows of one contact within one generation.
+ * Each contact's body_hash (db_body_hash of the body) is compared with the
+ * hash of the last body Meisa acknowledged for it: equal means the contact
+ * stays upserted (unchanged: push does not send it), else it is pending.
+ * Custom fields Meisa holds (acked_fields) that the new body lacks are
+ * recorded in contacts.cleared: an upsert merges custom_fields, so an
+ * emptied cell cannot clear them.  A row whose external_id belongs to a
+ * contact of an earlier generation that this generation has not seen
+ * re-keys that contact to the row's address, as Meisa does.
+ *
+ * Re-runs: a file with the same bytes as one already in the open
+ * generation is skipped; when the latest generation is pushed and every
+ * file given is one of its files (same SHA-256), nothing is staged (the
+ * same export again: a re-run, not a new night).  Otherwise, every file is
+ * staged into the new generation, including one identical to a file of an
+ * earlier night (a night's picture needs all its files).
  */
 #ifndef MB_STAGE_H
 #define MB_STAGE_H
@@ -37,6 +58,7 @@ struct stage_opts {
 	struct mapping_opts map;
 	char delimiter;          /* 0: detect */
 	const char *source;      /* "import" or "initial_sync" */
+	int64_t run_id;          /* the run staging (inputs.run_id); 0: none */
 	/* Warnings about one file that do not stop the run (cmd/ prints). */
 	void (*warn)(void *ctx, const char *msg);
 	void *warn_ctx;
@@ -49,7 +71,10 @@ struct stage_counts {
 	uint64_t rows_read;
 	uint64_t rejected;
 	uint64_t duplicates;
-	uint64_t contacts_new;
+	uint64_t contacts_new;     /* contacts first staged now */
+	uint64_t contacts_updated; /* of an earlier generation, replaced */
+	int64_t generation;        /* what the files joined; 0: none staged */
+	int new_generation;        /* 1 when this call opened it */
 };
 
 /*
@@ -69,5 +94,14 @@ enum mb_rc stage_body(const struct record *rec, const char *source,
 
 /* SQL expression rebuilding contacts.body canonically (for merged rows). */
 extern const char stage_canonical_sql[];
+
+/*
+ * SQL expression: the JSON array of the contact's acked_fields that body
+ * (an SQL expression) lacks, or NULL when there is none.
+ */
+#define STAGE_CLEARED_SQL(body) \
+	"(SELECT nullif(json_group_array(value), '[]') FROM" \
+	" json_each(contacts.acked_fields) WHERE value NOT IN" \
+	" (SELECT key FROM json_each(" body ", '$.custom_fields')))"
 
 #endif
