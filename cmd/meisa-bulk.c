@@ -48,7 +48,7 @@ struct options {
 	const char *rate;
 	long concurrency;
 	unsigned long long max_requests;
-	int dry_run, yes, insecure;
+	int dry_run, yes, insecure, full;
 	const char *api_key_file;
 	/* others */
 	const char *output;
@@ -169,7 +169,21 @@ static enum mb_rc open_db(struct options *o, enum db_mode mode,
 	return db_open(db, o->db_path, mode, e);
 }
 
-/* The command line as typed (never holds the key: it is not an option). */
+/*
+ * An argument that holds an API key: the key is never an option, but a
+ * user may still paste it where a file name goes, and the run history must
+ * not keep it.
+ */
+static int looks_secret(const char *arg)
+{
+	const char *key = getenv("MEISA_API_KEY");
+
+	if (strstr(arg, "meisa_live_") || strstr(arg, "meisa_test_"))
+		return 1;
+	return key && strlen(key) >= 8 && strstr(arg, key);
+}
+
+/* The command line as typed, for the run history, without secrets. */
 static char *joined_args(int argc, char **argv)
 {
 	struct buf b = BUF_INIT;
@@ -178,7 +192,8 @@ static char *joined_args(int argc, char **argv)
 	for (i = 0; i < argc; i++) {
 		if (i && buf_addch(&b, ' ') != MB_OK)
 			break;
-		if (buf_addstr(&b, argv[i]) != MB_OK)
+		if (buf_addstr(&b, looks_secret(argv[i]) ? "<redacted>" :
+			       argv[i]) != MB_OK)
 			break;
 	}
 	return buf_detach(&b, NULL);
@@ -280,12 +295,13 @@ static void format_duration(int64_t ms, char *out, size_t size)
 
 /* ---- stage -------------------------------------------------------------- */
 
-static enum mb_rc do_stage(struct options *o, struct db *db,
+static enum mb_rc do_stage(struct options *o, struct db *db, int64_t run,
 			   struct stage_counts *counts, struct err *e)
 {
 	struct stage_opts so;
 
 	memset(&so, 0, sizeof(so));
+	so.run_id = run;
 	so.map.preset = o->preset ? o->preset : "auto";
 	so.map.overrides = o->overrides;
 	so.map.noverrides = o->noverrides;
@@ -300,11 +316,14 @@ static enum mb_rc do_stage(struct options *o, struct db *db,
 
 static void print_status_text(const struct status_counts *c)
 {
+	printf("generation     %lld\n", (long long)c->generation);
 	printf("rows read      %lld\n", (long long)c->rows_read);
 	printf("rejected       %lld\n", (long long)c->rejected);
 	printf("duplicates     %lld\n", (long long)c->duplicates);
 	printf("contacts       %lld\n", (long long)c->contacts);
-	printf("  upserted     %lld\n", (long long)c->upserted);
+	printf("  upserted     %lld  (%lld unchanged since an earlier"
+	       " generation)\n", (long long)c->upserted,
+	       (long long)c->unchanged);
 	printf("  pending      %lld\n", (long long)c->pending);
 	printf("  skipped      %lld  (do-not-email at the source)\n",
 	       (long long)c->skipped);
@@ -312,7 +331,73 @@ static void print_status_text(const struct status_counts *c)
 	printf("suppressed     %lld\n", (long long)c->suppressed);
 	printf("unconfirmed    %lld\n", (long long)c->unconfirmed);
 	printf("enrolled       %lld\n", (long long)c->enrolled);
+	printf("missing        %lld  (in the previous generation only:"
+	       " export missing)\n", (long long)c->missing);
+	printf("cleared fields %lld  (emptied at the source, still in"
+	       " Meisa: export results)\n", (long long)c->cleared_fields);
 	printf("requests       %lld\n", (long long)c->requests);
+}
+
+/* The counts of a run's summary (run history), as JSON into out. */
+static void counts_json(const struct status_counts *c, struct buf *out)
+{
+	buf_printf(out, "{\"generation\":%lld,\"rows_read\":%lld,"
+		   "\"rejected\":%lld,\"duplicates\":%lld,\"contacts\":%lld,"
+		   "\"upserted\":%lld,\"unchanged\":%lld,\"pending\":%lld,"
+		   "\"skipped\":%lld,\"failed\":%lld,\"suppressed\":%lld,"
+		   "\"enrolled\":%lld,\"missing\":%lld,"
+		   "\"cleared_fields_not_sent\":%lld,\"requests\":%lld}",
+		   (long long)c->generation, (long long)c->rows_read,
+		   (long long)c->rejected, (long long)c->duplicates,
+		   (long long)c->contacts, (long long)c->upserted,
+		   (long long)c->unchanged, (long long)c->pending,
+		   (long long)c->skipped, (long long)c->failed,
+		   (long long)c->suppressed, (long long)c->enrolled,
+		   (long long)c->missing, (long long)c->cleared_fields,
+		   (long long)c->requests);
+}
+
+static void stage_json(const struct stage_counts *sc, struct buf *out)
+{
+	buf_printf(out, "{\"generation\":%lld,\"new_generation\":%s,"
+		   "\"files_staged\":%llu,\"files_skipped\":%llu,"
+		   "\"files_failed\":%llu,\"rows_read\":%llu,"
+		   "\"rejected\":%llu,\"duplicates\":%llu,"
+		   "\"contacts_new\":%llu,\"contacts_updated\":%llu}",
+		   (long long)sc->generation,
+		   sc->new_generation ? "true" : "false",
+		   (unsigned long long)sc->files_staged,
+		   (unsigned long long)sc->files_skipped,
+		   (unsigned long long)sc->files_failed,
+		   (unsigned long long)sc->rows_read,
+		   (unsigned long long)sc->rejected,
+		   (unsigned long long)sc->duplicates,
+		   (unsigned long long)sc->contacts_new,
+		   (unsigned long long)sc->contacts_updated);
+}
+
+/*
+ * Record the end of a run: its exit status and a summary of what it did
+ * ({"stage": ..., "push": ...}, either may be NULL) and of the staging
+ * file's counts after it.
+ */
+static void end_run(struct db *db, int64_t run, enum mb_rc rc,
+		    const char *stage, const char *push)
+{
+	struct status_counts c;
+	struct err ignored = ERR_INIT;
+	struct buf summary = BUF_INIT, counts = BUF_INIT;
+
+	if (!db->sql || !run)
+		return;
+	if (status_load(db, &c, &ignored) == MB_OK)
+		counts_json(&c, &counts);
+	buf_printf(&summary, "{\"stage\":%s,\"push\":%s,\"status\":%s}",
+		   stage ? stage : "null", push ? push : "null",
+		   counts.len ? counts.data : "null");
+	db_run_end(db, run, mb_exit_code(rc), summary.data);
+	buf_release(&summary);
+	buf_release(&counts);
 }
 
 /* Status as text or JSON; extra (a JSON object or NULL) is merged in. */
@@ -352,27 +437,37 @@ static int cmd_stage(struct options *o)
 	struct db db = DB_INIT;
 	struct err e = ERR_INIT;
 	struct stage_counts counts;
-	char *args = joined_args(saved_argc, saved_argv), extra[512];
+	struct buf summary = BUF_INIT, extra = BUF_INIT;
+	char *args = joined_args(saved_argc, saved_argv);
 	int64_t run = 0;
 	enum mb_rc rc, prc;
 
+	memset(&counts, 0, sizeof(counts));
 	rc = open_db(o, DB_CREATE, &db, &e);
 	if (rc == MB_OK)
 		rc = db_run_begin(&db, "stage", args, &run, &e);
 	if (rc == MB_OK)
-		rc = do_stage(o, &db, &counts, &e);
+		rc = do_stage(o, &db, run, &counts, &e);
+	stage_json(&counts, &summary);
+	end_run(&db, run, rc, summary.data, NULL);
+	/* What this run did; the counts are the generation's (status). */
+	buf_printf(&extra, "{\"files_staged\":%llu,\"files_skipped\":%llu,"
+		   "\"files_failed\":%llu,\"contacts_new\":%llu,"
+		   "\"contacts_updated\":%llu,\"new_generation\":%s}",
+		   (unsigned long long)counts.files_staged,
+		   (unsigned long long)counts.files_skipped,
+		   (unsigned long long)counts.files_failed,
+		   (unsigned long long)counts.contacts_new,
+		   (unsigned long long)counts.contacts_updated,
+		   counts.new_generation ? "true" : "false");
 	if (rc == MB_OK || rc == MB_EDATA) {
-		snprintf(extra, sizeof(extra), "{\"files_staged\":%llu,"
-			 "\"files_skipped\":%llu,\"files_failed\":%llu}",
-			 (unsigned long long)counts.files_staged,
-			 (unsigned long long)counts.files_skipped,
-			 (unsigned long long)counts.files_failed);
-		prc = print_summary(o, &db, extra, &e);
+		prc = print_summary(o, &db, extra.data, &e);
 		if (rc == MB_OK)
 			rc = prc;
 	}
-	db_run_end(&db, run, mb_exit_code(rc), NULL);
 	db_close(&db);
+	buf_release(&summary);
+	buf_release(&extra);
 	free(args);
 	return rc == MB_OK ? 0 : fail(rc, &e);
 }
@@ -433,6 +528,9 @@ static void print_plan(const struct options *o, const struct push_plan *pl)
 	     (long long)pl->to_upsert, (long long)pl->skipped,
 	     (long long)pl->suppressed, (long long)pl->to_enroll,
 	     o->sequence ? o->sequence : "(no sequence)");
+	if (pl->unchanged)
+		info("      %lld unchanged since Meisa acknowledged them: not"
+		     " sent (--full sends them too)", (long long)pl->unchanged);
 	info("      %lld requests, about %s at --rate %s",
 	     (long long)pl->requests, eta, o->rate ? o->rate : "60/m,1000/h");
 }
@@ -473,6 +571,7 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 	fill_api_opts(o, &key, &po.api);
 	po.sequence = o->sequence;
 	po.max_requests = o->max_requests;
+	po.full = o->full;
 	po.progress = on_progress;
 	po.ctx = &ps;
 	rc = push_open(&p, db, &po, e);
@@ -514,9 +613,9 @@ static void resume_hint(const struct options *o, enum mb_rc rc)
 
 static int finish_push(struct options *o, struct db *db, int64_t run,
 		       enum mb_rc rc, const struct push_result *res,
-		       struct err *e)
+		       const char *stage, struct err *e)
 {
-	char extra[512];
+	char extra[512], push[512];
 	struct err e2 = ERR_INIT;
 
 	snprintf(extra, sizeof(extra), "{\"run\":{\"requests\":%llu,"
@@ -526,9 +625,19 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 		 (unsigned long long)res->retries,
 		 (unsigned long long)res->throttled, (long long)res->chunks,
 		 (long long)res->elapsed_ms, mb_exit_code(rc));
+	snprintf(push, sizeof(push), "{\"requests\":%llu,\"retries\":%llu,"
+		 "\"throttled\":%llu,\"upserted\":%lld,\"failed\":%lld,"
+		 "\"chunks\":%lld,\"enroll_failed\":%lld,"
+		 "\"elapsed_ms\":%lld,\"full\":%s,\"dry_run\":%s}",
+		 (unsigned long long)res->requests,
+		 (unsigned long long)res->retries,
+		 (unsigned long long)res->throttled, (long long)res->upserted,
+		 (long long)res->failed, (long long)res->chunks,
+		 (long long)res->enroll_failed, (long long)res->elapsed_ms,
+		 o->full ? "true" : "false", o->dry_run ? "true" : "false");
+	end_run(db, run, rc, stage, push);
 	if (rc != MB_EAUTH && rc != MB_EDB && rc != MB_ELOCKED)
 		print_summary(o, db, extra, &e2);
-	db_run_end(db, run, mb_exit_code(rc), extra);
 	resume_hint(o, rc);
 	if (rc == MB_OK)
 		return 0;
@@ -556,7 +665,7 @@ static int cmd_push(struct options *o)
 	rc = db_run_begin(&db, "push", args, &run, &e);
 	if (rc == MB_OK)
 		rc = do_push(o, &db, &res, &e);
-	status = finish_push(o, &db, run, rc, &res, &e);
+	status = finish_push(o, &db, run, rc, &res, NULL, &e);
 	db_close(&db);
 	free(args);
 	return status;
@@ -568,12 +677,14 @@ static int cmd_import(struct options *o)
 	struct err e = ERR_INIT;
 	struct stage_counts counts;
 	struct push_result res;
+	struct buf stage = BUF_INIT;
 	char *args = joined_args(saved_argc, saved_argv);
 	int64_t run = 0;
 	enum mb_rc rc;
 	int status;
 
 	memset(&res, 0, sizeof(res));
+	memset(&counts, 0, sizeof(counts));
 	rc = open_db(o, DB_CREATE, &db, &e);
 	if (rc != MB_OK) {
 		free(args);
@@ -581,25 +692,32 @@ static int cmd_import(struct options *o)
 	}
 	rc = db_run_begin(&db, "import", args, &run, &e);
 	if (rc == MB_OK)
-		rc = do_stage(o, &db, &counts, &e);
+		rc = do_stage(o, &db, run, &counts, &e);
+	stage_json(&counts, &stage);
 	if (rc == MB_OK && !quiet)
-		info("staged %llu files (%llu already staged): %llu rows,"
-		     " %llu new contacts, %llu rejected, %llu duplicates",
+		info("staged %llu files (%llu already staged) into generation"
+		     " %lld%s: %llu rows, %llu new contacts, %llu updated,"
+		     " %llu rejected, %llu duplicates",
 		     (unsigned long long)counts.files_staged,
 		     (unsigned long long)counts.files_skipped,
+		     (long long)counts.generation,
+		     counts.new_generation ? " (new)" : "",
 		     (unsigned long long)counts.rows_read,
 		     (unsigned long long)counts.contacts_new,
+		     (unsigned long long)counts.contacts_updated,
 		     (unsigned long long)counts.rejected,
 		     (unsigned long long)counts.duplicates);
 	if (rc != MB_OK) {
-		db_run_end(&db, run, mb_exit_code(rc), NULL);
+		end_run(&db, run, rc, stage.data, NULL);
 		db_close(&db);
+		buf_release(&stage);
 		free(args);
 		return fail(rc, &e);
 	}
 	rc = do_push(o, &db, &res, &e);
-	status = finish_push(o, &db, run, rc, &res, &e);
+	status = finish_push(o, &db, run, rc, &res, stage.data, &e);
 	db_close(&db);
+	buf_release(&stage);
 	free(args);
 	return status;
 }
@@ -608,22 +726,29 @@ static int cmd_import(struct options *o)
 
 static enum mb_rc print_runs(struct options *o, struct db *db, struct err *e)
 {
+	struct buf json = BUF_INIT;
 	sqlite3_stmt *s = NULL;
 	enum mb_rc rc;
 
-	rc = db_prepare(db, &s, o->json ?
-		"SELECT json_group_array(json_object('id', id, 'kind', kind,"
-		" 'started_at', started_at, 'ended_at', ended_at, 'args', args,"
-		" 'exit_status', exit_status, 'summary', json(summary)))"
-		" FROM runs" :
-		"SELECT printf('%-4d %-7s %-24s %-24s %-5s %s', id, kind,"
-		" started_at, coalesce(ended_at, '(running or killed)'),"
-		" coalesce(exit_status, '-'), args) FROM runs ORDER BY id", e);
+	if (o->json) {
+		rc = status_runs_json(db, &json, e);
+		if (rc == MB_OK)
+			printf("%s\n", json.len ? json.data : "[]");
+		buf_release(&json);
+		return rc;
+	}
+	/* A run, then its inputs indented under it. */
+	rc = db_prepare(db, &s, "SELECT printf('%-4d %-7s %-24s %-24s %-5s %s',"
+		" id, kind, started_at, coalesce(ended_at, '(running or"
+		" killed)'), coalesce(exit_status, '-'), args), id, 0 FROM runs"
+		" UNION ALL SELECT printf('       input: %s  (%s bytes, sha256"
+		" %s, generation %d, %d rows)', path, coalesce(size, '?'),"
+		" coalesce(sha256, '?'), gen, rows_read), run_id, id"
+		" FROM inputs WHERE run_id IS NOT NULL ORDER BY 2, 3", e);
 	if (rc != MB_OK)
 		return rc;
-	if (!o->json)
-		printf("%-4s %-7s %-24s %-24s %-5s %s\n", "run", "kind",
-		       "started", "ended", "exit", "command");
+	printf("%-4s %-7s %-24s %-24s %-5s %s\n", "run", "kind",
+	       "started", "ended", "exit", "command");
 	while (sqlite3_step(s) == SQLITE_ROW)
 		printf("%s\n", sqlite3_column_text(s, 0));
 	sqlite3_finalize(s);
@@ -703,7 +828,7 @@ static int cmd_export(struct options *o)
 
 	if (o->nargs != 1 || !o->output) {
 		error("usage: meisa-bulk export rejects|results|suppressed|"
-		      "unsubscribed -o FILE");
+		      "missing|unsubscribed -o FILE");
 		return 64;
 	}
 	if (strcmp(o->args[0], "unsubscribed") == 0) {
@@ -842,6 +967,9 @@ static int cmd_help(struct options *o);
 	"  --rate SPEC          client limits, e.g. 60/m,1000/h (default) or none\n" \
 	"  --concurrency N      requests in flight (default 4)\n" \
 	"  --max-requests N     stop cleanly after N requests (resume later)\n" \
+	"  --full               also send contacts unchanged since Meisa\n" \
+	"                       acknowledged them (by default only new and\n" \
+	"                       changed contacts are sent)\n" \
 	"  --dry-run            pre-flight and plan only; nothing is written\n" \
 	"  --yes                no confirmation prompt for a live key\n" \
 	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \
@@ -856,13 +984,22 @@ static const struct cmd commands[] = {
 	  OPT_KEY,
 	  "usage: meisa-bulk import FILE... [options]\n\n"
 	  "Stage FILEs, then push them. Running the same command again\n"
-	  "resumes where it stopped.\n\n" STAGE_OPTS PUSH_OPTS COMMON_OPTS
-	  "\nexample:\n  MEISA_API_KEY=... meisa-bulk import export.csv.gz"
-	  " --sequence onboarding\n" },
+	  "resumes where it stopped. Run it every night with the new dump\n"
+	  "and the same --db: only new and changed contacts are sent, and\n"
+	  "'export missing' lists those that vanished since the last night.\n\n"
+	  STAGE_OPTS PUSH_OPTS COMMON_OPTS
+	  "\nexamples:\n  MEISA_API_KEY=... meisa-bulk import export.csv.gz"
+	  " --sequence onboarding\n"
+	  "  MEISA_API_KEY=... meisa-bulk import users.csv.gz --db sync.db"
+	  " --yes   (nightly)\n" },
 	{ "stage", cmd_stage, OPT_DB | OPT_JSON | OPT_STAGE,
 	  "usage: meisa-bulk stage FILE... [options]\n\n"
 	  "Read, validate, normalise and deduplicate FILEs (CSV or gzip)\n"
-	  "into the staging file. No network.\n\n" STAGE_OPTS COMMON_OPTS
+	  "into the staging file. No network. Files staged since the last\n"
+	  "push form one generation; after a push, the next file starts a\n"
+	  "new one (tomorrow's dump), whose rows replace the staged\n"
+	  "contacts.\n\n"
+	  STAGE_OPTS COMMON_OPTS
 	  "\nexample:\n  meisa-bulk stage subscribed_members_export_1a2b.csv"
 	  " --tag migrated-from-mailchimp\n" },
 	{ "push", cmd_push, OPT_DB | OPT_JSON | OPT_PUSH | OPT_KEY,
@@ -872,12 +1009,18 @@ static const struct cmd commands[] = {
 	  "\nexample:\n  meisa-bulk push --sequence onboarding --dry-run\n" },
 	{ "status", cmd_status, OPT_DB | OPT_JSON | OPT_RUNS,
 	  "usage: meisa-bulk status [--json] [--runs] [--db PATH]\n\n"
-	  "Counts and progress of a staging file; --runs lists every run.\n\n"
+	  "Counts and progress of the latest generation of a staging file,\n"
+	  "with the last run; --runs lists every run with its input files.\n\n"
+	  "  --runs               the run history\n"
 	  COMMON_OPTS "\nexample:\n  meisa-bulk status --json\n" },
 	{ "export", cmd_export, OPT_DB | OPT_JSON | OPT_OUTPUT | OPT_KEY,
-	  "usage: meisa-bulk export rejects|results|suppressed|unsubscribed"
-	  " -o FILE\n\n"
+	  "usage: meisa-bulk export rejects|results|suppressed|missing|"
+	  "unsubscribed -o FILE\n\n"
 	  "Write a CSV (gzip when FILE ends in .gz, - for stdout).\n"
+	  "missing: contacts of the previous generation (last night) that\n"
+	  "the latest one lacks; they are never deleted from Meisa.\n"
+	  "results has a cleared_fields column: fields emptied at the source\n"
+	  "that Meisa still holds (an upsert cannot clear them).\n"
 	  "unsubscribed fetches Meisa's list now.\n\n"
 	  "  -o, --output FILE    where to write\n" COMMON_OPTS
 	  "\nexample:\n  meisa-bulk export rejects -o rejects.csv\n" },
@@ -913,7 +1056,7 @@ static void print_overview(FILE *out)
 		"  stage FILE...     read, validate, deduplicate; no network\n"
 		"  push              suppression check, upserts, enrollments\n"
 		"  status            counts and progress of a staging file\n"
-		"  export WHAT -o F  rejects | results | suppressed |"
+		"  export WHAT -o F  rejects | results | suppressed | missing |"
 		" unsubscribed\n"
 		"  ping              verify the key: environment and scopes\n"
 		"  sequences         list sequences and their slugs\n"
@@ -950,7 +1093,7 @@ static void print_version(void)
 enum {
 	LO_DB = 256, LO_JSON, LO_PRESET, LO_MAP, LO_DELIM, LO_TAG, LO_SOURCE,
 	LO_SEQUENCE, LO_RATE, LO_CONC, LO_MAXREQ, LO_DRY, LO_YES, LO_KEYFILE,
-	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION,
+	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION, LO_FULL,
 };
 
 static const struct option long_options[] = {
@@ -970,6 +1113,7 @@ static const struct option long_options[] = {
 	{ "concurrency", required_argument, NULL, LO_CONC },
 	{ "max-requests", required_argument, NULL, LO_MAXREQ },
 	{ "dry-run", no_argument, NULL, LO_DRY },
+	{ "full", no_argument, NULL, LO_FULL },
 	{ "yes", no_argument, NULL, LO_YES },
 	{ "api-key-file", required_argument, NULL, LO_KEYFILE },
 	{ "insecure", no_argument, NULL, LO_INSECURE },
@@ -1033,7 +1177,7 @@ static unsigned option_group(int c)
 	case LO_PRESET: case LO_MAP: case LO_DELIM: case LO_TAG:
 	case LO_SOURCE: return OPT_STAGE;
 	case LO_SEQUENCE: case LO_RATE: case LO_CONC: case LO_MAXREQ:
-	case LO_DRY: case LO_YES: return OPT_PUSH;
+	case LO_DRY: case LO_YES: case LO_FULL: return OPT_PUSH;
 	case LO_KEYFILE: case LO_INSECURE: return OPT_KEY;
 	case 'o': return OPT_OUTPUT;
 	case LO_SEARCH: return OPT_SEARCH;
@@ -1123,6 +1267,7 @@ static int take_option(struct options *o, int c, const char *arg)
 		o->max_requests = n;
 		break;
 	case LO_DRY: o->dry_run = 1; break;
+	case LO_FULL: o->full = 1; break;
 	case LO_YES: o->yes = 1; break;
 	case LO_KEYFILE: o->api_key_file = arg; break;
 	case LO_INSECURE: o->insecure = 1; break;

@@ -12,22 +12,42 @@ struct export_kind {
 	const char *sql;         /* the first row's column names are the header */
 };
 
+#define CURRENT_GEN "(SELECT coalesce(max(id), 0) FROM generations)"
+#define PREVIOUS_GEN "(SELECT coalesce(max(id), 0) FROM generations" \
+	" WHERE id < " CURRENT_GEN ")"
+
 static const struct export_kind kinds[] = {
 	{ "rejects",
 	  "SELECT i.path AS source, r.line AS line, r.email AS email,"
 	  " r.reason AS reason, r.detail AS detail"
 	  " FROM rejects r JOIN inputs i ON i.id = r.input_id"
+	  " WHERE i.gen = " CURRENT_GEN
 	  " ORDER BY r.input_id, r.line, r.id" },
 	{ "results",
 	  "SELECT email, external_id, CASE state WHEN 'sent' THEN 'pending'"
-	  " ELSE state END AS state, http_status, enroll_status, error,"
-	  " source_status, meisa_id"
-	  " FROM contacts ORDER BY id" },
+	  " ELSE state END AS state,"
+	  " CASE WHEN state IN ('upserted', 'failed') THEN http_status END"
+	  " AS http_status, enroll_status,"
+	  " CASE WHEN state IN ('upserted', 'failed') THEN error END AS error,"
+	  " source_status, meisa_id,"
+	  " (SELECT group_concat(value, ';') FROM json_each(cleared))"
+	  " AS cleared_fields"
+	  " FROM contacts WHERE gen = " CURRENT_GEN " ORDER BY id" },
 	{ "suppressed",
 	  "SELECT email, CASE WHEN source_status IS NOT NULL"
 	  " THEN source_status ELSE 'meisa_unsubscribed' END AS reason,"
-	  " state FROM contacts WHERE source_status IS NOT NULL"
-	  " OR email IN (SELECT email FROM unsubscribed) ORDER BY id" },
+	  " state FROM contacts WHERE (source_status IS NOT NULL"
+	  " OR email IN (SELECT email FROM unsubscribed))"
+	  " AND gen = " CURRENT_GEN " ORDER BY id" },
+	{ "missing",
+	  "SELECT c.email AS email, c.external_id AS external_id,"
+	  " CASE c.state WHEN 'sent' THEN 'pending' ELSE c.state END AS state,"
+	  " c.meisa_id AS meisa_id, i.path AS last_seen_in,"
+	  " g.started_at AS last_seen_at"
+	  " FROM contacts c LEFT JOIN inputs i ON i.id = c.input_id"
+	  " LEFT JOIN generations g ON g.id = c.gen"
+	  " WHERE c.gen = " PREVIOUS_GEN " AND " PREVIOUS_GEN " > 0"
+	  " ORDER BY c.id" },
 };
 
 static const struct export_kind *find_kind(const char *what)
@@ -75,7 +95,8 @@ enum mb_rc export_table(struct db *db, const char *what, const char *path,
 	*rows = 0;
 	if (!kind)
 		return err_set(e, MB_EUSAGE, "unknown export '%s' (rejects,"
-			       " results, suppressed, unsubscribed)", what);
+			       " results, suppressed, missing, unsubscribed)",
+			       what);
 	rc = db_prepare(db, &s, kind->sql, e);
 	if (rc == MB_OK)
 		rc = csvwrite_open(&w, path, e);

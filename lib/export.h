@@ -1,7 +1,15 @@
 /*
  * export: write what users need from a staging file as CSV (SPEC.md,
- * "Exported CSV files"): rejects, results, suppressed.  Writing goes through
- * csvwrite (0600, formula-safe, gzip by name, atomic rename).
+ * "Exported CSV files"): rejects, results, suppressed, missing.  Writing
+ * goes through csvwrite (0600, formula-safe, gzip by name, atomic rename).
+ *
+ * Each is about the latest generation (db.h), like status: rejects of its
+ * files; results and suppressed for its contacts; missing lists the
+ * contacts of the previous generation that the latest one lacks (never
+ * deleted: the API cannot delete).  results has a cleared_fields column:
+ * custom fields Meisa still holds whose cell is now empty (';'-separated;
+ * an upsert cannot clear them).  http_status and error are the last answer
+ * for an upserted or failed contact and are empty while it is pending.
  */
 #ifndef MB_EXPORT_H
 #define MB_EXPORT_H
@@ -11,7 +19,10 @@
 #include "db.h"
 #include "err.h"
 
-/* what: "rejects", "results" or "suppressed".  *rows: data rows written. */
+/*
+ * what: "rejects", "results", "suppressed" or "missing" (else MB_EUSAGE).
+ * *rows: data rows written.
+ */
 enum mb_rc export_table(struct db *db, const char *what, const char *path,
 			uint64_t *rows, struct err *e);
 

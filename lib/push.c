@@ -1,5 +1,9 @@
 /*
  * push: pre-flight, the upsert outbox loop, enrollment chunks.
+ *
+ * Every query is about the latest generation (p->gen, or the SQL below
+ * for statements built once): contacts of earlier generations that the
+ * latest one lacks are left alone.
  */
 #include "push.h"
 
@@ -9,6 +13,20 @@
 
 #include "backoff.h"
 #include "xalloc.h"
+
+#define CURRENT_GEN "(SELECT coalesce(max(id), 0) FROM generations)"
+
+/*
+ * What --full sends again besides the pending contacts: the upserted ones
+ * (and failed ones, on a fresh pass) of the generation; when a full pass
+ * began earlier (full_since), only those acknowledged before it.
+ */
+#define FULL_AGAIN_SQL \
+	" gen = " CURRENT_GEN " AND (SELECT full_since FROM generations" \
+	" WHERE id = contacts.gen) IS NULL" \
+	" AND state IN ('upserted', 'failed')" \
+	" OR gen = " CURRENT_GEN " AND state = 'upserted' AND acked_at <" \
+	" (SELECT full_since FROM generations WHERE id = contacts.gen)"
 
 /* A request waiting to be (re)sent, and when. */
 struct retry {
@@ -125,6 +143,8 @@ enum mb_rc push_open(struct push *p, struct db *db,
 	rc = meisa_open(&p->api, &api, db->sql, e);
 	if (rc == MB_OK)
 		rc = load_sends(p, e);
+	if (rc == MB_OK)
+		rc = db_int(db, "SELECT " CURRENT_GEN, &p->gen, e);
 	return rc;
 }
 
@@ -258,28 +278,41 @@ out:
 static const char enrollable_sql[] =
 	" FROM contacts WHERE source_status IS NULL AND chunk_id IS NULL"
 	" AND enroll_status IS NULL AND state IN ('pending', 'sent',"
-	" 'upserted') AND email NOT IN (SELECT email FROM unsubscribed)";
+	" 'upserted') AND email NOT IN (SELECT email FROM unsubscribed)"
+	" AND gen = " CURRENT_GEN;
 
 static enum mb_rc count_plan(struct push *p, struct push_plan *plan,
 			     struct err *e)
 {
 	struct buf sql = BUF_INIT;
-	int64_t open_chunks = 0;
+	int64_t open_chunks = 0, again = 0;
 	enum mb_rc rc;
 
+	plan->generation = p->gen;
 	rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state IN"
-		    " ('pending', 'sent')", &plan->to_upsert, e);
+		    " ('pending', 'sent') AND gen = " CURRENT_GEN,
+		    &plan->to_upsert, e);
+	if (rc == MB_OK && p->opts.full)
+		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
+			    FULL_AGAIN_SQL, &again, e);
+	plan->to_upsert += again;
+	if (rc == MB_OK && !p->opts.full)
+		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
+			    " state = 'upserted' AND acked_gen < gen AND gen = "
+			    CURRENT_GEN, &plan->unchanged, e);
 	if (rc == MB_OK)
 		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
-			    " state = 'skipped'", &plan->skipped, e);
+			    " state = 'skipped' AND gen = " CURRENT_GEN,
+			    &plan->skipped, e);
 	if (rc == MB_OK)
 		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
-			    " source_status IS NOT NULL OR email IN (SELECT"
-			    " email FROM unsubscribed)", &plan->suppressed, e);
+			    " (source_status IS NOT NULL OR email IN (SELECT"
+			    " email FROM unsubscribed)) AND gen = " CURRENT_GEN,
+			    &plan->suppressed, e);
 	if (rc == MB_OK)
 		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE email IN"
-			    " (SELECT email FROM unsubscribed)",
-			    &plan->meisa_unsubscribed, e);
+			    " (SELECT email FROM unsubscribed) AND gen = "
+			    CURRENT_GEN, &plan->meisa_unsubscribed, e);
 	if (rc == MB_OK && p->opts.sequence) {
 		rc = buf_printf(&sql, "SELECT count(*)%s", enrollable_sql);
 		if (rc == MB_OK)
@@ -377,6 +410,7 @@ static struct http_request *next_contact(struct push *p, struct upserts *u)
 	if (u->exhausted)
 		return NULL;
 	sqlite3_bind_int64(u->next, 1, u->last_id);
+	sqlite3_bind_int64(u->next, 2, p->gen);
 	if (sqlite3_step(u->next) == SQLITE_ROW) {
 		u->last_id = sqlite3_column_int64(u->next, 0);
 		req = http_request_new("POST", "/contacts/upsert/",
@@ -612,18 +646,30 @@ static enum mb_rc run_upserts(struct push *p, struct push_result *res,
 	u.progress.phase = "upsert";
 	u.last_commit_ms = u.last_answer_ms = u.last_progress_ms = db_now_ms();
 	rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state IN"
-		    " ('pending', 'sent')", &u.progress.total, e);
+		    " ('pending', 'sent') AND gen = " CURRENT_GEN,
+		    &u.progress.total, e);
 	if (rc == MB_OK)
 		rc = db_prepare(p->db, &u.next, "SELECT id, body FROM contacts"
-				" WHERE id > ? AND state IN ('pending', 'sent')"
-				" ORDER BY id LIMIT 1", e);
+				" WHERE id > ?1 AND state IN ('pending',"
+				" 'sent') AND gen = ?2 ORDER BY id LIMIT 1", e);
+	/*
+	 * The body acknowledged is the one staged (no staging runs during a
+	 * push: the run lock), so its hash is body_hash.  custom_fields
+	 * merge: the keys Meisa holds are the union of all those sent.
+	 */
 	if (rc == MB_OK)
 		rc = db_prepare(p->db, &u.ok, "UPDATE contacts SET"
 				" state = 'upserted', http_status = ?2,"
 				" attempts = attempts + ?3, error = NULL,"
 				" meisa_id = CASE WHEN json_valid(?4) THEN"
 				" json_extract(?4, '$.id') END,"
-				" acked_at = strftime('%Y-%m-%dT%H:%M:%fZ')"
+				" acked_at = strftime('%Y-%m-%dT%H:%M:%fZ'),"
+				" acked_hash = body_hash, acked_gen = gen,"
+				" acked_fields = (SELECT json_group_array(k)"
+				" FROM (SELECT key AS k FROM json_each("
+				" contacts.body, '$.custom_fields') UNION"
+				" SELECT value FROM json_each(coalesce("
+				" contacts.acked_fields, '[]')) ORDER BY 1))"
 				" WHERE id = ?1", e);
 	if (rc == MB_OK)
 		rc = db_prepare(p->db, &u.fail, "UPDATE contacts SET"
@@ -842,24 +888,56 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 	return rc;
 }
 
+/*
+ * Before the first write: the generation is pushed from now on (the next
+ * staged file opens a new one), and --full puts back what it sends again.
+ */
+static enum mb_rc begin_run(struct push *p, struct err *e)
+{
+	enum mb_rc rc = db_begin(p->db, e);
+
+	if (rc == MB_OK)
+		rc = db_exec(p->db, "UPDATE generations SET pushed_at ="
+			     " strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = "
+			     CURRENT_GEN " AND pushed_at IS NULL", e);
+	if (rc == MB_OK && p->opts.full)
+		rc = db_exec(p->db, "UPDATE contacts SET state = 'pending'"
+			     " WHERE" FULL_AGAIN_SQL ";"
+			     "UPDATE generations SET full_since = strftime("
+			     "'%Y-%m-%dT%H:%M:%fZ') WHERE id = " CURRENT_GEN
+			     " AND full_since IS NULL", e);
+	if (rc == MB_OK)
+		return db_commit(p->db, e);
+	db_rollback(p->db);
+	return rc;
+}
+
 enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e)
 {
 	int64_t pending = 0, failed = 0;
 	enum mb_rc rc;
 
 	memset(res, 0, sizeof(*res));
-	rc = run_upserts(p, res, e);
+	rc = begin_run(p, e);
+	if (rc == MB_OK)
+		rc = run_upserts(p, res, e);
 	if (rc == MB_OK && p->opts.sequence)
 		rc = run_enrollment(p, res, e);
 	if (rc == MB_OK)
 		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state IN"
-			    " ('pending', 'sent')", &pending, e);
+			    " ('pending', 'sent') AND gen = " CURRENT_GEN,
+			    &pending, e);
 	if (rc == MB_OK && pending)
 		rc = err_set(e, MB_ESTOPPED, "stopped with %lld contacts still"
 			     " to upsert", (long long)pending);
+	/* Nothing left to send: the next --full starts a new pass. */
 	if (rc == MB_OK)
-		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state ="
-			    " 'failed' OR enroll_status = 'failed'", &failed, e);
+		rc = db_exec(p->db, "UPDATE generations SET full_since = NULL"
+			     " WHERE id = " CURRENT_GEN, e);
+	if (rc == MB_OK)
+		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE (state ="
+			    " 'failed' OR enroll_status = 'failed') AND gen = "
+			    CURRENT_GEN, &failed, e);
 	if (rc == MB_OK && failed)
 		rc = err_set(e, MB_EFAILED, "%lld contacts failed at the API;"
 			     " 'meisa-bulk export results' lists them",

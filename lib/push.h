@@ -21,6 +21,18 @@
  * suppressed at the source are never upserted; contacts on Meisa's
  * unsubscribed list are upserted but never enrolled; override_unsubscribe is
  * never sent.
+ *
+ * Nightly sync (db.h, stage.h): push works on the latest generation only.
+ * Its contacts whose body Meisa acknowledged already (staging left them
+ * upserted) are not sent; contacts of earlier generations missing from the
+ * latest one are neither sent nor enrolled.  An acknowledgement records the
+ * hash of the body sent (acked_hash), the generation (acked_gen) and the
+ * custom field keys Meisa now holds (acked_fields).  push_run marks the
+ * generation pushed, so the next staged file opens a new one.  opts.full
+ * sends every contact of the generation again (not the skipped ones); an
+ * interrupted --full push resumes where it stopped when run with --full
+ * again (the generation remembers when the full pass began), and starts
+ * over once a full pass has finished.
  */
 #ifndef MB_PUSH_H
 #define MB_PUSH_H
@@ -46,6 +58,7 @@ struct push_opts {
 	struct meisa_opts api;
 	const char *sequence;    /* NULL: no enrollment */
 	uint64_t max_requests;   /* 0: no limit */
+	int full;                /* send unchanged contacts too (--full) */
 	int64_t drain_ms;        /* bounded wait for answers on stop; 0: 10 s */
 	void (*progress)(void *ctx, const struct push_progress *p);
 	void *ctx;
@@ -55,6 +68,8 @@ struct push_plan {
 	char environment[16];
 	struct buf scopes;
 	int64_t to_upsert, skipped, suppressed, meisa_unsubscribed;
+	int64_t unchanged;       /* acknowledged already: not sent */
+	int64_t generation;
 	int64_t to_enroll, chunks, requests, estimate_ms;
 	struct buf as_of;
 };
@@ -73,6 +88,7 @@ struct push {
 	size_t nsends, sends_cap;
 	uint64_t stop_after;     /* max_requests reached */
 	int64_t started_ms;
+	int64_t gen;             /* the latest generation (0: none) */
 };
 
 enum mb_rc push_open(struct push *p, struct db *db,

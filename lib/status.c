@@ -6,15 +6,20 @@
 #include <string.h>
 
 /*
- * One query, one row: the columns are the SPEC.md fields in order.  A contact
- * is suppressed when the source says do-not-email or Meisa's unsubscribed
- * list holds it; 'sent' (in flight when a run stopped) counts as pending.
+ * One query, one row: the columns are the fields of struct status_counts
+ * in order; ?1 is the latest generation, ?2 the one before.  A contact is
+ * suppressed when the source says do-not-email or Meisa's unsubscribed list
+ * holds it; 'sent' (in flight when a run stopped) counts as pending.
+ * Cleared fields of skipped contacts are not counted: nothing of theirs is
+ * sent anyway.
  */
 static const char counts_sql[] =
 	"SELECT"
-	" (SELECT coalesce(sum(rows_read), 0) FROM inputs),"
-	" (SELECT count(*) FROM rejects),"
-	" (SELECT count(*) FROM duplicates),"
+	" (SELECT coalesce(sum(rows_read), 0) FROM inputs WHERE gen = ?1),"
+	" (SELECT count(*) FROM rejects WHERE input_id IN"
+	"  (SELECT id FROM inputs WHERE gen = ?1)),"
+	" (SELECT count(*) FROM duplicates WHERE input_id IN"
+	"  (SELECT id FROM inputs WHERE gen = ?1)),"
 	" count(*),"
 	" coalesce(sum(source_status IS NOT NULL OR u.email IS NOT NULL), 0),"
 	" coalesce(sum(state = 'skipped'), 0),"
@@ -27,9 +32,15 @@ static const char counts_sql[] =
 	" coalesce(sum(unconfirmed), 0),"
 	" coalesce(sum(u.email IS NOT NULL), 0),"
 	" (SELECT count(*) FROM chunks),"
-	" (SELECT count(*) FROM chunks WHERE state = 'acknowledged')"
-	/* One pass over contacts, whatever its size. */
-	" FROM contacts LEFT JOIN unsubscribed u ON u.email = contacts.email";
+	" (SELECT count(*) FROM chunks WHERE state = 'acknowledged'),"
+	" ?1,"
+	" coalesce(sum(state = 'upserted' AND acked_gen < gen), 0),"
+	" (SELECT count(*) FROM contacts WHERE ?2 > 0 AND gen = ?2),"
+	" coalesce(sum(CASE WHEN state <> 'skipped' THEN"
+	"  json_array_length(cleared) END), 0)"
+	/* One pass over the generation's contacts, whatever its size. */
+	" FROM contacts LEFT JOIN unsubscribed u ON u.email = contacts.email"
+	" WHERE contacts.gen = ?1";
 
 enum mb_rc status_load(struct db *db, struct status_counts *c,
 		       struct err *e)
@@ -39,15 +50,26 @@ enum mb_rc status_load(struct db *db, struct status_counts *c,
 		&c->suppressed, &c->skipped, &c->upserted, &c->failed,
 		&c->pending, &c->enrolled, &c->requests, &c->unconfirmed,
 		&c->meisa_unsubscribed, &c->chunks, &c->chunks_acknowledged,
+		&c->generation, &c->unchanged, &c->missing, &c->cleared_fields,
 	};
+	int64_t gen = 0, previous = 0;
 	sqlite3_stmt *s = NULL;
 	enum mb_rc rc;
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
-	rc = db_prepare(db, &s, counts_sql, e);
+	rc = db_int(db, "SELECT coalesce(max(id), 0) FROM generations", &gen,
+		    e);
+	if (rc == MB_OK)
+		rc = db_int(db, "SELECT coalesce(max(id), 0) FROM generations"
+			    " WHERE id < (SELECT max(id) FROM generations)",
+			    &previous, e);
+	if (rc == MB_OK)
+		rc = db_prepare(db, &s, counts_sql, e);
 	if (rc != MB_OK)
 		return rc;
+	sqlite3_bind_int64(s, 1, gen);
+	sqlite3_bind_int64(s, 2, previous);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 			*fields[i] = sqlite3_column_int64(s, (int)i);
@@ -58,16 +80,64 @@ enum mb_rc status_load(struct db *db, struct status_counts *c,
 	return rc;
 }
 
+/* One run as a JSON object; the FROM must name runs r. */
+#define RUN_OBJECT_SQL \
+	"json_object('id', r.id, 'kind', r.kind, 'started_at', r.started_at," \
+	" 'ended_at', r.ended_at, 'args', r.args, 'exit_status'," \
+	" r.exit_status, 'summary', CASE WHEN json_valid(r.summary)" \
+	" THEN json(r.summary) ELSE r.summary END, 'inputs', (SELECT" \
+	" json_group_array(json_object('path', path, 'size', size," \
+	" 'sha256', sha256, 'generation', gen, 'rows_read', rows_read," \
+	" 'complete', complete)) FROM (SELECT * FROM inputs" \
+	" WHERE run_id = r.id ORDER BY id)))"
+
+/*
+ * The text value of a query with no parameters into out; out is empty when
+ * there is no row or the value is NULL.
+ */
+static enum mb_rc query_text(struct db *db, const char *sql,
+			     struct buf *out, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	enum mb_rc rc;
+	int step;
+
+	rc = db_prepare(db, &s, sql, e);
+	if (rc != MB_OK)
+		return rc;
+	buf_reset(out);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+			rc = buf_set(out, sqlite3_column_text(s, 0),
+				     (size_t)sqlite3_column_bytes(s, 0));
+	} else if (step != SQLITE_DONE) {
+		rc = db_fail(db, "cannot read status of", e);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum mb_rc status_runs_json(struct db *db, struct buf *out, struct err *e)
+{
+	return query_text(db, "SELECT json_group_array(json(o)) FROM (SELECT "
+			  RUN_OBJECT_SQL " AS o FROM runs r ORDER BY r.id)",
+			  out, e);
+}
+
 enum mb_rc status_json(struct db *db, struct buf *out, struct err *e)
 {
 	struct status_counts c;
 	sqlite3_stmt *s = NULL;
-	struct buf as_of = BUF_INIT;
+	struct buf as_of = BUF_INIT, last = BUF_INIT;
 	enum mb_rc rc;
 
 	rc = status_load(db, &c, e);
 	if (rc == MB_OK)
 		rc = db_meta_get(db, "unsubscribed_as_of", &as_of, e);
+	if (rc == MB_OK)
+		rc = query_text(db, "SELECT " RUN_OBJECT_SQL " FROM runs r"
+				" ORDER BY r.id DESC LIMIT 1", &last, e);
 	if (rc == MB_OK)
 		rc = db_prepare(db, &s, "SELECT json_object("
 			"'rows_read', ?1, 'rejected', ?2, 'duplicates', ?3,"
@@ -75,21 +145,27 @@ enum mb_rc status_json(struct db *db, struct buf *out, struct err *e)
 			" 'upserted', ?7, 'failed', ?8, 'pending', ?9,"
 			" 'enrolled', ?10, 'requests', ?11, 'unconfirmed', ?12,"
 			" 'meisa_unsubscribed', ?13, 'chunks', ?14,"
-			" 'chunks_acknowledged', ?15,"
-			" 'unsubscribed_as_of', nullif(?16, ''),"
-			" 'staging_file', ?17)", e);
+			" 'chunks_acknowledged', ?15, 'generation', ?16,"
+			" 'unchanged', ?17, 'missing', ?18,"
+			" 'cleared_fields_not_sent', ?19,"
+			" 'unsubscribed_as_of', nullif(?20, ''),"
+			" 'staging_file', ?21, 'last_run', json(?22))", e);
 	if (rc == MB_OK) {
 		int64_t v[] = { c.rows_read, c.rejected, c.duplicates,
 			c.contacts, c.suppressed, c.skipped, c.upserted,
 			c.failed, c.pending, c.enrolled, c.requests,
 			c.unconfirmed, c.meisa_unsubscribed, c.chunks,
-			c.chunks_acknowledged };
+			c.chunks_acknowledged, c.generation, c.unchanged,
+			c.missing, c.cleared_fields };
 		size_t i;
 
 		for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 			sqlite3_bind_int64(s, (int)i + 1, v[i]);
-		sqlite3_bind_text(s, 16, buf_str(&as_of), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 17, db->path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 20, buf_str(&as_of), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 21, db->path, -1, SQLITE_STATIC);
+		if (last.len)
+			sqlite3_bind_text(s, 22, last.data, (int)last.len,
+					  SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW)
 			rc = buf_set(out, sqlite3_column_text(s, 0),
 				     (size_t)sqlite3_column_bytes(s, 0));
@@ -98,5 +174,6 @@ enum mb_rc status_json(struct db *db, struct buf *out, struct err *e)
 	}
 	sqlite3_finalize(s);
 	buf_release(&as_of);
+	buf_release(&last);
 	return rc;
 }

@@ -1,12 +1,21 @@
 /*
  * status: the counts and progress of a staging file (SPEC.md, status --json).
  *
- * Counts are derived from the tables, never kept as running totals, so they
- * reconcile by construction: every data row read is exactly one reject, one
- * duplicate or the first row of one contact, and every contact is in exactly
- * one state.
+ * The counts are those of the latest generation (db.h): the files staged
+ * since the last push, i.e. the latest nightly dump or the one migration
+ * being imported.  They are derived from the tables, never kept as running
+ * totals, so they reconcile by construction: every data row of the
+ * generation's files is exactly one reject, one duplicate (a later row of a
+ * contact within the generation) or the first row of one contact, and every
+ * contact is in exactly one state.
  *   rows_read = rejected + duplicates + contacts
  *   contacts  = upserted + failed + pending + skipped   (sent counts pending)
+ * A row that replaces a contact staged in an earlier generation is that
+ * contact's first row in this one, not a duplicate.  upserted includes the
+ * unchanged contacts: acknowledged by Meisa in an earlier generation with
+ * the body they have now, so not sent again.  Contacts of the previous
+ * generation absent from this one are counted as missing (and are not in
+ * contacts); requests counts every run of the staging file.
  */
 #ifndef MB_STATUS_H
 #define MB_STATUS_H
@@ -21,12 +30,28 @@ struct status_counts {
 	int64_t suppressed, skipped, upserted, failed, pending;
 	int64_t enrolled, requests, unconfirmed, meisa_unsubscribed;
 	int64_t chunks, chunks_acknowledged;
+	int64_t generation;      /* the latest; 0 when nothing was staged */
+	int64_t unchanged;       /* upserted earlier, same body: not sent */
+	int64_t missing;         /* in the previous generation, not this one */
+	int64_t cleared_fields;  /* emptied custom fields Meisa still holds */
 };
 
 enum mb_rc status_load(struct db *db, struct status_counts *c,
 		       struct err *e);
 
-/* The status object as one line of JSON (built by SQLite) into out. */
+/*
+ * The status object as one line of JSON (built by SQLite) into out: the
+ * counts (cleared_fields as cleared_fields_not_sent), unsubscribed_as_of,
+ * staging_file and last_run (the latest run, as in status_runs_json, or
+ * null).
+ */
 enum mb_rc status_json(struct db *db, struct buf *out, struct err *e);
+
+/*
+ * Every run, oldest first, as a JSON array of {id, kind, started_at,
+ * ended_at, args, exit_status, summary, inputs: [{path, size, sha256,
+ * generation, rows_read, complete}]} into out.
+ */
+enum mb_rc status_runs_json(struct db *db, struct buf *out, struct err *e);
 
 #endif
