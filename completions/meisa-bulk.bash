@@ -13,7 +13,7 @@ _meisa_bulk_presets="auto mailchimp sendgrid klaviyo hubspot kit \
 activecampaign brevo mailerlite customerio beehiiv substack intercom generic"
 _meisa_bulk_fields="email external_id first_name last_name display_name \
 tags status ignore custom:"
-_meisa_bulk_exports="rejects results suppressed unsubscribed"
+_meisa_bulk_exports="rejects results suppressed missing unsubscribed"
 
 # Options that take a value (the next word is that value, not a command).
 _meisa_bulk_valued="--db --preset --map --delimiter --tag --source \
@@ -25,8 +25,8 @@ _meisa_bulk_options()
 {
 	local common="--db --json -q --quiet -v --verbose -h --help"
 	local stage="--preset --map --delimiter --tag --source"
-	local push="--sequence --rate --concurrency --max-requests --dry-run \
---yes --api-key-file --insecure"
+	local push="--sequence --rate --concurrency --max-requests --full \
+--dry-run --yes --api-key-file --insecure"
 	local key="--api-key-file --insecure"
 	local quiet="-q --quiet -v --verbose -h --help"
 

@@ -321,8 +321,9 @@ def test_completion_of_db_files(tmp_path):
 def test_completion_of_values():
     exports = complete("meisa-bulk", "export", "")
     usage = help_text("help", "export").split("\n")[0]
-    assert set(re.search(r"export (\S+)", usage).group(1).split("|")) <= \
+    assert set(re.search(r"export (\S+)", usage).group(1).split("|")) == \
         set(exports)
+    assert "missing" in exports
     assert complete("meisa-bulk", "export", "rejects", "") == []
     assert complete("meisa-bulk", "import", "--source", "") == [
         "import", "initial_sync"]
