@@ -10,7 +10,8 @@ CC      ?= cc
 PYTHON  := /usr/bin/python3
 PKGS    := sqlite3 libcurl zlib libmicrohttpd
 DEB_PKGS := libcsv-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev \
-	libmicrohttpd-dev libcriterion-dev python3-pytest pkg-config sqlite3
+	libmicrohttpd-dev libcriterion-dev python3-pytest pkg-config sqlite3 \
+	mandoc
 # What the benchmarks measure with (installed by make bench-*).
 BENCH_PKGS := wrk time bc curl gzip
 
