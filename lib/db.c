@@ -71,7 +71,9 @@ static const char schema_v1[] =
  * Version 1 -> 2: nightly sync.
  *
  * contacts.gen          the generation the contact was last seen in
- * contacts.body_hash    db_body_hash(body)
+ * contacts.body_hash    db_body_hash(body), or NULL: staging a first
+ *                       generation does not hash (nothing was acknowledged
+ *                       to compare with); push hashes what it acknowledges
  * contacts.acked_hash   body_hash of the last body Meisa acknowledged: push
  *                       sends a contact only when its body_hash differs
  * contacts.acked_fields custom field keys Meisa holds from acknowledged

@@ -66,7 +66,7 @@ struct staged {
 	const char *suppress;    /* static source status, or NULL */
 	int unconfirmed;
 	int has_tags;
-	int64_t hash;            /* db_body_hash of the body */
+	int64_t hash;            /* db_body_hash of the body, or 0 */
 	size_t email, ext, body, detail;  /* arena offsets; 0 = none */
 };
 
@@ -91,6 +91,7 @@ struct queue {
 struct reader {
 	const struct stage_opts *opts;
 	const char *path;
+	int hash;                /* compute body hashes (see stage_one) */
 	struct queue *q;
 	struct source src;
 	struct mapping map;
@@ -114,7 +115,9 @@ struct stager {
 	int64_t input_id;
 	int64_t gen;             /* the generation being staged */
 	int prefer_update;       /* the previous row was an UPDATE */
+	int hashing;             /* rows carry their body hash */
 	sqlite3_stmt *ins_contact;
+	sqlite3_stmt *upd_same_id;
 	sqlite3_stmt *upd_contact;
 	sqlite3_stmt *rekey;
 	sqlite3_stmt *ins_reject;
@@ -261,15 +264,19 @@ static enum mb_rc fingerprint_file(const char *path, uint64_t *size, char sha256
  * is pending, do-not-email at the source is skipped.  The cleared-field list
  * is only recomputed when the body changed (the subquery runs for those rows
  * alone).  This runs for every row of every night after the first: each
- * term costs (measured), so what can be derived later is not stored here.
+ * term costs (measured), so what can be derived later is not stored here,
+ * and external_id is only set by the statement for a row that changes it
+ * (setting it, even to the same value, rewrites its index entry: 12% of
+ * a second night's time, measured).
  */
-#define REPLACE_SET \
-	" external_id = ?2, body = ?3, source_status = ?4, unconfirmed = ?5," \
+#define REPLACE_SET_SAME_ID \
+	" body = ?3, source_status = ?4, unconfirmed = ?5," \
 	" input_id = ?6, line = ?7, gen = ?8, body_hash = ?9," \
 	" state = CASE WHEN ?4 IS NOT NULL THEN 'skipped'" \
 	"  WHEN acked_hash = ?9 THEN 'upserted' ELSE 'pending' END," \
 	" cleared = CASE WHEN acked_hash = ?9 OR acked_fields IS NULL" \
 	"  THEN cleared ELSE " STAGE_CLEARED_SQL("?3") " END"
+#define REPLACE_SET " external_id = ?2," REPLACE_SET_SAME_ID
 
 static enum mb_rc prepare_all(struct stager *st, struct err *e)
 {
@@ -295,6 +302,9 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 		 * OR IGNORE for the same reason; an external_id that another
 		 * contact holds leaves the row alone (the slow path decides).
 		 */
+		{ &st->upd_same_id,
+		  "UPDATE OR IGNORE contacts SET" REPLACE_SET_SAME_ID
+		  " WHERE email = ?1 AND gen < ?8 AND external_id IS ?2" },
 		{ &st->upd_contact,
 		  "UPDATE OR IGNORE contacts SET" REPLACE_SET
 		  " WHERE email = ?1 AND gen < ?8" },
@@ -346,7 +356,8 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 
 static void finalize_all(struct stager *st)
 {
-	sqlite3_stmt **all[] = { &st->ins_contact, &st->upd_contact,
+	sqlite3_stmt **all[] = { &st->ins_contact, &st->upd_same_id,
+				 &st->upd_contact,
 				 &st->rekey, &st->ins_reject,
 				 &st->ins_dup, &st->find, &st->merge,
 				 &st->mark_conflict };
@@ -433,7 +444,10 @@ static void bind_contact(struct stager *st, sqlite3_stmt *s,
 	sqlite3_bind_int64(s, 6, st->input_id);
 	sqlite3_bind_int64(s, 7, (sqlite3_int64)r->line);
 	sqlite3_bind_int64(s, 8, st->gen);
-	sqlite3_bind_int64(s, 9, r->hash);
+	if (st->hashing)
+		sqlite3_bind_int64(s, 9, r->hash);
+	else
+		sqlite3_bind_null(s, 9);
 }
 
 /* Run a bound contact statement; *changed: it wrote a row. */
@@ -534,28 +548,38 @@ static enum mb_rc slow_path(struct stager *st, const struct batch *b,
 	return merge_row(st, b, r, email_id, e);
 }
 
+/*
+ * The statements that may write row r, the likeliest first: after an
+ * UPDATE, the same-external_id UPDATE, then the one that changes it, then
+ * the INSERT; after an INSERT, the INSERT first.
+ */
 static enum mb_rc insert_row(struct stager *st, const struct batch *b,
 			     const struct staged *r, struct err *e)
 {
-	sqlite3_stmt *first, *second;
-	int changed = 0, update = st->prefer_update;
-	enum mb_rc rc;
+	sqlite3_stmt *order[3];
+	int changed = 0, update = 0;
+	enum mb_rc rc = MB_OK;
+	size_t i;
 
-	first = update ? st->upd_contact : st->ins_contact;
-	second = update ? st->ins_contact : st->upd_contact;
-	bind_contact(st, first, b, r);
-	rc = step_contact(st, first, &changed, e);
-	if (rc == MB_OK && !changed) {
-		update = !update;
-		bind_contact(st, second, b, r);
-		rc = step_contact(st, second, &changed, e);
-		if (rc == MB_OK && changed)
-			st->prefer_update = update;
+	if (st->prefer_update) {
+		order[0] = st->upd_same_id;
+		order[1] = st->upd_contact;
+		order[2] = st->ins_contact;
+	} else {
+		order[0] = st->ins_contact;
+		order[1] = st->upd_same_id;
+		order[2] = st->upd_contact;
+	}
+	for (i = 0; i < 3 && rc == MB_OK && !changed; i++) {
+		bind_contact(st, order[i], b, r);
+		rc = step_contact(st, order[i], &changed, e);
+		update = order[i] != st->ins_contact;
 	}
 	if (rc != MB_OK)
 		return rc;
 	if (!changed)
 		return slow_path(st, b, r, e);
+	st->prefer_update = update;
 	st->usable++;
 	if (update)
 		st->updated++;
@@ -724,11 +748,11 @@ static enum mb_rc add_staged(struct reader *rd, unsigned long line,
 	if (rc == MB_OK && !rec->reject) {
 		body_off = b->arena.len;
 		rc = stage_body(rec, rd->opts->source, &b->arena);
-		if (rc == MB_OK) {
+		if (rc == MB_OK && rd->hash)
 			r->hash = db_body_hash(b->arena.data + body_off,
 					       b->arena.len - body_off);
+		if (rc == MB_OK)
 			rc = buf_addch(&b->arena, '\0');
-		}
 		r->body = body_off;
 	}
 	if (rc != MB_OK)
@@ -1045,6 +1069,7 @@ static enum mb_rc open_generation(struct stager *st, int64_t run_id,
 				  struct err *e)
 {
 	sqlite3_stmt *s = NULL;
+	int64_t failed = 0;
 	char now[32];
 	enum mb_rc rc;
 
@@ -1059,7 +1084,11 @@ static enum mb_rc open_generation(struct stager *st, int64_t run_id,
 		rc = db_fail(st->db, "cannot record generation in", e);
 	sqlite3_finalize(s);
 	st->gen = sqlite3_last_insert_rowid(st->db->sql);
+	/* A failed chunk marks its contacts; the scan is for that case. */
 	if (rc == MB_OK)
+		rc = db_int(st->db, "SELECT EXISTS (SELECT 1 FROM chunks WHERE"
+			    " state = 'failed')", &failed, e);
+	if (rc == MB_OK && failed)
 		rc = db_exec(st->db, "UPDATE contacts SET chunk_id = NULL,"
 			     " enroll_status = NULL WHERE enroll_status ="
 			     " 'failed'", e);
@@ -1094,8 +1123,14 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		goto out;
 	if (!st.gen)
 		rc = open_generation(&st, opts->run_id, e);
-	/* After a first night most rows replace a contact: try UPDATE first. */
+	/*
+	 * After a first night most rows replace a contact: try UPDATE first,
+	 * and hash the bodies to compare them with what Meisa acknowledged.
+	 * In a first generation nothing was acknowledged: the hash of a new
+	 * contact is left for push to take when it is (body_hash NULL).
+	 */
 	st.prefer_update = st.gen > 1;
+	st.hashing = rd.hash = st.gen > 1;
 	if (rc == MB_OK)
 		rc = prepare_all(&st, e);
 	if (rc == MB_OK)

@@ -316,7 +316,9 @@ static void exec(struct db *db, const char *sql)
 static void ack_all(struct db *db)
 {
 	exec(db, "UPDATE contacts SET state = 'upserted', attempts = attempts"
-	     " + 1, acked_hash = body_hash, acked_gen = gen, acked_at ="
+	     " + 1, body_hash = coalesce(body_hash, mb_body_hash(body)),"
+	     " acked_hash = coalesce(body_hash, mb_body_hash(body)),"
+	     " acked_gen = gen, acked_at ="
 	     " strftime('%Y-%m-%dT%H:%M:%fZ'), acked_fields = (SELECT"
 	     " json_group_array(k) FROM (SELECT key AS k FROM"
 	     " json_each(contacts.body, '$.custom_fields') UNION SELECT value"
@@ -363,6 +365,9 @@ Test(generations, second_night_replaces_diffs_and_reports)
 	cr_assert_eq(c.generation, 1);
 	cr_assert_eq(c.new_generation, 1);
 	cr_assert_eq(c.contacts_new, 5);
+	/* Nothing to compare with yet: a first night is not hashed. */
+	cr_assert_eq(q(&db, "SELECT count(*) FROM contacts WHERE body_hash IS"
+		       " NULL"), 5);
 	/* Before a push, another file joins the same generation. */
 	stage(&db, write_file("n1b.csv", "email,first_name\n"
 			      "extra@example.com,X\n"), &c);
@@ -397,9 +402,14 @@ Test(generations, second_night_replaces_diffs_and_reports)
 		       "\"first_name\":\"Benjamin\",\"source\":\"import\","
 		       "\"custom_fields\":{\"plan\":\"pro\",\"score\":1},"
 		       "\"tag_names\":[\"c\"]}'"), 1);
-	/* Every stored hash is the hash of the stored body, both paths. */
-	cr_assert_eq(q(&db, "SELECT count(*) FROM contacts WHERE body_hash IS"
-		       " NOT mb_body_hash(body)"), 0);
+	/*
+	 * Every stored hash is the hash of the stored body, both paths; a
+	 * second generation hashes every row it stages.
+	 */
+	cr_assert_eq(q(&db, "SELECT count(*) FROM contacts WHERE body_hash <>"
+		       " mb_body_hash(body)"), 0);
+	cr_assert_eq(q(&db, "SELECT count(*) FROM contacts WHERE gen = 2 AND"
+		       " body_hash IS NULL"), 0);
 	cr_assert_eq(q(&db, "SELECT count(*) FROM contacts WHERE cleared IS"
 		       " NOT NULL"), 1);
 	cr_assert_eq(q(&db, "SELECT cleared = '[\"plan\"]' FROM contacts WHERE"
@@ -483,9 +493,14 @@ Test(generations, failed_enrollments_are_retried_next_night)
 	stage(&db, write_file("n1.csv", "email\na@example.com\n"
 			      "b@example.com\n"), &c);
 	ack_all(&db);
-	exec(&db, "UPDATE contacts SET chunk_id = 1, enroll_status ="
-	     " CASE email WHEN 'a@example.com' THEN 'failed' ELSE 'enrolled'"
-	     " END");
+	/* As push records a chunk Meisa refused (a@) and one it took (b@). */
+	exec(&db, "INSERT INTO chunks(id, sequence_slug, state, size) VALUES"
+	     " (1, 'onboarding', 'failed', 1), (2, 'onboarding',"
+	     " 'acknowledged', 1);"
+	     "UPDATE contacts SET chunk_id = 1, enroll_status = 'failed'"
+	     " WHERE email = 'a@example.com';"
+	     "UPDATE contacts SET chunk_id = 2, enroll_status = 'enrolled'"
+	     " WHERE email = 'b@example.com'");
 	stage(&db, write_file("n2.csv", "email\na@example.com\n"
 			      "b@example.com\nc@example.com\n"), &c);
 	cr_assert_eq(q(&db, "SELECT count(*) FROM contacts WHERE chunk_id IS"
