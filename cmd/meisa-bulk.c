@@ -379,19 +379,24 @@ static void stage_json(const struct stage_counts *sc, struct buf *out)
 /*
  * Record the end of a run: its exit status and a summary of what it did
  * ({"stage": ..., "push": ...}, either may be NULL) and of the staging
- * file's counts after it.
+ * file's counts after it, which are also left in *c (c->generation < 0
+ * when they could not be read) for the summary printed next: counting
+ * scans every contact, so it is done once.
  */
 static void end_run(struct db *db, int64_t run, enum mb_rc rc,
-		    const char *stage, const char *push)
+		    const char *stage, const char *push,
+		    struct status_counts *c)
 {
-	struct status_counts c;
 	struct err ignored = ERR_INIT;
 	struct buf summary = BUF_INIT, counts = BUF_INIT;
 
+	c->generation = -1;
 	if (!db->sql || !run)
 		return;
-	if (status_load(db, &c, &ignored) == MB_OK)
-		counts_json(&c, &counts);
+	if (status_load(db, c, &ignored) == MB_OK)
+		counts_json(c, &counts);
+	else
+		c->generation = -1;
 	buf_printf(&summary, "{\"stage\":%s,\"push\":%s,\"status\":%s}",
 		   stage ? stage : "null", push ? push : "null",
 		   counts.len ? counts.data : "null");
@@ -400,22 +405,30 @@ static void end_run(struct db *db, int64_t run, enum mb_rc rc,
 	buf_release(&counts);
 }
 
-/* Status as text or JSON; extra (a JSON object or NULL) is merged in. */
+/*
+ * Status as text or JSON; extra (a JSON object or NULL) is merged in.
+ * known: the counts when the caller has them (see end_run), else NULL.
+ */
 static enum mb_rc print_summary(struct options *o, struct db *db,
+				const struct status_counts *known,
 				const char *extra, struct err *e)
 {
 	struct status_counts c;
 	struct buf json = BUF_INIT;
 	sqlite3_stmt *s = NULL;
-	enum mb_rc rc;
+	enum mb_rc rc = MB_OK;
 
-	if (!o->json) {
+	if (known && known->generation >= 0)
+		c = *known;
+	else
 		rc = status_load(db, &c, e);
-		if (rc == MB_OK)
-			print_status_text(&c);
+	if (rc != MB_OK)
 		return rc;
+	if (!o->json) {
+		print_status_text(&c);
+		return MB_OK;
 	}
-	rc = status_json(db, &json, e);
+	rc = status_json_of(db, &c, &json, e);
 	if (rc == MB_OK && extra)
 		rc = db_prepare(db, &s, "SELECT json_patch(?, ?)", e);
 	if (rc == MB_OK && extra) {
@@ -437,6 +450,7 @@ static int cmd_stage(struct options *o)
 	struct db db = DB_INIT;
 	struct err e = ERR_INIT;
 	struct stage_counts counts;
+	struct status_counts after;
 	struct buf summary = BUF_INIT, extra = BUF_INIT;
 	char *args = joined_args(saved_argc, saved_argv);
 	int64_t run = 0;
@@ -449,7 +463,7 @@ static int cmd_stage(struct options *o)
 	if (rc == MB_OK)
 		rc = do_stage(o, &db, run, &counts, &e);
 	stage_json(&counts, &summary);
-	end_run(&db, run, rc, summary.data, NULL);
+	end_run(&db, run, rc, summary.data, NULL, &after);
 	/* What this run did; the counts are the generation's (status). */
 	buf_printf(&extra, "{\"files_staged\":%llu,\"files_skipped\":%llu,"
 		   "\"files_failed\":%llu,\"contacts_new\":%llu,"
@@ -461,7 +475,7 @@ static int cmd_stage(struct options *o)
 		   (unsigned long long)counts.contacts_updated,
 		   counts.new_generation ? "true" : "false");
 	if (rc == MB_OK || rc == MB_EDATA) {
-		prc = print_summary(o, &db, extra.data, &e);
+		prc = print_summary(o, &db, &after, extra.data, &e);
 		if (rc == MB_OK)
 			rc = prc;
 	}
@@ -617,6 +631,7 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 {
 	char extra[512], push[512];
 	struct err e2 = ERR_INIT;
+	struct status_counts after;
 
 	snprintf(extra, sizeof(extra), "{\"run\":{\"requests\":%llu,"
 		 "\"retries\":%llu,\"throttled\":%llu,\"chunks\":%lld,"
@@ -635,9 +650,9 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 		 (long long)res->failed, (long long)res->chunks,
 		 (long long)res->enroll_failed, (long long)res->elapsed_ms,
 		 o->full ? "true" : "false", o->dry_run ? "true" : "false");
-	end_run(db, run, rc, stage, push);
+	end_run(db, run, rc, stage, push, &after);
 	if (rc != MB_EAUTH && rc != MB_EDB && rc != MB_ELOCKED)
-		print_summary(o, db, extra, &e2);
+		print_summary(o, db, &after, extra, &e2);
 	resume_hint(o, rc);
 	if (rc == MB_OK)
 		return 0;
@@ -708,7 +723,9 @@ static int cmd_import(struct options *o)
 		     (unsigned long long)counts.rejected,
 		     (unsigned long long)counts.duplicates);
 	if (rc != MB_OK) {
-		end_run(&db, run, rc, stage.data, NULL);
+		struct status_counts after;
+
+		end_run(&db, run, rc, stage.data, NULL, &after);
 		db_close(&db);
 		buf_release(&stage);
 		free(args);
@@ -764,7 +781,7 @@ static int cmd_status(struct options *o)
 	rc = open_db(o, DB_EXISTING, &db, &e);
 	if (rc == MB_OK)
 		rc = o->runs ? print_runs(o, &db, &e) :
-			print_summary(o, &db, NULL, &e);
+			print_summary(o, &db, NULL, NULL, &e);
 	db_close(&db);
 	return rc == MB_OK ? 0 : fail(rc, &e);
 }

@@ -281,38 +281,56 @@ static const char enrollable_sql[] =
 	" 'upserted') AND email NOT IN (SELECT email FROM unsubscribed)"
 	" AND gen = " CURRENT_GEN;
 
+/*
+ * The plan's contact counts in one pass over the generation (each count
+ * on its own would scan the table again).  With --full the contacts sent
+ * again are counted as to upsert and none as unchanged.
+ */
+static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
+				 struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	enum mb_rc rc;
+
+	rc = db_prepare(p->db, &s, "SELECT"
+			" coalesce(sum(state IN ('pending', 'sent')), 0),"
+			" coalesce(sum(?2 AND (" FULL_AGAIN_SQL ")), 0),"
+			" coalesce(sum(NOT ?2 AND state = 'upserted' AND"
+			"  acked_gen < gen), 0),"
+			" coalesce(sum(state = 'skipped'), 0),"
+			" coalesce(sum(source_status IS NOT NULL OR"
+			"  u.email IS NOT NULL), 0),"
+			" coalesce(sum(u.email IS NOT NULL), 0)"
+			" FROM contacts LEFT JOIN unsubscribed u"
+			" ON u.email = contacts.email WHERE contacts.gen = ?1",
+			e);
+	if (rc != MB_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, p->gen);
+	sqlite3_bind_int(s, 2, p->opts.full != 0);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		plan->to_upsert = sqlite3_column_int64(s, 0) +
+			sqlite3_column_int64(s, 1);
+		plan->unchanged = sqlite3_column_int64(s, 2);
+		plan->skipped = sqlite3_column_int64(s, 3);
+		plan->suppressed = sqlite3_column_int64(s, 4);
+		plan->meisa_unsubscribed = sqlite3_column_int64(s, 5);
+	} else {
+		rc = db_fail(p->db, "cannot read", e);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static enum mb_rc count_plan(struct push *p, struct push_plan *plan,
 			     struct err *e)
 {
 	struct buf sql = BUF_INIT;
-	int64_t open_chunks = 0, again = 0;
+	int64_t open_chunks = 0;
 	enum mb_rc rc;
 
 	plan->generation = p->gen;
-	rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state IN"
-		    " ('pending', 'sent') AND gen = " CURRENT_GEN,
-		    &plan->to_upsert, e);
-	if (rc == MB_OK && p->opts.full)
-		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
-			    FULL_AGAIN_SQL, &again, e);
-	plan->to_upsert += again;
-	if (rc == MB_OK && !p->opts.full)
-		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
-			    " state = 'upserted' AND acked_gen < gen AND gen = "
-			    CURRENT_GEN, &plan->unchanged, e);
-	if (rc == MB_OK)
-		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
-			    " state = 'skipped' AND gen = " CURRENT_GEN,
-			    &plan->skipped, e);
-	if (rc == MB_OK)
-		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
-			    " (source_status IS NOT NULL OR email IN (SELECT"
-			    " email FROM unsubscribed)) AND gen = " CURRENT_GEN,
-			    &plan->suppressed, e);
-	if (rc == MB_OK)
-		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE email IN"
-			    " (SELECT email FROM unsubscribed) AND gen = "
-			    CURRENT_GEN, &plan->meisa_unsubscribed, e);
+	rc = count_contacts(p, plan, e);
 	if (rc == MB_OK && p->opts.sequence) {
 		rc = buf_printf(&sql, "SELECT count(*)%s", enrollable_sql);
 		if (rc == MB_OK)
@@ -654,8 +672,10 @@ static enum mb_rc run_upserts(struct push *p, struct push_result *res,
 				" 'sent') AND gen = ?2 ORDER BY id LIMIT 1", e);
 	/*
 	 * The body acknowledged is the one staged (no staging runs during a
-	 * push: the run lock), so its hash is body_hash.  custom_fields
-	 * merge: the keys Meisa holds are the union of all those sent.
+	 * push: the run lock), so its hash is body_hash (left NULL by the
+	 * staging of a first generation, which has nothing to compare).
+	 * custom_fields merge: the keys Meisa holds are the union of all
+	 * those sent.
 	 */
 	if (rc == MB_OK)
 		rc = db_prepare(p->db, &u.ok, "UPDATE contacts SET"
@@ -664,7 +684,10 @@ static enum mb_rc run_upserts(struct push *p, struct push_result *res,
 				" meisa_id = CASE WHEN json_valid(?4) THEN"
 				" json_extract(?4, '$.id') END,"
 				" acked_at = strftime('%Y-%m-%dT%H:%M:%fZ'),"
-				" acked_hash = body_hash, acked_gen = gen,"
+				" body_hash = coalesce(body_hash,"
+				" mb_body_hash(body)), acked_hash ="
+				" coalesce(body_hash, mb_body_hash(body)),"
+				" acked_gen = gen,"
 				" acked_fields = (SELECT json_group_array(k)"
 				" FROM (SELECT key AS k FROM json_each("
 				" contacts.body, '$.custom_fields') UNION"

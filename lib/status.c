@@ -36,8 +36,8 @@ static const char counts_sql[] =
 	" ?1,"
 	" coalesce(sum(state = 'upserted' AND acked_gen < gen), 0),"
 	" (SELECT count(*) FROM contacts WHERE ?2 > 0 AND gen = ?2),"
-	" coalesce(sum(CASE WHEN state <> 'skipped' THEN"
-	"  json_array_length(cleared) END), 0)"
+	" coalesce(sum(CASE WHEN cleared IS NOT NULL AND state <> 'skipped'"
+	"  THEN json_array_length(cleared) END), 0)"
 	/* One pass over the generation's contacts, whatever its size. */
 	" FROM contacts LEFT JOIN unsubscribed u ON u.email = contacts.email"
 	" WHERE contacts.gen = ?1";
@@ -128,13 +128,23 @@ enum mb_rc status_runs_json(struct db *db, struct buf *out, struct err *e)
 enum mb_rc status_json(struct db *db, struct buf *out, struct err *e)
 {
 	struct status_counts c;
-	sqlite3_stmt *s = NULL;
-	struct buf as_of = BUF_INIT, last = BUF_INIT;
 	enum mb_rc rc;
 
 	rc = status_load(db, &c, e);
 	if (rc == MB_OK)
-		rc = db_meta_get(db, "unsubscribed_as_of", &as_of, e);
+		rc = status_json_of(db, &c, out, e);
+	return rc;
+}
+
+enum mb_rc status_json_of(struct db *db, const struct status_counts *cp,
+			  struct buf *out, struct err *e)
+{
+	const struct status_counts c = *cp;
+	sqlite3_stmt *s = NULL;
+	struct buf as_of = BUF_INIT, last = BUF_INIT;
+	enum mb_rc rc;
+
+	rc = db_meta_get(db, "unsubscribed_as_of", &as_of, e);
 	if (rc == MB_OK)
 		rc = query_text(db, "SELECT " RUN_OBJECT_SQL " FROM runs r"
 				" ORDER BY r.id DESC LIMIT 1", &last, e);
