@@ -1,0 +1,81 @@
+# make fuzz: libFuzzer targets (fuzz/fuzz_*.c), built with clang against
+# the library compiled by clang with ASan and UBSan in $(O)/fuzz, each run
+# for FUZZ_SECONDS from a seed corpus built from fixtures/ (fuzz/corpus.py).
+# New inputs found are kept in $(O)/fuzz/corpus/<target> between runs.
+#
+#   make fuzz                      every target, 60 s each
+#   make fuzz FUZZ_SECONDS=900     longer
+#   make fuzz FUZZ_TARGETS=fuzz_stage FUZZ_ARGS='-runs=1000000'
+#
+# A crash leaves crash-* / leak-* / timeout-* in $(O)/fuzz/findings: keep
+# the input as a regression case in fixtures/fuzz/<target>/ (replayed by
+# tests/e2e/test_fuzz_replay.py under make check) and fix the bug.
+
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS    ?=
+FUZZ_DIR     := $(O)/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
+ALL_FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_TARGETS ?= $(ALL_FUZZ_TARGETS)
+FUZZ_LIB_OBJ := $(patsubst lib/%.c,$(FUZZ_DIR)/lib/%.o,$(LIB_SRC))
+
+$(FUZZ_DIR)/lib/%.o: lib/%.c $(wildcard lib/*.h) | deps-ok fuzz-deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(WERROR) $(FUZZ_CFLAGS) \
+		-fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Ilib -c $< -o $@
+
+$(FUZZ_DIR)/libmeisa.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(FUZZ_DIR)/libmeisa.a
+	$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(WERROR) $(FUZZ_CFLAGS) \
+		-fsanitize=fuzzer $(PKG_CFLAGS) -Ilib $< $(FUZZ_DIR)/libmeisa.a \
+		$(PKG_LIBS) -o $@
+
+# Replay runners: the same targets with a plain main() (fuzz/replay.c),
+# built by the normal compiler in the sanitised tree, so make check replays
+# fixtures/fuzz/ without clang.
+$(O)/asan/fuzz/%: fuzz/%.c fuzz/replay.c $(wildcard fuzz/*.h) $(O)/asan/libmeisa.a
+	@mkdir -p $(@D)
+	$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(WERROR) $(SAN_FLAGS) $(PKG_CFLAGS) \
+		-Ilib $< fuzz/replay.c $(O)/asan/libmeisa.a $(PKG_LIBS) -o $@
+
+FUZZ_REPLAY_BINS := $(patsubst %,$(O)/asan/fuzz/%,$(ALL_FUZZ_TARGETS))
+
+.PHONY: fuzz fuzz-build fuzz-deps fuzz-corpus fuzz-replay
+fuzz-deps:
+	@$(MAKE) --no-print-directory \
+		PKGS_WANTED="clang libclang-rt-14-dev python3" pkgs-ok
+
+fuzz-build: $(patsubst %,$(FUZZ_DIR)/%,$(FUZZ_TARGETS))
+
+fuzz-corpus:
+	@$(PYTHON) fuzz/corpus.py $(FUZZ_DIR)/seeds
+
+fuzz-replay: $(FUZZ_REPLAY_BINS)
+
+# The e2e suite replays fixtures/fuzz/ with these.
+e2e: $(FUZZ_REPLAY_BINS)
+check: $(FUZZ_REPLAY_BINS)
+
+fuzz: fuzz-build fuzz-corpus
+	@set -e; mkdir -p $(FUZZ_DIR)/findings; \
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+		case $$t in fuzz_http) dict=-dict=fuzz/http.dict;; \
+		*) dict=-dict=fuzz/csv.dict;; esac; \
+		echo "== $$t: $(FUZZ_SECONDS) s"; \
+		ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/$$t $$dict \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-timeout=20 -rss_limit_mb=2048 -max_len=65536 \
+			-artifact_prefix=$(FUZZ_DIR)/findings/$$t- $(FUZZ_ARGS) \
+			$(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t \
+			$$(ls -d fixtures/fuzz/$$t 2>/dev/null) 2>&1 | tee $(FUZZ_DIR)/$$t.log \
+			| grep -E '^#[0-9]+ +(INITED|DONE)|^stat::|ERROR|SUMMARY' \
+			|| true; \
+		if grep -qE '^==[0-9]+==ERROR|^SUMMARY|deadly signal|fuzz_[a-z]+: ' \
+			$(FUZZ_DIR)/$$t.log; then \
+			echo "$$t: FINDING, see $(FUZZ_DIR)/$$t.log"; exit 1; fi; \
+	done
