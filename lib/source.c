@@ -33,6 +33,19 @@
 /* How much decoded data is inspected at open (Git looks at 8000 bytes). */
 #define SNIFF_SIZE 8192
 
+/*
+ * Gzip bombs.  Deflate inflates at most about 1032 times; CSV exports do
+ * far less, because every row holds an address of its own: typical ones
+ * inflate 5 to 30 times, 200 empty columns per row about 75 times.  Only
+ * runs of one byte (a bomb of zeros, spaces, newlines: 230 times at gzip
+ * -1, 1028 at -6) or the same row repeated come near 500.  So once past
+ * BOMB_MIN_BYTES, a stream that has inflated more than BOMB_RATIO times is
+ * refused: memory would stay flat anyway (everything streams), but the
+ * time would not, and such a file is not an export.
+ */
+#define BOMB_MIN_BYTES ((uint64_t)64 << 20)
+#define BOMB_RATIO 200
+
 struct reader {
 	int fd;
 	int eof;                 /* read(2) returned 0 */
@@ -158,6 +171,23 @@ static const char *inflate_step(struct reader *r)
 	}
 }
 
+/* Refuse a likely bomb, saying how far it got (see BOMB_RATIO). */
+static enum mb_rc check_bomb(struct source *src, struct err *e)
+{
+	struct reader *r = src->in;
+	uint64_t packed = r->raw_bytes - r->z.avail_in;
+
+	if (r->decoded < BOMB_MIN_BYTES || r->decoded / BOMB_RATIO <= packed)
+		return MB_OK;
+	return err_set(e, MB_EDATA, "'%s' inflates %llu times (%llu MiB from "
+		       "%llu KiB so far), more than a CSV export can: refusing "
+		       "it as a likely gzip bomb (if it really is an export, "
+		       "gunzip it and stage the plain file)", src->path,
+		       (unsigned long long)(r->decoded / (packed ? packed : 1)),
+		       (unsigned long long)(r->decoded >> 20),
+		       (unsigned long long)(packed >> 10));
+}
+
 /* Inflate into out until it is full or the input ends. */
 static enum mb_rc read_gzip(struct source *src, unsigned char *out,
 			    size_t cap, size_t *n, struct err *e)
@@ -187,6 +217,8 @@ static enum mb_rc read_gzip(struct source *src, unsigned char *out,
 	r->decoded += *n;
 	if (bad)
 		rc = damage(src, bad, e);
+	else if (rc == MB_OK)
+		rc = check_bomb(src, e);
 	return rc;
 }
 

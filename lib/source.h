@@ -19,13 +19,19 @@
  *           ...
  *   source_close(&src);               (safe on SOURCE_INIT and after failure)
  *
+ * Gzip bombs: once past 64 MiB of output, a gzip stream that has inflated
+ * more than 200 times is refused (real exports inflate 5 to 75 times; runs
+ * of one byte inflate up to 1032 times): the bytes before are delivered,
+ * then MB_EDATA, as for damage.
+ *
  * Errors: MB_ENOINPUT when the file cannot be opened or is a directory
- * (strerror text); MB_EDATA for zip, .xls, UTF-16, binary, and a truncated
- * or corrupt gzip stream (zlib's text, and how many decoded bytes came
- * before the damage); MB_EIO for a read error.  Every byte decoded before
- * the damage is delivered before the error is returned (when the damage is
- * in the first 8 KiB, open still succeeds if anything decoded and the error
- * comes from a later source_read), so the caller keeps the rows it read.
+ * (strerror text); MB_EDATA for zip, .xls, UTF-16, binary, a likely gzip
+ * bomb, and a truncated or corrupt gzip stream (zlib's text, and how many
+ * decoded bytes came before the damage); MB_EIO for a read error.  Every
+ * byte decoded before the damage is delivered before the error is returned
+ * (when the damage is in the first 8 KiB, open still succeeds if anything
+ * decoded and the error comes from a later source_read), so the caller
+ * keeps the rows it read.
  * Every message names the file.  An empty file is not an error (0 bytes).
  */
 #ifndef MB_SOURCE_H

@@ -447,3 +447,98 @@ Test(source, reopen_releases_the_previous_file)
 	cr_assert_eq(src.is_gzip, 1);
 	source_close(&src);
 }
+
+/* Read to the end or the first error, counting (not keeping) the bytes. */
+static enum mb_rc drain(struct source *src, uint64_t *total, struct err *e)
+{
+	static char block[1 << 16];
+	enum mb_rc rc;
+	size_t n;
+
+	*total = 0;
+	while ((rc = source_read(src, block, sizeof(block), &n, e)) == MB_OK &&
+	       n)
+		*total += n;
+	return rc;
+}
+
+/* One gzip member of lines produced by line(i, buf), appended to path. */
+static const char *write_gz_lines(const char *name, size_t nlines,
+				  size_t (*line)(size_t i, char *buf),
+				  const char *mode)
+{
+	const char *path = path_in_dir(name);
+	gzFile gz = gzopen(path, mode);
+	char buf[1100];
+	size_t i, n;
+
+	cr_assert_not_null(gz);
+	for (i = 0; i < nlines; i++) {
+		n = line(i, buf);
+		cr_assert_eq(gzwrite(gz, buf, (unsigned)n), (int)n);
+	}
+	cr_assert_eq(gzclose(gz), Z_OK);
+	return path;
+}
+
+static size_t blank_line(size_t i, char *buf)
+{
+	(void)i;
+	memset(buf, ' ', 1023);
+	buf[1023] = '\n';
+	return 1024;
+}
+
+/* A sparse export: an address of its own, then 200 empty columns. */
+static size_t sparse_row(size_t i, char *buf)
+{
+	int n = snprintf(buf, 64, "user%07zu@example.com", i);
+
+	memset(buf + n, ',', 200);
+	buf[n + 200] = '\n';
+	return (size_t)n + 201;
+}
+
+/* Regression: a gzip bomb streamed for as long as it lasted. */
+Test(source, gzip_bomb_is_refused_after_what_came_before)
+{
+	static const char head[] = "email,name\nfirst@example.com,First\n";
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	const char *path;
+	uint64_t total;
+
+	write_gz("bomb.csv.gz", head, sizeof(head) - 1, "wb");
+	/* 256 MiB of blank lines: about 1000 times smaller packed. */
+	path = write_gz_lines("bomb.csv.gz", 256 << 10, blank_line, "ab");
+	cr_assert_eq(source_open(&src, path, &e), MB_OK, "%s", e.msg);
+	cr_assert_eq(drain(&src, &total, &e), MB_EDATA);
+	cr_assert_geq(total, (uint64_t)64 << 20);
+	cr_assert_lt(total, (uint64_t)80 << 20, "%llu bytes read first",
+		     (unsigned long long)total);
+	cr_assert_not_null(strstr(e.msg, "likely gzip bomb"), "%s", e.msg);
+	cr_assert_not_null(strstr(e.msg, path), "%s", e.msg);
+	cr_assert_not_null(strstr(e.msg, "gunzip it"), "%s", e.msg);
+	source_close(&src);
+}
+
+/* The bomb check must not catch a real, very compressible export. */
+Test(source, sparse_export_inflating_75_times_is_not_a_bomb)
+{
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	const char *path;
+	uint64_t total;
+	size_t rows = 330000, i;
+	char buf[1100];
+	uint64_t want = 0;
+
+	for (i = 0; i < rows; i++)
+		want += sparse_row(i, buf);
+	path = write_gz_lines("sparse.csv.gz", rows, sparse_row, "wb");
+	cr_assert_eq(source_open(&src, path, &e), MB_OK, "%s", e.msg);
+	cr_assert_eq(drain(&src, &total, &e), MB_OK, "%s", e.msg);
+	cr_assert_eq(total, want);
+	cr_assert_gt(total, (uint64_t)64 << 20, "too small to be checked");
+	source_close(&src);
+}
