@@ -9,10 +9,11 @@
  *
  * Connections live in the multi handle's cache, shared by all its easy
  * handles, so they survive from one request to the next; reusing the easy
- * handles too saves their setup.  Options that never change (timeouts, TLS,
- * User-Agent, headers, callbacks) are set once when a handle is made; the
- * ones that do (URL, method, body, the request's buffers) are set on every
- * submit, so nothing leaks from one request into the next.
+ * handles too saves their setup, where libcurl allows it (reuse_is_safe).
+ * Options that never change (timeouts, TLS, User-Agent, headers,
+ * callbacks) are set once when a handle is made; the ones that do (URL,
+ * method, body, the request's buffers) are set on every submit, so
+ * nothing leaks from one request into the next.
  */
 #include "http.h"
 
@@ -261,8 +262,27 @@ static int method_ok(const char *method)
 	return p != method && !*p;
 }
 
+/*
+ * libcurl before 8.1.0 keeps a pointer to the last header of a handle's
+ * previous response and follows it when the next response opens with a
+ * folded header line (" x" or "\tx" right after the status line): a
+ * use-after-free, curl issue #11101, fixed by curl commit "headers: clear
+ * (possibly) lingering pointer in init".  Debian 12 ships 7.88.1, so a
+ * server answering a 503 and then such a response crashed us.  On those
+ * versions a handle is used for one transfer only.  Connections are not
+ * lost: they live in the multi handle's cache, not in the easy handles.
+ */
+static int reuse_is_safe(void)
+{
+	return curl_version_info(CURLVERSION_NOW)->version_num >= 0x080100;
+}
+
 static void pool_put(struct http *h, CURL *c)
 {
+	if (!reuse_is_safe()) {
+		curl_easy_cleanup(c);
+		return;
+	}
 	/* Nothing of the last request may be reachable from an idle handle. */
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, (char *)NULL);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, (void *)NULL);
