@@ -81,7 +81,9 @@ static const char *progname = "meisa-bulk";
 
 static void say(const char *level, const char *fmt, va_list ap)
 {
-	int color = stderr_tty && !getenv("NO_COLOR");
+	const char *no_color = getenv("NO_COLOR");
+	/* no-color.org: present and not empty. */
+	int color = stderr_tty && !(no_color && *no_color);
 
 	if (color)
 		fprintf(stderr, "%s: \033[%sm%s:\033[0m ", progname,
@@ -167,6 +169,21 @@ static enum mb_rc open_db(struct options *o, enum db_mode mode,
 			  struct db *db, struct err *e)
 {
 	return db_open(db, o->db_path, mode, e);
+}
+
+/*
+ * For commands that only read (status, export): a run holding the staging
+ * file does not stop them; they read its last commit without the lock.
+ */
+static enum mb_rc open_db_to_read(struct options *o, struct db *db,
+				  struct err *e)
+{
+	enum mb_rc rc = db_open(db, o->db_path, DB_EXISTING, e);
+
+	if (rc != MB_ELOCKED)
+		return rc;
+	err_clear(e);
+	return db_open(db, o->db_path, DB_READER, e);
 }
 
 /*
@@ -295,10 +312,30 @@ static void format_duration(int64_t ms, char *out, size_t size)
 
 /* ---- stage -------------------------------------------------------------- */
 
+/* -v: what each file of this run turned out to be. */
+static void print_inputs(struct db *db, int64_t run)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(db->sql, "SELECT printf('%s: %s, %s, delimiter"
+			       " %s, %d rows, %d rejected, %d duplicates',"
+			       " path, coalesce(preset, '?'), coalesce(kind,"
+			       " '?'), quote(coalesce(delimiter, '?')),"
+			       " rows_read, rejected, duplicates) FROM inputs"
+			       " WHERE run_id = ? ORDER BY id", -1, &s,
+			       NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(s, 1, run);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		info("staged %s", sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+}
+
 static enum mb_rc do_stage(struct options *o, struct db *db, int64_t run,
 			   struct stage_counts *counts, struct err *e)
 {
 	struct stage_opts so;
+	enum mb_rc rc;
 
 	memset(&so, 0, sizeof(so));
 	so.run_id = run;
@@ -310,8 +347,11 @@ static enum mb_rc do_stage(struct options *o, struct db *db, int64_t run,
 	so.delimiter = o->delimiter;
 	so.source = o->source ? o->source : "import";
 	so.warn = on_stage_warning;
-	return stage_files(db, &so, (const char *const *)o->args,
-			   (size_t)o->nargs, counts, e);
+	rc = stage_files(db, &so, (const char *const *)o->args,
+			 (size_t)o->nargs, counts, e);
+	if (verbose && (rc == MB_OK || rc == MB_EDATA))
+		print_inputs(db, run);
+	return rc;
 }
 
 static void print_status_text(const struct status_counts *c)
@@ -657,7 +697,7 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 	if (rc == MB_OK)
 		return 0;
 	if (rc == MB_ESTOPPED && stop_requested)
-		err_set(e, rc, "stopped by a signal; %s", e->msg);
+		err_prefix(e, "stopped by a signal");
 	return fail(rc, e);
 }
 
@@ -778,7 +818,7 @@ static int cmd_status(struct options *o)
 	struct err e = ERR_INIT;
 	enum mb_rc rc;
 
-	rc = open_db(o, DB_EXISTING, &db, &e);
+	rc = open_db_to_read(o, &db, &e);
 	if (rc == MB_OK)
 		rc = o->runs ? print_runs(o, &db, &e) :
 			print_summary(o, &db, NULL, NULL, &e);
@@ -851,7 +891,7 @@ static int cmd_export(struct options *o)
 	if (strcmp(o->args[0], "unsubscribed") == 0) {
 		rc = export_unsubscribed(o, &rows, &e);
 	} else {
-		rc = open_db(o, DB_EXISTING, &db, &e);
+		rc = open_db_to_read(o, &db, &e);
 		if (rc == MB_OK)
 			rc = export_table(&db, o->args[0], o->output, &rows,
 					  &e);
@@ -994,7 +1034,8 @@ static int cmd_help(struct options *o);
 #define COMMON_OPTS \
 	"  --db PATH            staging file (default ./meisa-bulk.db)\n" \
 	"  --json               one JSON object on stdout\n" \
-	"  -q, -v               quieter, more verbose\n"
+	"  -q                   only errors on stderr (for cron)\n" \
+	"  -v                   also each file's preset, delimiter, counts\n"
 
 static const struct cmd commands[] = {
 	{ "import", cmd_import, OPT_DB | OPT_JSON | OPT_STAGE | OPT_PUSH |
@@ -1164,7 +1205,10 @@ static size_t distance(const char *a, const char *b)
 	return d[lb];
 }
 
-static void suggest_option(const char *arg)
+static unsigned option_group(int c);
+
+/* The closest long option that applies to cmd, if one is close enough. */
+static void suggest_option(const struct cmd *cmd, const char *arg)
 {
 	const struct option *best = NULL;
 	size_t i, best_d = 4, d;
@@ -1175,6 +1219,10 @@ static void suggest_option(const char *arg)
 	snprintf(name, sizeof(name), "%s", arg + 2);
 	name[strcspn(name, "=")] = '\0';
 	for (i = 0; long_options[i].name; i++) {
+		unsigned group = option_group(long_options[i].val);
+
+		if (group && !(group & cmd->accepts))
+			continue;
 		d = distance(name, long_options[i].name);
 		if (d < best_d) {
 			best_d = d;
@@ -1303,17 +1351,20 @@ static int parse_options(const struct cmd *cmd, int argc, char **argv,
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "qvho:", long_options,
+	/* The leading ':' makes getopt tell a missing value (':') apart. */
+	while ((c = getopt_long(argc, argv, ":qvho:", long_options,
 				NULL)) != -1) {
 		if (c == '?' || c == ':') {
 			const char *bad = argv[optind - 1];
 
-			if (c == ':' || (optopt && strchr("o", optopt)))
+			if (c == ':') {
 				error("option '%s' needs a value", bad);
-			else
+			} else {
 				error("unknown option '%s'", bad);
-			suggest_option(bad);
-			fprintf(stderr, "see 'meisa-bulk help %s'\n", cmd->name);
+				suggest_option(cmd, bad);
+			}
+			fprintf(stderr, "%s: see 'meisa-bulk help %s'\n",
+				progname, cmd->name);
 			return 64;
 		}
 		if (c == 'h') {
@@ -1327,7 +1378,8 @@ static int parse_options(const struct cmd *cmd, int argc, char **argv,
 		if (option_group(c) && !(option_group(c) & cmd->accepts)) {
 			error("option '%s' does not apply to '%s'",
 			      argv[optind - 1], cmd->name);
-			fprintf(stderr, "see 'meisa-bulk help %s'\n", cmd->name);
+			fprintf(stderr, "%s: see 'meisa-bulk help %s'\n",
+				progname, cmd->name);
 			return 64;
 		}
 		if (take_option(o, c, optarg) != 0)

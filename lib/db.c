@@ -157,18 +157,21 @@ static void close_lock(struct db *db)
  */
 static enum mb_rc open_file(struct db *db, enum db_mode mode, struct err *e)
 {
-	int flags = O_RDWR | O_CLOEXEC | (mode == DB_CREATE ? O_CREAT : 0);
+	int flags = (mode == DB_READER ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+		    (mode == DB_CREATE ? O_CREAT : 0);
 	struct stat st;
 
 	db->lock_fd = open(db->path, flags, 0600);
 	if (db->lock_fd < 0) {
-		if (errno == ENOENT && mode == DB_EXISTING)
+		if (errno == ENOENT && mode != DB_CREATE)
 			return err_set(e, MB_EDB, "staging file '%s' does not"
 				       " exist: run 'meisa-bulk stage' first",
 				       db->path);
 		return err_set(e, MB_EDB, "cannot open staging file '%s': %s",
 			       db->path, strerror(errno));
 	}
+	if (mode == DB_READER)
+		return MB_OK;
 	if (fstat(db->lock_fd, &st) == 0 && st.st_size == 0 &&
 	    fchmod(db->lock_fd, 0600) != 0)
 		return err_set(e, MB_EDB, "cannot set mode of '%s': %s",
@@ -294,8 +297,9 @@ enum mb_rc db_open(struct db *db, const char *path, enum db_mode mode,
 	if (rc != MB_OK)
 		goto out;
 	/* One thread uses the connection at a time: no mutexes needed. */
-	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE |
-			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_NOMUTEX |
+			    (mode == DB_READER ? SQLITE_OPEN_READONLY :
+			     SQLITE_OPEN_READWRITE), NULL) != SQLITE_OK) {
 		rc = db_fail(db, "cannot open staging file", e);
 		goto out;
 	}
@@ -309,6 +313,16 @@ enum mb_rc db_open(struct db *db, const char *path, enum db_mode mode,
 		goto out;
 	}
 	rc = check_version(db, &version, e);
+	if (rc == MB_OK && mode == DB_READER) {
+		/* A reader can neither create nor migrate: the run will. */
+		if (version != DB_SCHEMA_VERSION)
+			rc = err_set(e, MB_ELOCKED, "staging file '%s' is in"
+				     " use by another meisa-bulk run and"
+				     " not yet at schema %d; try again when"
+				     " it has finished", db->path,
+				     DB_SCHEMA_VERSION);
+		goto out;
+	}
 	/*
 	 * 8 KiB pages: staging inserts a contact row of ~300 bytes plus a
 	 * random-order email index entry per row; measured on a 1M-row file,

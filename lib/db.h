@@ -55,6 +55,9 @@
 enum db_mode {
 	DB_CREATE,       /* create when missing (stage, import) */
 	DB_EXISTING,     /* must exist (push, status, export) */
+	DB_READER,       /* must exist; read-only, without the run lock, so
+			    status and export can watch a running push (WAL
+			    lets a reader see the last commit) */
 };
 
 struct db {

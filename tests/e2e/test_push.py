@@ -425,3 +425,50 @@ def test_permanent_failures_exit_1_and_are_exported(tmp_path, sandbox_factory, b
     line = [l for l in text.splitlines() if l.startswith("user1@")][0]
     assert ",failed,400," in line
     assert oct(os.stat(out).st_mode & 0o777) == "0o600"
+
+
+def test_status_and_export_while_a_push_runs(tmp_path, sandbox_factory, bulk):
+    """A running push holds the lock; status and export still read."""
+    sb = sandbox_factory("--rate", "none", "--key", "meisa_test_k",
+                         "--latency-ms", "200")
+    csv = write_export(tmp_path / "in.csv", 40)
+    db = staged_db(tmp_path)
+    assert bulk(["stage", str(csv), "--db", db]).returncode == 0
+    p = subprocess.Popen([os.path.join(MB_BUILD, "meisa-bulk"), "push", "--db",
+                          db, "--rate", "none", "--concurrency", "1", "-q"],
+                         env=dict(os.environ, MEISA_API_KEY="meisa_test_k",
+                                  MEISA_BASE_URL=sb.url),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        seen = None
+        while time.monotonic() < deadline:
+            st = status_json(bulk, db)
+            if 0 < st["upserted"] < 40:
+                seen = st
+                break
+            time.sleep(0.2)
+        assert seen is not None, "never saw the push half done"
+        reconcile(seen)
+        out = tmp_path / "results.csv"
+        r = bulk(["export", "results", "-o", str(out), "--db", db])
+        assert r.returncode == 0, r.stderr
+        # A second writer is still refused.
+        r = bulk(["push", "--db", db], key="meisa_test_k", base_url=sb.url)
+        assert r.returncode == 73
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    assert p.returncode == 75, err.decode()
+
+
+def test_option_messages(bulk):
+    r = bulk(["stage", "--preset"])
+    assert r.returncode == 64
+    assert "option '--preset' needs a value" in r.stderr
+    assert "did you mean" not in r.stderr
+    r = bulk(["status", "--sequnce", "x"])
+    assert r.returncode == 64
+    assert "unknown option '--sequnce'" in r.stderr
+    # --sequence does not apply to status, so it is not suggested.
+    assert "did you mean" not in r.stderr
