@@ -576,6 +576,34 @@ enum mb_rc http_submit(struct http *h, struct http_request *req,
 }
 
 /* Record how the transfer of c ended and queue its request. */
+/*
+ * A server, a proxy or a firewall's error page may echo the request's
+ * headers back in the body, and answers are quoted in error messages,
+ * stored in the staging file and exported: mask every copy of the key in
+ * a response before anyone reads it.  (Meisa never sends the key back.)
+ */
+static void mask_key(const struct http *h, struct buf *body)
+{
+	static const char name[] = "X-API-Key: ";
+	const struct curl_slist *l;
+	const char *key = NULL;
+	char *p, *end;
+	size_t n;
+
+	for (l = h->headers; l && !key; l = l->next)
+		if (!strncmp(l->data, name, sizeof(name) - 1))
+			key = l->data + sizeof(name) - 1;
+	if (!key || !*key || !body->len)
+		return;
+	n = strlen(key);
+	p = body->data;
+	end = body->data + body->len;
+	while ((p = memmem(p, (size_t)(end - p), key, n)) != NULL) {
+		memset(p, '*', n);
+		p += n;
+	}
+}
+
 static enum mb_rc finish(struct http *h, CURL *c, CURLcode result,
 			 struct err *e)
 {
@@ -595,6 +623,7 @@ static enum mb_rc finish(struct http *h, CURL *c, CURLcode result,
 	req->curl_code = (int)result;
 	req->status = result == CURLE_OK ? status : 0;
 	req->total_time_s = total;
+	mask_key(h, &req->response);
 	if (req->too_big || result == CURLE_FILESIZE_EXCEEDED)
 		snprintf(req->errbuf, sizeof(req->errbuf), "response body "
 			 "too large (over %zu bytes)", HTTP_RESPONSE_MAX);
