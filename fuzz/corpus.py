@@ -3,8 +3,7 @@
 
     fuzz/corpus.py OUTDIR
 
-writes OUTDIR/fuzz_stage/, OUTDIR/fuzz_parse/ and OUTDIR/fuzz_http/
-(emptied first).  Inputs
+writes OUTDIR/<target>/ for each target (emptied first).  Inputs
 follow each target's format (see the comment at the top of its .c file):
 
 fuzz_stage, fuzz_parse
@@ -15,6 +14,8 @@ fuzz_http
     a mode byte, then HTTP responses separated by FUZZ_SEP: Meisa's answers
     as meisa-sandbox gives them, and the faults the client must survive
     (401, 422, 429 with Retry-After, 5xx, bodies cut short, chunked, junk).
+fuzz_rate
+    --rate specs, good and bad, each followed by a run of operations.
 """
 import gzip
 import hashlib
@@ -175,13 +176,25 @@ def http_seeds(outdir):
     return n
 
 
+def rate_seeds(outdir):
+    specs = [b"60/m,1000/h", b"10/s", b"none", b"2/s,5/m", b" 1000000/h ",
+             b"1/s,1/m,1/h,1/d", b"60/m,", b"x/m", b"0/s", b"5/y"]
+    ops = (b"\x01" * 12 + b"\x02\xff\xff" + b"\x01" * 3 +
+           b"\x00\x03\xe8\x01\x03\x01\x04\x00\x40\x05\x00\x07"
+           b"\x02\x00\x05\x01\x01")
+    for spec in specs:
+        write(outdir, spec + b"\n" + ops)
+    return len(specs)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: corpus.py OUTDIR")
     out = sys.argv[1]
     for target, build in (("fuzz_stage", stage_seeds),
                           ("fuzz_parse", stage_seeds),
-                          ("fuzz_http", http_seeds)):
+                          ("fuzz_http", http_seeds),
+                          ("fuzz_rate", rate_seeds)):
         d = os.path.join(out, target)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)

@@ -65,6 +65,7 @@ fuzz: fuzz-build fuzz-corpus
 	for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_DIR)/corpus/$$t; \
 		case $$t in fuzz_http) dict=-dict=fuzz/http.dict;; \
+		fuzz_rate) dict=-dict=fuzz/rate.dict;; \
 		*) dict=-dict=fuzz/csv.dict;; esac; \
 		echo "== $$t: $(FUZZ_SECONDS) s"; \
 		ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/$$t $$dict \
@@ -78,4 +79,48 @@ fuzz: fuzz-build fuzz-corpus
 		if grep -qE '^==[0-9]+==ERROR|^SUMMARY|deadly signal|fuzz_[a-z]+: ' \
 			$(FUZZ_DIR)/$$t.log; then \
 			echo "$$t: FINDING, see $(FUZZ_DIR)/$$t.log"; exit 1; fi; \
+	done
+
+# make fuzz-coverage: line and branch coverage of lib/ reached by each
+# target's corpus ($(O)/fuzz/corpus/<target>, the seeds and fixtures/fuzz/),
+# replayed by a clang source-coverage build (no sanitizers).
+FUZZ_COV_DIR   := $(O)/fuzz-cov
+FUZZ_COV_FLAGS := -O0 -g -fprofile-instr-generate -fcoverage-mapping
+LLVM_PROFDATA  ?= llvm-profdata-14
+LLVM_COV       ?= llvm-cov-14
+
+$(FUZZ_COV_DIR)/lib/%.o: lib/%.c $(wildcard lib/*.h) | deps-ok fuzz-deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(FUZZ_COV_FLAGS) $(PKG_CFLAGS) \
+		-Ilib -c $< -o $@
+
+$(FUZZ_COV_DIR)/libmeisa.a: $(patsubst lib/%.c,$(FUZZ_COV_DIR)/lib/%.o,$(LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_COV_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(wildcard fuzz/*.h) \
+		$(FUZZ_COV_DIR)/libmeisa.a
+	$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(FUZZ_COV_FLAGS) $(PKG_CFLAGS) \
+		-Ilib $< fuzz/replay.c $(FUZZ_COV_DIR)/libmeisa.a $(PKG_LIBS) -o $@
+
+.PHONY: fuzz-coverage
+fuzz-coverage: $(patsubst %,$(FUZZ_COV_DIR)/%,$(FUZZ_TARGETS)) fuzz-corpus
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		rm -f $(FUZZ_COV_DIR)/$$t.profraw; \
+		LLVM_PROFILE_FILE=$(FUZZ_COV_DIR)/$$t.profraw \
+			$(FUZZ_COV_DIR)/$$t $$(ls -d $(FUZZ_DIR)/corpus/$$t \
+			$(FUZZ_DIR)/seeds/$$t fixtures/fuzz/$$t 2>/dev/null) \
+			>/dev/null 2>&1; \
+		$(LLVM_PROFDATA) merge -o $(FUZZ_COV_DIR)/$$t.profdata \
+			$(FUZZ_COV_DIR)/$$t.profraw; \
+		echo "== $$t"; \
+		$(LLVM_COV) report $(FUZZ_COV_DIR)/$$t \
+			-instr-profile=$(FUZZ_COV_DIR)/$$t.profdata \
+			$$(case $$t in \
+			fuzz_http) echo lib/http.c lib/meisa.c lib/push.c \
+				lib/ratelimit.c lib/backoff.c;; \
+			fuzz_rate) echo lib/ratelimit.c lib/backoff.c;; \
+			*) echo lib/source.c lib/csvread.c lib/mapping.c \
+				lib/presets.c lib/typing.c lib/validate.c \
+				lib/json.c lib/stage.c;; esac) \
+			| sed 's|^$(CURDIR)/||'; \
 	done
