@@ -264,3 +264,53 @@ def test_help_and_version(bulk):
     assert r.returncode == 0
     for lib in ("libcurl", "SQLite", "zlib", "libcsv"):
         assert lib in r.stdout
+
+
+def _staged_outcome(db):
+    contacts = sorted((r["email"], r["body"], r["source_status"], r["state"],
+                       r["external_id"])
+                      for r in rows(db, "SELECT * FROM contacts"))
+    dups = sorted(r["email"] for r in rows(db, "SELECT email FROM duplicates"))
+    rejects = sorted((r["email"], r["reason"]) for r in rows(
+        db, "SELECT email, reason FROM rejects WHERE email NOT LIKE 'filler%'"))
+    return contacts, dups, rejects
+
+
+def test_multi_row_inserts_match_row_by_row(tmp_path, bulk):
+    """Regression guard for the writer's 32-row INSERTs: duplicates and
+    external_id conflicts inside one window give exactly what the
+    row-by-row path gives."""
+    body = []
+    for i in range(400):
+        if i % 7 == 3:       # a mixed-case duplicate of an earlier row
+            j = i - 3
+            body.append("User%d@Example.com,,L%d,t%d,active" % (j, i, i))
+        elif i == 102:       # same external_id as row 100, other address
+            body.append("other%d@example.com,ext100,X,,active" % i)
+        elif i == 205:       # same address as row 204, other external_id
+            body.append("user204@example.com,ext9999,Y,,active")
+        elif i % 50 == 10:
+            body.append("user%d@example.com,ext%d,F%d,a;b,unsubscribed" % (i, i, i))
+        else:
+            body.append("user%d@example.com,ext%d,F%d,a,active" % (i, i, i))
+    header = "email,external_id,first_name,tags,status"
+    a = tmp_path / "a.csv"
+    a.write_text("\n".join([header] + body) + "\n")
+    b = tmp_path / "b.csv"
+    spaced = []
+    for n, line in enumerate(body):
+        if n % 20 == 0:
+            spaced.append("filler%d-not-an-email,,,," % n)
+        spaced.append(line)
+    b.write_text("\n".join([header] + spaced) + "\n")
+    ra, dba = stage(bulk, tmp_path, a, db=str(tmp_path / "a.db"))
+    rb, dbb = stage(bulk, tmp_path, b, db=str(tmp_path / "b.db"))
+    assert ra.returncode == 0 and rb.returncode == 0, ra.stderr + rb.stderr
+    got_a, got_b = _staged_outcome(dba), _staged_outcome(dbb)
+    assert got_a == got_b
+    contacts, dups, rejects = got_a
+    assert ("user100@example.com", "external_id_conflict") in rejects
+    assert ("other102@example.com", "external_id_conflict") in rejects
+    assert ("user204@example.com", "external_id_conflict") in rejects
+    assert len(dups) > 40
+    reconcile(json.loads(ra.stdout))
