@@ -172,18 +172,19 @@ static enum mb_rc open_db(struct options *o, enum db_mode mode,
 }
 
 /*
- * For commands that only read (status, export): a run holding the staging
- * file does not stop them; they read its last commit without the lock.
+ * For commands that only read (status, export): they never take the run
+ * lock, so a slow export or a polling status cannot lock out a push, and a
+ * running push does not stop them (they read its last commit).  Only a file
+ * a reader cannot use as it is (an older schema to migrate) is opened the
+ * usual way.
  */
 static enum mb_rc open_db_to_read(struct options *o, struct db *db,
 				  struct err *e)
 {
-	enum mb_rc rc = db_open(db, o->db_path, DB_EXISTING, e);
-
-	if (rc != MB_ELOCKED)
-		return rc;
+	if (db_open(db, o->db_path, DB_READER, e) == MB_OK)
+		return MB_OK;
 	err_clear(e);
-	return db_open(db, o->db_path, DB_READER, e);
+	return db_open(db, o->db_path, DB_EXISTING, e);
 }
 
 /*

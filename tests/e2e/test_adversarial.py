@@ -506,10 +506,6 @@ def test_formula_text_in_meisa_errors_is_neutralised(tmp_path, raw_server):
 # ------------------------------------------------------ concurrent runs
 
 
-@pytest.mark.xfail(strict=True, reason="cmd/meisa-bulk.c open_db_to_read:"
-                   " status and export take the run lock when it is free"
-                   " and hold it to the end, so a push or import started"
-                   " meanwhile exits 73")
 def test_a_reader_does_not_lock_out_a_run(tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("email\n" + "".join("reader%05d@example.com\n" % i
