@@ -289,9 +289,11 @@ static void fill_api_opts(const struct options *o, const struct buf *key,
 	api->backoff_base_ms = env_ms("MEISA_BULK_BACKOFF_MS", 1, 500);
 	api->backoff_cap_ms = env_ms("MEISA_BULK_BACKOFF_CAP_MS", 1, 30000);
 	api->stop = &stop_requested;
+	/* Not through warning(): -q must not hide this one. */
 	if (o->insecure)
-		warning("--insecure: TLS certificates are NOT verified; anyone"
-			" on the network path can read the API key");
+		fprintf(stderr, "%s: warning: --insecure: TLS certificates are"
+			" NOT verified; anyone on the network path can read"
+			" the API key\n", progname);
 }
 
 static void format_duration(int64_t ms, char *out, size_t size)
@@ -1345,6 +1347,23 @@ static int take_option(struct options *o, int c, const char *arg)
 	return 0;
 }
 
+/*
+ * getopt_long takes unique prefixes, so "--api-key KEY" would be read as
+ * --api-key-file and the key echoed in "cannot open key file 'KEY'".  The
+ * option that names the key's file must be written in full.
+ */
+static int key_file_spelt_out(int argc, char **argv)
+{
+	const char *tok = argv[optind - 1];
+
+	/* --api-key-file F is two words (optarg is the second). */
+	if (optarg == argv[optind - 1] && optind >= 2)
+		tok = argv[optind - 2];
+	(void)argc;
+	return strncmp(tok, "--api-key-file", 14) == 0 &&
+	       (tok[14] == '\0' || tok[14] == '=');
+}
+
 static int parse_options(const struct cmd *cmd, int argc, char **argv,
 			 struct options *o)
 {
@@ -1358,10 +1377,14 @@ static int parse_options(const struct cmd *cmd, int argc, char **argv,
 		if (c == '?' || c == ':') {
 			const char *bad = argv[optind - 1];
 
+			/* Never echo a value: it may be a key typed by mistake. */
+			int name_len = (int)strcspn(bad, "=");
+
 			if (c == ':') {
-				error("option '%s' needs a value", bad);
+				error("option '%.*s' needs a value", name_len,
+				      bad);
 			} else {
-				error("unknown option '%s'", bad);
+				error("unknown option '%.*s'", name_len, bad);
 				suggest_option(cmd, bad);
 			}
 			fprintf(stderr, "%s: see 'meisa-bulk help %s'\n",
@@ -1381,6 +1404,13 @@ static int parse_options(const struct cmd *cmd, int argc, char **argv,
 			      argv[optind - 1], cmd->name);
 			fprintf(stderr, "%s: see 'meisa-bulk help %s'\n",
 				progname, cmd->name);
+			return 64;
+		}
+		if (c == LO_KEYFILE && !key_file_spelt_out(argc, argv)) {
+			error("the API key is never a command-line argument"
+			      " (it would show in ps and shell history): set"
+			      " MEISA_API_KEY, or give --api-key-file FILE in"
+			      " full");
 			return 64;
 		}
 		if (take_option(o, c, optarg) != 0)
