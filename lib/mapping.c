@@ -966,26 +966,87 @@ static void assign_roles(struct mapping *m, struct build *b)
 			m->columns[i].role = FIELD_CUSTOM;
 }
 
-static int key_used(const struct mapping *m, const char *key)
+/*
+ * A small string map (open addressing, FNV-1a) for custom_keys: the keys
+ * given so far, and for each base key the next suffix to try.  Scanning the
+ * columns instead made 10,000 columns with one name take hours (cubic).
+ */
+struct strmap_entry {
+	char *key;               /* owned */
+	size_t value;
+};
+
+struct strmap {
+	struct strmap_entry *slots;
+	size_t mask;
+};
+
+static void strmap_init(struct strmap *sm, size_t expected)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * expected + 2)
+		cap <<= 1;
+	sm->slots = xcalloc(cap, sizeof(*sm->slots));
+	sm->mask = cap - 1;
+}
+
+static void strmap_release(struct strmap *sm)
 {
 	size_t i;
 
-	for (i = 0; i < m->ncolumns; i++)
-		if (m->columns[i].key && strcmp(m->columns[i].key, key) == 0)
-			return 1;
-	return 0;
+	for (i = 0; sm->slots && i <= sm->mask; i++)
+		free(sm->slots[i].key);
+	free(sm->slots);
+	sm->slots = NULL;
+}
+
+/* The entry for key, or the empty slot where it would go. */
+static struct strmap_entry *strmap_slot(const struct strmap *sm,
+					const char *key)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	const unsigned char *p;
+	size_t i;
+
+	for (p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * UINT64_C(1099511628211);
+	for (i = (size_t)h & sm->mask; sm->slots[i].key;
+	     i = (i + 1) & sm->mask)
+		if (strcmp(sm->slots[i].key, key) == 0)
+			break;
+	return &sm->slots[i];
+}
+
+/* Add key (copied) if absent; the entry either way. */
+static struct strmap_entry *strmap_put(struct strmap *sm, const char *key)
+{
+	struct strmap_entry *slot = strmap_slot(sm, key);
+
+	if (!slot->key)
+		slot->key = xstrdup(key);
+	return slot;
 }
 
 static enum mb_rc custom_keys(struct mapping *m, struct build *b,
 			      struct err *e)
 {
 	struct buf key = BUF_INIT, unique = BUF_INIT;
+	struct strmap used, next;
 	struct mapping_column *c;
 	enum mb_rc rc = MB_OK;
 	size_t i, n;
 
+	/* Each map holds at most one entry per column. */
+	strmap_init(&used, m->ncolumns);
+	strmap_init(&next, m->ncolumns);
 	/* --map custom:NAME keys were set first: they keep their name. */
+	for (i = 0; i < m->ncolumns; i++)
+		if (m->columns[i].key)
+			strmap_put(&used, m->columns[i].key);
 	for (i = 0; i < m->ncolumns && rc == MB_OK; i++) {
+		struct strmap_entry *base;
+
 		c = &m->columns[i];
 		if (c->role != FIELD_CUSTOM || c->key)
 			continue;
@@ -996,16 +1057,26 @@ static enum mb_rc custom_keys(struct mapping *m, struct build *b,
 			rc = mapping_snake_key(c->header, &key);
 		if (rc == MB_OK && key.len == 0)
 			rc = buf_printf(&key, "column_%zu", i + 1);
-		for (n = 1; rc == MB_OK; n++) {
+		if (rc != MB_OK)
+			break;
+		/* Suffixes go on from where this base left off. */
+		base = strmap_put(&next, key.data);
+		for (n = base->value ? base->value : 1; rc == MB_OK; n++) {
 			buf_reset(&unique);
 			rc = n == 1 ? buf_set(&unique, key.data, key.len)
 				: buf_printf(&unique, "%s_%zu", key.data, n);
-			if (rc == MB_OK && !key_used(m, unique.data))
+			if (rc == MB_OK && !strmap_slot(&used,
+							unique.data)->key)
 				break;
 		}
-		if (rc == MB_OK)
+		if (rc == MB_OK) {
+			base->value = n + 1;
+			strmap_put(&used, unique.data);
 			c->key = buf_detach(&unique, NULL);
+		}
 	}
+	strmap_release(&used);
+	strmap_release(&next);
 	buf_release(&key);
 	buf_release(&unique);
 	if (rc != MB_OK)

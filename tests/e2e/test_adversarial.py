@@ -296,9 +296,6 @@ def test_duplicate_header_names_get_distinct_keys(tmp_path):
             "notes": "n1", "notes_2": "n2"}}}
 
 
-@pytest.mark.xfail(strict=True, reason="mapping.c custom_keys() is cubic in"
-                   " repeated header names: 10,000 columns named x take"
-                   " hours (3,000 take 17 s)")
 def test_10000_duplicate_header_names_stage_quickly(tmp_path, generated):
     res = stage(tmp_path, generated("many_duplicate_headers.csv"),
                 timeout=5)
