@@ -74,7 +74,7 @@ fuzz: fuzz-build fuzz-corpus
 			-artifact_prefix=$(FUZZ_DIR)/findings/$$t- $(FUZZ_ARGS) \
 			$(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t \
 			$$(ls -d fixtures/fuzz/$$t 2>/dev/null) 2>&1 | tee $(FUZZ_DIR)/$$t.log \
-			| grep -E '^#[0-9]+ +(INITED|DONE)|^stat::|ERROR|SUMMARY' \
+			| grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number|average)|ERROR|SUMMARY' \
 			|| true; \
 		if grep -qE '^==[0-9]+==ERROR|^SUMMARY|deadly signal|fuzz_[a-z]+: ' \
 			$(FUZZ_DIR)/$$t.log; then \
