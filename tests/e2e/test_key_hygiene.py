@@ -373,6 +373,20 @@ def test_self_signed_certificate_fails(tls_server):
     assert not tls_server.requests
 
 
+@pytest.mark.xfail(strict=True, reason="meisa.c meisa_call and push.c"
+                   " on_answer retry a failed certificate check (curl code"
+                   " 60) like a dropped connection, for the whole give-up"
+                   " time (300 s by default), before exit 69")
+def test_a_certificate_failure_fails_at_once(tls_server):
+    try:
+        res = run_bulk(["ping"], key=KEY, base_url=tls_server.url,
+                       timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("still retrying a certificate failure after 10 s")
+    assert res.returncode == 69, res.stderr
+    assert "certificate" in res.stderr, res.stderr
+
+
 def test_insecure_is_the_only_way_and_warns_every_run(tls_server):
     for _ in range(2):
         res = bulk(["ping", "--insecure"], base_url=tls_server.url)
