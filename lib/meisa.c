@@ -3,6 +3,7 @@
  */
 #include "meisa.h"
 
+#include <curl/curl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,14 @@ enum mb_rc meisa_call(struct meisa *m, struct http_request *req,
 		rc = http_do(&m->http, req, e);
 		if (rc != MB_OK)
 			return rc;
+		/* A certificate that fails verification will not get better. */
+		if (!req->status && (req->curl_code ==
+		    CURLE_PEER_FAILED_VERIFICATION || req->curl_code ==
+		    CURLE_SSL_CACERT_BADFILE || req->curl_code ==
+		    CURLE_SSL_PINNEDPUBKEYNOTMATCH))
+			return meisa_answer_error(req, MB_EUNAVAILABLE,
+				"the server's TLS certificate failed"
+				" verification (not retried)", e);
 		if (req->status == 401 || req->status == 403)
 			return meisa_answer_error(req, MB_EAUTH, req->status ==
 						  401 ? "the API key was refused"

@@ -373,10 +373,6 @@ def test_self_signed_certificate_fails(tls_server):
     assert not tls_server.requests
 
 
-@pytest.mark.xfail(strict=True, reason="meisa.c meisa_call and push.c"
-                   " on_answer retry a failed certificate check (curl code"
-                   " 60) like a dropped connection, for the whole give-up"
-                   " time (300 s by default), before exit 69")
 def test_a_certificate_failure_fails_at_once(tls_server):
     try:
         res = run_bulk(["ping"], key=KEY, base_url=tls_server.url,
