@@ -819,13 +819,15 @@ Test(http, done_queue_is_fifo)
 	struct http h = HTTP_INIT;
 	struct http_request *req;
 	struct err e = ERR_INIT;
-	static const int64_t order[] = { 0, 200, 400 };
+	/* Gaps of 400 ms: wide enough for a loaded machine's jitter. */
+	static const int64_t order[] = { 0, 400, 800 };
+	static const int64_t later[] = { 100, 500, 900 };
 	int n = 0;
 
 	open_h(&h, 4, 0);
-	submit_delay(&h, 400);
+	submit_delay(&h, 800);
 	submit_delay(&h, 0);
-	submit_delay(&h, 200);
+	submit_delay(&h, 400);
 	while (n < 3) {
 		cr_assert_eq(http_wait(&h, 1000, &e), MB_OK);
 		while ((req = http_next_done(&h))) {
@@ -837,14 +839,14 @@ Test(http, done_queue_is_fifo)
 		}
 	}
 	/* Left uncollected, they still queue in order. */
-	submit_delay(&h, 300);
+	submit_delay(&h, 900);
 	submit_delay(&h, 100);
-	submit_delay(&h, 200);
+	submit_delay(&h, 500);
 	drain(&h);
-	for (n = 1; n <= 3; n++) {
+	for (n = 0; n < 3; n++) {
 		req = http_next_done(&h);
 		cr_assert_not_null(req);
-		cr_assert_eq(req->tag_id, n * 100);
+		cr_assert_eq(req->tag_id, later[n]);
 		http_request_free(req);
 	}
 	cr_assert_null(http_next_done(&h));
