@@ -922,7 +922,7 @@ def test_export_suppressed(bulk, tmp_path):
 
 
 NO_EMAIL_STDERR = (
-    "meisa-bulk: warning: 'fixtures/no-email-column.csv' has no email column"
+    "meisa-bulk: error: 'fixtures/no-email-column.csv' has no email column"
     " (headers: 'Name', 'Mail Address', 'Phone'); tell meisa-bulk which"
     " column holds the address with --map 'Mail Address=email'\n"
     "meisa-bulk: error: 1 of 1 files could not be staged\n")
