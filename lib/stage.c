@@ -76,6 +76,7 @@ struct staged {
 	int has_tags;
 	int64_t hash;            /* db_body_hash of the body, or 0 */
 	size_t email, ext, body, detail;  /* arena offsets; 0 = none */
+	size_t email_len, ext_len, body_len;  /* saves SQLite a strlen */
 };
 
 struct batch {
@@ -147,6 +148,17 @@ struct stager {
 static const char *at(const struct batch *b, size_t off)
 {
 	return off ? b->arena.data + off : NULL;
+}
+
+/* An arena string whose length is known (off 0: NULL). */
+static void bind_arena(sqlite3_stmt *stmt, int i, const struct batch *b,
+		       size_t off, size_t len)
+{
+	if (off)
+		sqlite3_bind_text(stmt, i, b->arena.data + off, (int)len,
+				  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, i);
 }
 
 static void bind_text(sqlite3_stmt *stmt, int i, const char *s)
@@ -482,9 +494,9 @@ static void bind_contact_at(struct stager *st, sqlite3_stmt *s,
 			    const struct batch *b, const struct staged *r,
 			    int base)
 {
-	bind_text(s, base + 1, at(b, r->email));
-	bind_text(s, base + 2, at(b, r->ext));
-	bind_text(s, base + 3, at(b, r->body));
+	bind_arena(s, base + 1, b, r->email, r->email_len);
+	bind_arena(s, base + 2, b, r->ext, r->ext_len);
+	bind_arena(s, base + 3, b, r->body, r->body_len);
 	bind_text(s, base + 4, r->suppress);
 	sqlite3_bind_int(s, base + 5, r->unconfirmed != 0);
 	sqlite3_bind_int64(s, base + 6, st->input_id);
@@ -848,20 +860,25 @@ static enum mb_rc add_staged(struct reader *rd, unsigned long line,
 	r->suppress = rec->suppress;
 	r->unconfirmed = rec->unconfirmed;
 	r->has_tags = rec->tags.len > 2;
-	if (rec->email.len)
+	if (rec->email.len) {
 		rc = arena_add(b, rec->email.data, rec->email.len, &r->email);
+		r->email_len = rec->email.len;
+	}
 	if (rc == MB_OK && rec->reject && rec->reject_detail.len)
 		rc = arena_add(b, rec->reject_detail.data,
 			       rec->reject_detail.len, &r->detail);
-	if (rc == MB_OK && !rec->reject && rec->external_id.len)
+	if (rc == MB_OK && !rec->reject && rec->external_id.len) {
 		rc = arena_add(b, rec->external_id.data, rec->external_id.len,
 			       &r->ext);
+		r->ext_len = rec->external_id.len;
+	}
 	if (rc == MB_OK && !rec->reject) {
 		body_off = b->arena.len;
 		rc = stage_body(rec, rd->opts->source, &b->arena);
 		if (rc == MB_OK && rd->hash)
 			r->hash = db_body_hash(b->arena.data + body_off,
 					       b->arena.len - body_off);
+		r->body_len = b->arena.len - body_off;
 		if (rc == MB_OK)
 			rc = buf_addch(&b->arena, '\0');
 		r->body = body_off;
