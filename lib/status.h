@@ -40,6 +40,13 @@ enum mb_rc status_load(struct db *db, struct status_counts *c,
 		       struct err *e);
 
 /*
+ * The one query status_load counts with (?1 the latest generation, ?2 the
+ * one before): public so a test can hold its query plan to "never walks
+ * the contacts table".
+ */
+extern const char status_counts_sql[];
+
+/*
  * The status object as one line of JSON (built by SQLite) into out: the
  * counts (cleared_fields as cleared_fields_not_sent), unsubscribed_as_of,
  * staging_file and last_run (the latest run, as in status_runs_json, or
