@@ -52,14 +52,6 @@
 #define DB_SCHEMA_VERSION 3
 #define DB_APPLICATION_ID 0x4d424c4b  /* "MBLK" */
 
-/*
- * A contact a bulk-enroll chunk acknowledged (enrolled or already enrolled),
- * as an SQL condition on contacts.  The schema's partial index on it and
- * status's count spell it the same, so the count can use the index.
- */
-#define DB_ENROLLED_SQL \
-	"(enroll_status = 'enrolled' OR enroll_status = 'already_enrolled'" \
-	" OR enroll_status = 'acknowledged')"
 
 enum db_mode {
 	DB_CREATE,       /* create when missing (stage, import) */

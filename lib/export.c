@@ -16,6 +16,10 @@ struct export_kind {
 #define PREVIOUS_GEN "(SELECT coalesce(max(id), 0) FROM generations" \
 	" WHERE id < " CURRENT_GEN ")"
 
+/*
+ * Contacts are written in rowid order by walking the table (NOT INDEXED):
+ * through an index on gen the whole generation would be sorted first.
+ */
 static const struct export_kind kinds[] = {
 	{ "rejects",
 	  "SELECT i.path AS source, r.line AS line, r.email AS email,"
@@ -32,11 +36,12 @@ static const struct export_kind kinds[] = {
 	  " source_status, meisa_id,"
 	  " (SELECT group_concat(value, ';') FROM json_each(cleared))"
 	  " AS cleared_fields"
-	  " FROM contacts WHERE gen = " CURRENT_GEN " ORDER BY id" },
+	  " FROM contacts NOT INDEXED WHERE gen = " CURRENT_GEN
+	  " ORDER BY id" },
 	{ "suppressed",
 	  "SELECT email, CASE WHEN source_status IS NOT NULL"
 	  " THEN source_status ELSE 'meisa_unsubscribed' END AS reason,"
-	  " state FROM contacts WHERE (source_status IS NOT NULL"
+	  " state FROM contacts NOT INDEXED WHERE (source_status IS NOT NULL"
 	  " OR email IN (SELECT email FROM unsubscribed))"
 	  " AND gen = " CURRENT_GEN " ORDER BY id" },
 	{ "missing",
@@ -44,7 +49,8 @@ static const struct export_kind kinds[] = {
 	  " CASE c.state WHEN 'sent' THEN 'pending' ELSE c.state END AS state,"
 	  " c.meisa_id AS meisa_id, i.path AS last_seen_in,"
 	  " g.started_at AS last_seen_at"
-	  " FROM contacts c LEFT JOIN inputs i ON i.id = c.input_id"
+	  " FROM contacts c NOT INDEXED"
+	  " LEFT JOIN inputs i ON i.id = c.input_id"
 	  " LEFT JOIN generations g ON g.id = c.gen"
 	  " WHERE c.gen = " PREVIOUS_GEN " AND " PREVIOUS_GEN " > 0"
 	  " ORDER BY c.id" },

@@ -6,17 +6,27 @@
 #include <string.h>
 
 /*
- * One query, one row: the columns are the fields of struct status_counts
- * they name, in order; ?1 is the latest generation, ?2 the one before.
- * Every count of contacts is answered from an index (db.c, schema 3): the
- * WHERE clauses repeat the partial indexes' word for word.  A contact is
- * suppressed when the source says do-not-email or Meisa's unsubscribed
- * list holds it (CROSS JOIN: SQLite's planner, without statistics, would
- * probe the list once per contact; the list is empty before a push and
- * usually far shorter than the contacts, so its side leads); 'sent' (in
- * flight when a run stopped) counts as pending.  Cleared fields of skipped
- * contacts are not counted: nothing of theirs is sent anyway.
+ * Counting.  One pass over the contacts of the latest generation (?1) and
+ * the one before (?2) counts the states; everything else comes from
+ * indexes, in one query.  The states have no index (schema 3 in db.c says
+ * why), and the pass tallies in C: eight conditional SQL sums cost 0.55 s
+ * a million contacts, stepping four columns and comparing here 0.15 s.
+ * The flags few contacts carry are counted from partial indexes, whose
+ * WHERE clauses are repeated here word for word (SQLite uses a partial
+ * index only for a query whose WHERE contains the index's).
+ *
+ * A contact is suppressed when the source says do-not-email or Meisa's
+ * unsubscribed list holds it (CROSS JOIN: SQLite's planner, without
+ * statistics, would probe the list once per contact; the list is empty
+ * before a push and usually far shorter than the contacts, so its side
+ * leads); 'sent' (in flight when a run stopped) counts as pending.  Cleared
+ * fields of skipped contacts are not counted: nothing of theirs is sent.
  */
+const char status_pass_sql[] =
+	"SELECT gen, state, acked_gen, enroll_status FROM contacts NOT INDEXED"
+	" WHERE gen = ?1 OR gen = ?2";
+
+/* The columns are the fields of struct status_counts they name, in order. */
 const char status_counts_sql[] =
 	"SELECT"
 	" (SELECT coalesce(sum(rows_read), 0) FROM inputs WHERE gen = ?1),"
@@ -24,43 +34,87 @@ const char status_counts_sql[] =
 	"  (SELECT id FROM inputs WHERE gen = ?1)),"
 	" (SELECT count(*) FROM duplicates WHERE input_id IN"
 	"  (SELECT id FROM inputs WHERE gen = ?1)),"
-	" (SELECT count(*) FROM contacts WHERE gen = ?1),"
 	" (SELECT count(*) FROM contacts WHERE gen = ?1"
-	"  AND source_status IS NOT NULL),"
-	" (SELECT count(*) FROM unsubscribed u CROSS JOIN contacts c"
+	"  AND source_status IS NOT NULL)"
+	" + (SELECT count(*) FROM unsubscribed u CROSS JOIN contacts c"
 	"  ON c.email = u.email WHERE c.gen = ?1"
 	"  AND c.source_status IS NULL),"
-	" (SELECT count(*) FROM contacts WHERE gen = ?1 AND state = 'skipped'),"
-	" (SELECT count(*) FROM contacts WHERE gen = ?1"
-	"  AND state = 'upserted'),"
-	" (SELECT count(*) FROM contacts WHERE gen = ?1 AND state = 'failed'),"
-	" (SELECT count(*) FROM contacts WHERE gen = ?1"
-	"  AND state IN ('pending', 'sent')),"
-	" (SELECT count(*) FROM contacts WHERE gen = ?1"
-	"  AND " DB_ENROLLED_SQL "),"
 	" (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'requests'),"
 	" (SELECT count(*) FROM contacts WHERE gen = ?1 AND unconfirmed <> 0),"
 	" (SELECT count(*) FROM unsubscribed u CROSS JOIN contacts c"
 	"  ON c.email = u.email WHERE c.gen = ?1),"
 	" (SELECT count(*) FROM chunks),"
 	" (SELECT count(*) FROM chunks WHERE state = 'acknowledged'),"
-	" (SELECT count(*) FROM contacts WHERE gen = ?1 AND state = 'upserted'"
-	"  AND acked_gen < gen),"
-	" (SELECT count(*) FROM contacts WHERE ?2 > 0 AND gen = ?2),"
 	" (SELECT coalesce(sum(json_array_length(cleared)), 0) FROM contacts"
 	"  WHERE gen = ?1 AND cleared IS NOT NULL AND state <> 'skipped')";
+
+/* One row of the pass into c. */
+static void tally(sqlite3_stmt *s, int64_t gen, struct status_counts *c)
+{
+	const char *state = (const char *)sqlite3_column_text(s, 1);
+	const char *enroll;
+
+	if (sqlite3_column_int64(s, 0) != gen) {
+		c->missing++;
+		return;
+	}
+	c->contacts++;
+	switch (state ? state[0] : 0) {
+	case 'u':
+		c->upserted++;
+		if (sqlite3_column_type(s, 2) != SQLITE_NULL &&
+		    sqlite3_column_int64(s, 2) < gen)
+			c->unchanged++;
+		break;
+	case 'f':
+		c->failed++;
+		break;
+	case 's':  /* skipped or sent */
+		if (state[1] == 'k')
+			c->skipped++;
+		else
+			c->pending++;
+		break;
+	default:   /* pending: the CHECK constraint allows nothing else */
+		c->pending++;
+		break;
+	}
+	enroll = (const char *)sqlite3_column_text(s, 3);
+	if (enroll && (strcmp(enroll, "enrolled") == 0 ||
+		       strcmp(enroll, "already_enrolled") == 0 ||
+		       strcmp(enroll, "acknowledged") == 0))
+		c->enrolled++;
+}
+
+/* The pass: the states of the latest generation, and how many are missing. */
+static enum mb_rc count_pass(struct db *db, int64_t gen, int64_t previous,
+			     struct status_counts *c, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	enum mb_rc rc;
+	int step;
+
+	rc = db_prepare(db, &s, status_pass_sql, e);
+	if (rc != MB_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, gen);
+	/* No generation before: ?2 = ?1 adds no row. */
+	sqlite3_bind_int64(s, 2, previous > 0 ? previous : gen);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW)
+		tally(s, gen, c);
+	if (step != SQLITE_DONE)
+		rc = db_fail(db, "cannot read status of", e);
+	sqlite3_finalize(s);
+	return rc;
+}
 
 enum mb_rc status_load(struct db *db, struct status_counts *c,
 		       struct err *e)
 {
-	int64_t unsub_not_source = 0;
 	int64_t *fields[] = {
-		&c->rows_read, &c->rejected, &c->duplicates, &c->contacts,
-		&c->suppressed, &unsub_not_source, &c->skipped, &c->upserted,
-		&c->failed, &c->pending, &c->enrolled, &c->requests,
-		&c->unconfirmed, &c->meisa_unsubscribed, &c->chunks,
-		&c->chunks_acknowledged, &c->unchanged, &c->missing,
-		&c->cleared_fields,
+		&c->rows_read, &c->rejected, &c->duplicates, &c->suppressed,
+		&c->requests, &c->unconfirmed, &c->meisa_unsubscribed,
+		&c->chunks, &c->chunks_acknowledged, &c->cleared_fields,
 	};
 	int64_t gen = 0, previous = 0;
 	sqlite3_stmt *s = NULL;
@@ -75,11 +129,12 @@ enum mb_rc status_load(struct db *db, struct status_counts *c,
 			    " WHERE id < (SELECT max(id) FROM generations)",
 			    &previous, e);
 	if (rc == MB_OK)
+		rc = count_pass(db, gen, previous, c, e);
+	if (rc == MB_OK)
 		rc = db_prepare(db, &s, status_counts_sql, e);
 	if (rc != MB_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, gen);
-	sqlite3_bind_int64(s, 2, previous);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 			*fields[i] = sqlite3_column_int64(s, (int)i);
@@ -88,7 +143,6 @@ enum mb_rc status_load(struct db *db, struct status_counts *c,
 	}
 	sqlite3_finalize(s);
 	c->generation = gen;
-	c->suppressed += unsub_not_source;
 	return rc;
 }
 

@@ -40,10 +40,12 @@ enum mb_rc status_load(struct db *db, struct status_counts *c,
 		       struct err *e);
 
 /*
- * The one query status_load counts with (?1 the latest generation, ?2 the
- * one before): public so a test can hold its query plan to "never walks
- * the contacts table".
+ * What status_load runs (?1 the latest generation, ?2 the one before): the
+ * pass over the contacts that counts their states, and the query that
+ * counts the rest from indexes.  Public so a test can hold the query's
+ * plan to "never walks the contacts table".
  */
+extern const char status_pass_sql[];
 extern const char status_counts_sql[];
 
 /*
