@@ -1139,6 +1139,14 @@ static enum mb_rc insert_input(struct stager *st, int64_t run_id,
 	return rc;
 }
 
+/* inputs.kind: how the file's bytes came (a zip member may be gzip). */
+static const char *input_kind(const struct reader *rd)
+{
+	if (rd->member)
+		return rd->src.is_gzip ? "zip+gzip" : "zip";
+	return rd->src.is_gzip ? "gzip" : "plain";
+}
+
 static enum mb_rc update_input(struct stager *st, const struct reader *rd,
 			       int complete, struct err *e)
 {
@@ -1155,9 +1163,7 @@ static enum mb_rc update_input(struct stager *st, const struct reader *rd,
 			"  WHERE input_id = inputs.id) WHERE id = ?7", e);
 	if (rc != MB_OK)
 		return rc;
-	sqlite3_bind_text(s, 1, rd->member ? (rd->src.is_gzip ? "zip+gzip" :
-			  "zip") : rd->src.is_gzip ? "gzip" : "plain", -1,
-			  SQLITE_STATIC);
+	sqlite3_bind_text(s, 1, input_kind(rd), -1, SQLITE_STATIC);
 	bind_text(s, 2, rd->map.preset);
 	bind_text(s, 3, rd->delimiter ? delim : NULL);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)rd->rows_read);
@@ -1412,9 +1418,12 @@ static enum mb_rc seen_before(struct db *db, int64_t gen,
 	if (!gen)
 		return MB_OK;
 	if (in->zip) {
+		/* A member's fingerprint is of its stored bytes. */
 		m = &in->zip->arc.members[in->member];
-		st.st_size = (off_t)m->comp_size;
-	} else if (stat(in->path, &st) != 0) {
+		size = m->comp_size;
+	} else if (stat(in->path, &st) == 0) {
+		size = (uint64_t)st.st_size;
+	} else {
 		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s",
 			       in->path, strerror(errno));
 	}
@@ -1423,7 +1432,7 @@ static enum mb_rc seen_before(struct db *db, int64_t gen,
 	if (rc != MB_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, gen);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)st.st_size);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
 	same_size = sqlite3_step(s) == SQLITE_ROW;
 	sqlite3_finalize(s);
 	if (!same_size)
