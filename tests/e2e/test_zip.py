@@ -204,7 +204,7 @@ def test_encrypted_zip_is_refused_saying_so(tmp_path):
     path = os.path.join(ZIPS, "encrypted.zip")
     res, db = stage(tmp_path, path)
     assert res.returncode == 65, res
-    assert "warning: '%s' is encrypted (member '%s' needs a password):" \
+    assert "error: '%s' is encrypted (member '%s' needs a password):" \
         " export it again without a password, or unzip it with the" \
         " password and stage the CSV files" % (path, NAMES[0]) \
         in res.stderr, res
@@ -216,7 +216,7 @@ def test_truncated_zip_is_refused_before_anything_is_staged(tmp_path):
     path = os.path.join(ZIPS, "truncated.zip")
     res, db = stage(tmp_path, path, os.path.join(MAILCHIMP, NAMES[0]))
     assert res.returncode == 65, res
-    assert "warning: '%s' is a truncated or corrupt zip archive (Not a" \
+    assert "error: '%s' is a truncated or corrupt zip archive (Not a" \
         " zip archive): its table of contents at the end is missing or" \
         " damaged; download or export it again" % path in res.stderr, res
     assert "error: 1 of 2 files could not be staged" in res.stderr, res
@@ -260,8 +260,8 @@ def test_zip_without_csv_lists_its_members(tmp_path):
                                           ("b.json", b"{}")])
     res, _ = stage(tmp_path, path)
     assert res.returncode == 65, res
-    assert "'%s' is a zip archive with no CSV file in it (members: a.pdf," \
-        " b.json)" % path in res.stderr, res
+    assert "error: '%s' is a zip archive with no CSV file in it (members:" \
+        " a.pdf, b.json)" % path in res.stderr, res
 
 
 def test_empty_zip_is_refused(tmp_path):
@@ -282,10 +282,10 @@ def test_nested_zip_is_refused_and_the_rest_staged(tmp_path):
         ("disguised.csv", inner.getvalue())])
     res, db = stage(tmp_path, path)
     assert res.returncode == 65, res
-    assert "warning: '%s:more/inner.zip' is a zip archive inside a zip" \
+    assert "error: '%s:more/inner.zip' is a zip archive inside a zip" \
         " archive: unzip the outer one and stage the files inside" % path \
         in res.stderr, res
-    assert "warning: '%s:disguised.csv' is a zip archive inside a zip" \
+    assert "error: '%s:disguised.csv' is a zip archive inside a zip" \
         " archive" % path in res.stderr, res
     assert "error: 2 of 3 files could not be staged" in res.stderr, res
     assert counts(db) == (9, 2, 1, 6, 0, 0)
@@ -355,7 +355,7 @@ def test_zip_bomb_of_many_small_members_is_bounded_too(tmp_path):
     assert res.returncode == 65, res
     # m5 crosses 64 MiB after its row; m6..m8 are refused at once.
     assert "warning: '%s:m5.csv' inflates" % path in res.stderr, res
-    assert "'%s:m8.csv' inflates" % path in res.stderr, res
+    assert "error: '%s:m8.csv' inflates" % path in res.stderr, res
     assert "with the members before it" in res.stderr, res
     assert "error: 3 of 8 files could not be staged" in res.stderr, res
     assert sorted(e for e, in query(db, "SELECT email FROM contacts")) == [
@@ -393,7 +393,7 @@ def test_overlapping_members_are_refused_as_a_bomb(tmp_path):
         assert len(zf.infolist()) == 4
     res, db = stage(tmp_path, path)
     assert res.returncode == 65, res
-    assert "warning: '%s' is a malformed zip archive: its members claim" \
+    assert "error: '%s' is a malformed zip archive: its members claim" \
         % path in res.stderr, res
     assert "(they overlap); refusing it as a likely zip bomb" \
         in res.stderr, res
