@@ -44,12 +44,22 @@ enum mb_rc archive_is_zip_file(const char *path, int *is_zip, struct err *e)
 {
 	unsigned char head[4];
 	size_t have = 0;
+	struct stat st;
 	ssize_t got;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
 			       strerror(errno));
+	/*
+	 * A pipe cannot be a zip for libzip (the table of contents is at the
+	 * end: it seeks), and bytes read here would be lost to the reader.
+	 */
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		close(fd);
+		*is_zip = 0;
+		return MB_OK;
+	}
 	while (have < sizeof(head)) {
 		got = read(fd, head + have, sizeof(head) - have);
 		if (got < 0 && errno == EINTR)

@@ -71,8 +71,9 @@ struct archive {
 int archive_is_zip(const void *head, size_t n);
 
 /*
- * *is_zip = 1 when the file at path starts like a zip (archive_is_zip).
- * MB_ENOINPUT when it cannot be opened, MB_EIO on a read error.
+ * *is_zip = 1 when the file at path starts like a zip (archive_is_zip);
+ * always 0 for what is not a regular file (a pipe is read once, by
+ * source).  MB_ENOINPUT when it cannot be opened, MB_EIO on a read error.
  */
 enum mb_rc archive_is_zip_file(const char *path, int *is_zip,
 			       struct err *e);

@@ -173,6 +173,10 @@ Test(archive, magic_bytes)
 	cr_assert_eq(is_zip, 0);
 	cr_assert_eq(archive_is_zip_file(path_in_dir("none"), &is_zip, NULL),
 		     MB_ENOINPUT);
+	/* Not a regular file: never read here (a pipe is read once). */
+	is_zip = -1;
+	cr_assert_eq(archive_is_zip_file("/dev/zero", &is_zip, NULL), MB_OK);
+	cr_assert_eq(is_zip, 0);
 }
 
 Test(archive, lists_members_and_finds_the_csvs)
