@@ -8,8 +8,8 @@
 
 CC      ?= cc
 PYTHON  := /usr/bin/python3
-PKGS    := sqlite3 libcurl zlib libmicrohttpd
-DEB_PKGS := libcsv-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev \
+PKGS    := sqlite3 libcurl zlib libmicrohttpd libzip
+DEB_PKGS := libcsv-dev zlib1g-dev libzip-dev libsqlite3-dev libcurl4-openssl-dev \
 	libmicrohttpd-dev libcriterion-dev python3-pytest pkg-config sqlite3 \
 	mandoc
 # What the benchmarks measure with (installed by make bench-*).

@@ -1092,7 +1092,8 @@ static const struct cmd commands[] = {
 	  " --yes   (nightly)\n" },
 	{ "stage", cmd_stage, OPT_DB | OPT_JSON | OPT_STAGE,
 	  "usage: meisa-bulk stage FILE... [options]\n\n"
-	  "Read, validate, normalise and deduplicate FILEs (CSV or gzip)\n"
+	  "Read, validate, normalise and deduplicate FILEs (CSV, gzip, or\n"
+	  "a zip of CSVs such as Mailchimp's audience export)\n"
 	  "into the staging file. No network. Files staged since the last\n"
 	  "push form one generation; after a push, the next file starts a\n"
 	  "new one (tomorrow's dump), whose rows replace the staged\n"

@@ -165,7 +165,7 @@ _meisa_bulk()
 	fi
 	case $cmd in
 	import|stage)
-		_meisa_bulk_files "$cur" .csv .CSV .gz .zip .tsv .txt ;;
+		_meisa_bulk_files "$cur" .csv .CSV .gz .zip .ZIP .tsv .txt ;;
 	export)
 		[[ $nargs -eq 0 ]] &&
 			_meisa_bulk_words "$_meisa_bulk_exports" "$cur" ;;

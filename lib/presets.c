@@ -354,8 +354,10 @@ int preset_mailchimp_file(const char *path, const char **status,
 
 	if (!path)
 		return 0;
-	base = strrchr(path, '/');
-	base = base ? base + 1 : path;
+	/* A zip member is named "ZIP:DIR/NAME" (stage, archive.h). */
+	for (base = path; *path; path++)
+		if (*path == '/' || *path == ':' || *path == '\\')
+			base = path + 1;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strncasecmp(base, names[i].prefix,
 				strlen(names[i].prefix)) == 0) {

@@ -65,7 +65,8 @@ const struct preset *preset_detect(const char *path,
 				   const char *const *headers, size_t n);
 
 /*
- * Mailchimp's per-file status from a path's base name:
+ * Mailchimp's per-file status from a path's base name (after the last
+ * '/', '\\' or ':', so a zip member "export.zip:dir/NAME" is named NAME):
  * "unsubscribed_members_export_..." -> "unsubscribed", "cleaned_..." ->
  * "cleaned"; *unconfirmed = 1 for "nonsubscribed_...".  Returns 1 when the
  * name is one of the four export names, else 0.

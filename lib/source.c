@@ -12,6 +12,11 @@
  * The first decoded block is read at open time into src->head so that zip
  * archives, spreadsheets, UTF-16 and binary files are refused before the
  * caller sees a byte, and so that a UTF-8 byte order mark can be dropped.
+ *
+ * A zip member is the same pipeline with zip_fread() in place of read(2):
+ * libzip inflates and checks the CRC, we sniff, strip the BOM and inflate
+ * a gzip member on top.  Its fingerprint is of its stored bytes (a second
+ * libzip stream), so hashing never inflates anything.
  */
 #include "source.h"
 
@@ -22,8 +27,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zip.h>
 #include <zlib.h>
 
+#include "archive.h"
 #include "sha256.h"
 #include "xalloc.h"
 
@@ -46,6 +53,13 @@
 #define BOMB_MIN_BYTES ((uint64_t)64 << 20)
 #define BOMB_RATIO 200
 
+/*
+ * A zip member is read this much at a time: when libzip meets damage it
+ * drops what it inflated in that call, so small calls keep more of the
+ * rows before it.
+ */
+#define MEMBER_READ (16 * 1024)
+
 struct reader {
 	int fd;
 	int eof;                 /* read(2) returned 0 */
@@ -54,8 +68,14 @@ struct reader {
 	uint64_t decoded;        /* bytes inflated so far */
 	int has_pending;         /* pending: an error to report next call */
 	struct err pending;
-	struct sha256 sha;       /* of every raw byte read */
+	struct sha256 sha;       /* of every raw byte read (not for members) */
 	uint64_t raw_bytes;
+	zip_t *za;               /* a member's archive, or NULL */
+	zip_file_t *zf;          /* the member's stream */
+	uint64_t index;          /* the member's index */
+	uint64_t comp_size;      /* its compressed size */
+	uint64_t packed_before;  /* zip-bomb guard: earlier members */
+	uint64_t out_before;
 	z_stream z;              /* next_in/avail_in: buffered input */
 	unsigned char in[IN_SIZE];
 };
@@ -69,12 +89,67 @@ static enum mb_rc damage(struct source *src, const char *msg, struct err *e)
 		       (unsigned long long)r->decoded);
 }
 
+uint64_t source_inflated(const struct source *src)
+{
+	const struct reader *r = src->in;
+
+	if (!r)
+		return 0;
+	return r->raw_bytes > r->decoded ? r->raw_bytes : r->decoded;
+}
+
+/* Refuse a likely zip bomb: the archive's members so far, together. */
+static enum mb_rc member_guard(struct source *src, struct err *e)
+{
+	struct reader *r = src->in;
+	uint64_t out = r->out_before + source_inflated(src);
+	uint64_t packed = r->packed_before + r->comp_size;
+
+	if (out < BOMB_MIN_BYTES || out / BOMB_RATIO <= packed)
+		return MB_OK;
+	return err_set(e, MB_EDATA, "'%s' inflates %llu times (%llu MiB from "
+		       "%llu KiB, with the members before it), more than a "
+		       "CSV export can: refusing it as a likely zip bomb (if "
+		       "it really is an export, unzip it and stage the CSV "
+		       "files)", src->path,
+		       (unsigned long long)(out / (packed ? packed : 1)),
+		       (unsigned long long)(out >> 20),
+		       (unsigned long long)(packed >> 10));
+}
+
+/* Inflated bytes of a zip member: libzip checks the CRC at its end. */
+static enum mb_rc read_member(struct source *src, void *out, size_t cap,
+			      size_t *n, struct err *e)
+{
+	struct reader *r = src->in;
+	enum mb_rc rc = member_guard(src, e);
+	zip_int64_t got;
+
+	if (rc != MB_OK)
+		return rc;
+	if (cap > MEMBER_READ)
+		cap = MEMBER_READ;
+	got = zip_fread(r->zf, out, cap);
+	if (got < 0)
+		return err_set(e, MB_EDATA, "'%s' is a corrupt zip member: %s "
+			       "(after %llu bytes of data)", src->path,
+			       zip_file_strerror(r->zf),
+			       (unsigned long long)r->raw_bytes);
+	if (!got)
+		r->eof = 1;
+	r->raw_bytes += (uint64_t)got;
+	*n = (size_t)got;
+	return MB_OK;
+}
+
 static enum mb_rc read_fd(struct source *src, void *out, size_t cap,
 			  size_t *n, struct err *e)
 {
 	struct reader *r = src->in;
 	ssize_t got;
 
+	if (r->zf)
+		return read_member(src, out, cap, n, e);
 	if (cap > INT_MAX)
 		cap = INT_MAX;
 	do
@@ -103,6 +178,10 @@ enum mb_rc source_fingerprint(struct source *src, uint64_t *size,
 
 	if (!r)
 		return err_set(e, MB_EINTERNAL, "'%s' is not open", src->path);
+	if (r->za) {
+		archive_fingerprint(r->za, r->index, size, hex);
+		return MB_OK;
+	}
 	while (!r->eof && rc == MB_OK)
 		rc = read_fd(src, block, sizeof(block), &n, e);
 	if (rc != MB_OK)
@@ -217,6 +296,8 @@ static enum mb_rc read_gzip(struct source *src, unsigned char *out,
 	r->decoded += *n;
 	if (bad)
 		rc = damage(src, bad, e);
+	else if (rc == MB_OK && r->za)
+		rc = member_guard(src, e);
 	else if (rc == MB_OK)
 		rc = check_bomb(src, e);
 	return rc;
@@ -320,13 +401,20 @@ static enum mb_rc sniff(struct source *src, struct err *e)
 	size_t n = src->head_len;
 	const char *utf16;
 
+	if (archive_is_zip(p, n) && src->is_member)
+		return err_set(e, MB_EDATA, "'%s' is a zip archive inside a "
+			       "zip archive: unzip the outer one and stage "
+			       "the files inside", src->path);
+	if (archive_is_zip(p, n) && src->is_gzip)
+		return err_set(e, MB_EDATA, "'%s' is a gzip-compressed zip "
+			       "archive: gunzip it and stage the zip",
+			       src->path);
 	if (n >= 4 && !memcmp(p, "PK\x03\x04", 4))
 		return err_set(e, MB_EDATA, "'%s' is a zip archive: unzip it "
 			       "and stage the CSV files inside (an .xlsx "
 			       "workbook is a zip too: save it as CSV)",
 			       src->path);
-	if (n >= 4 && (!memcmp(p, "PK\x05\x06", 4) ||
-		       !memcmp(p, "PK\x07\x08", 4)))
+	if (archive_is_zip(p, n))
 		return err_set(e, MB_EDATA, "'%s' is a zip archive: unzip it "
 			       "and stage the CSV files inside", src->path);
 	if (n >= 8 && !memcmp(p, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8))
@@ -386,23 +474,14 @@ static enum mb_rc detect_kind(struct source *src, struct err *e)
 	return MB_OK;
 }
 
-enum mb_rc source_open(struct source *src, const char *path, struct err *e)
+/* Detect gzip, read the first block, refuse what is not CSV. */
+static enum mb_rc start(struct source *src, struct err *e)
 {
-	struct reader *r;
-	enum mb_rc rc;
+	enum mb_rc rc = detect_kind(src, e);
 	size_t n = 0;
 
-	source_close(src);
-	src->path = xstrdup(path);
-	r = xcalloc(1, sizeof(*r));
-	r->fd = -1;
-	sha256_init(&r->sha);
-	src->in = r;
-	rc = open_fd(src, &r->fd, e);
-	if (rc == MB_OK)
-		rc = detect_kind(src, e);
 	if (rc != MB_OK)
-		goto out;
+		return rc;
 	src->at_start = 1;
 	src->head = xmalloc(SNIFF_SIZE);
 	rc = read_full(src, src->head, SNIFF_SIZE, &n, e);
@@ -413,7 +492,91 @@ enum mb_rc source_open(struct source *src, const char *path, struct err *e)
 	if (rc == MB_OK)
 		rc = sniff(src, e);
 	src->at_start = 0;
-out:
+	return rc;
+}
+
+static struct reader *reader_new(struct source *src, const char *path)
+{
+	struct reader *r;
+
+	source_close(src);
+	src->path = xstrdup(path);
+	r = xcalloc(1, sizeof(*r));
+	r->fd = -1;
+	sha256_init(&r->sha);
+	src->in = r;
+	return r;
+}
+
+enum mb_rc source_open(struct source *src, const char *path, struct err *e)
+{
+	struct reader *r = reader_new(src, path);
+	enum mb_rc rc = open_fd(src, &r->fd, e);
+
+	if (rc == MB_OK)
+		rc = start(src, e);
+	if (rc != MB_OK)
+		source_close(src);
+	return rc;
+}
+
+static enum mb_rc member_encrypted(const struct source *src, struct err *e)
+{
+	return err_set(e, MB_EDATA, "'%s' is encrypted: export it again "
+		       "without a password, or unzip it with the password "
+		       "and stage the CSV files", src->path);
+}
+
+/* Open m's archive and the member's stream (see archive.c for why). */
+static enum mb_rc open_member(struct source *src,
+			      const struct source_member *m, struct err *e)
+{
+	struct reader *r = src->in;
+	zip_stat_t st;
+	int code = 0;
+
+	r->za = zip_open(m->zip_path, ZIP_RDONLY, &code);
+	if (!r->za) {
+		zip_error_t ze;
+
+		zip_error_init_with_code(&ze, code);
+		err_set(e, MB_EDATA, "cannot open '%s': %s", src->path,
+			zip_error_strerror(&ze));
+		zip_error_fini(&ze);
+		return MB_EDATA;
+	}
+	zip_stat_init(&st);
+	if (zip_stat_index(r->za, m->index, 0, &st) != 0 ||
+	    !(st.valid & ZIP_STAT_NAME) || strcmp(st.name, m->name) != 0)
+		return err_set(e, MB_EDATA, "'%s' is gone: '%s' changed while"
+			       " it was being read", src->path, m->zip_path);
+	if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) &&
+	    st.encryption_method != ZIP_EM_NONE)
+		return member_encrypted(src, e);
+	r->index = m->index;
+	r->comp_size = st.valid & ZIP_STAT_COMP_SIZE ? st.comp_size : 0;
+	r->packed_before = m->packed_before;
+	r->out_before = m->out_before;
+	r->zf = zip_fopen_index(r->za, m->index, 0);
+	if (r->zf)
+		return MB_OK;
+	code = zip_error_code_zip(zip_get_error(r->za));
+	if (code == ZIP_ER_NOPASSWD || code == ZIP_ER_WRONGPASSWD)
+		return member_encrypted(src, e);
+	return err_set(e, MB_EDATA, "cannot read '%s': %s", src->path,
+		       zip_strerror(r->za));
+}
+
+enum mb_rc source_open_member(struct source *src, const char *display,
+			      const struct source_member *m, struct err *e)
+{
+	enum mb_rc rc;
+
+	reader_new(src, display);
+	src->is_member = 1;
+	rc = open_member(src, m, e);
+	if (rc == MB_OK)
+		rc = start(src, e);
 	if (rc != MB_OK)
 		source_close(src);
 	return rc;
@@ -451,6 +614,10 @@ void source_close(struct source *src)
 	if (r) {
 		if (r->zinit)
 			inflateEnd(&r->z);
+		if (r->zf)
+			zip_fclose(r->zf);
+		if (r->za)
+			zip_discard(r->za);
 		if (r->fd >= 0)
 			close(r->fd);
 		free(r);
@@ -465,4 +632,5 @@ void source_close(struct source *src)
 	src->head = NULL;
 	src->head_len = 0;
 	src->head_off = 0;
+	src->is_member = 0;
 }

@@ -24,6 +24,9 @@
  * of one byte inflate up to 1032 times): the bytes before are delivered,
  * then MB_EDATA, as for damage.
  *
+ * Zip archives are read member by member (source_open_member); given to
+ * source_open, a zip is refused like the other non-CSV kinds.
+ *
  * Errors: MB_ENOINPUT when the file cannot be opened or is a directory
  * (strerror text); MB_EDATA for zip, .xls, UTF-16, binary, a likely gzip
  * bomb, and a truncated or corrupt gzip stream (zlib's text, and how many
@@ -51,11 +54,46 @@ struct source {
 	char *head;              /* first decoded block, read at open */
 	size_t head_len;
 	size_t head_off;         /* next byte of head to deliver */
+	int is_member;           /* a zip member (source_open_member) */
 };
 
-#define SOURCE_INIT { NULL, NULL, 0, 0, 0, NULL, 0, 0 }
+#define SOURCE_INIT { NULL, NULL, 0, 0, 0, NULL, 0, 0, 0 }
 
 enum mb_rc source_open(struct source *src, const char *path, struct err *e);
+
+/*
+ * One member of a zip archive (see archive.h), all fields borrowed.  The
+ * zip-bomb guard counts an archive's members together: the caller passes
+ * what the members read before this one produced (source_inflated) and
+ * their compressed sizes, so that many members just under the threshold
+ * cannot add up to a bomb.
+ */
+struct source_member {
+	const char *zip_path;    /* the archive on disk */
+	uint64_t index;          /* libzip's index of the member */
+	const char *name;        /* its stored name, checked against index */
+	uint64_t packed_before;  /* compressed bytes of earlier members */
+	uint64_t out_before;     /* what they inflated to */
+};
+
+#define SOURCE_MEMBER_INIT { NULL, 0, NULL, 0, 0 }
+
+/*
+ * Open member m of a zip archive and stream it like a file (display names
+ * it in messages, e.g. "export.zip:subscribed.csv"): the same refusals,
+ * BOM removal and gzip inflation as source_open, plus a nested zip ("a zip
+ * archive inside a zip archive") and an encrypted member.  Damage met while
+ * reading (a CRC mismatch at the member's end, bad deflate data) is
+ * MB_EDATA after the bytes before it, as for gzip.  Zip bombs: once the
+ * archive's members have produced 64 MiB, more than 200 times their
+ * compressed size is refused (MB_EDATA).  Memory stays flat: libzip
+ * inflates as it is read.
+ */
+enum mb_rc source_open_member(struct source *src, const char *display,
+			      const struct source_member *m, struct err *e);
+
+/* What a member has inflated to so far (for the next one's out_before). */
+uint64_t source_inflated(const struct source *src);
 
 /*
  * Read up to cap decoded bytes into out; *n = 0 means end of input.
@@ -66,7 +104,8 @@ enum mb_rc source_read(struct source *src, char *out, size_t cap, size_t *n,
 
 /*
  * Size and SHA-256 (64 hex digits) of the file's raw bytes (the compressed
- * bytes of a gzip file), for run history and idempotent re-staging.  Reads
+ * bytes of a gzip file; a zip member's stored, compressed bytes, see
+ * archive_fingerprint), for run history and idempotent re-staging.  Reads
  * the rest of the file when the caller stopped early (damage, an error).
  */
 enum mb_rc source_fingerprint(struct source *src, uint64_t *size,

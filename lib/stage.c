@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "csvread.h"
 #include "json.h"
 #include "sha256.h"
@@ -109,10 +110,37 @@ struct queue {
 	int aborted;             /* the writer failed: reader must stop */
 };
 
+/*
+ * A zip given as input, with what its members read so far inflated to
+ * (source's zip-bomb guard counts the members of one archive together).
+ */
+struct zipped {
+	struct archive arc;
+	uint64_t packed;         /* compressed bytes of the members read */
+	uint64_t inflated;       /* what they inflated to */
+};
+
+/* One input: a file as given, or a CSV member of a zip given. */
+struct input {
+	const char *path;        /* the file given */
+	char *name;              /* path, or "ZIP:MEMBER": messages, inputs */
+	struct zipped *zip;      /* the member's archive, or NULL */
+	size_t member;           /* its index in zip->arc.members */
+};
+
+struct inputs {
+	struct input *v;
+	size_t n;
+	struct zipped **zips;
+	size_t nzips;
+	size_t refused;          /* zips and members refused while listing */
+};
+
 /* What the reader thread owns. */
 struct reader {
 	const struct stage_opts *opts;
 	const char *path;
+	const struct source_member *member;  /* a zip member, or NULL */
 	int hash;                /* compute body hashes (see stage_one) */
 	struct queue *q;
 	struct source src;
@@ -954,8 +982,13 @@ static void *reader_main(void *arg)
 
 	copts.delimiter = rd->opts->delimiter;
 	rd->cur = queue_take_free(rd->q);
-	rd->rc = rd->cur ? source_open(&rd->src, rd->path, &rd->err) :
-		MB_ESTOPPED;
+	if (!rd->cur)
+		rd->rc = MB_ESTOPPED;
+	else if (rd->member)
+		rd->rc = source_open_member(&rd->src, rd->path, rd->member,
+					    &rd->err);
+	else
+		rd->rc = source_open(&rd->src, rd->path, &rd->err);
 	if (rd->rc == MB_OK)
 		rd->rc = csvread_run(&rd->src, &copts, on_row, rd,
 				     &rd->delimiter, &rd->err);
@@ -1106,6 +1139,14 @@ static enum mb_rc insert_input(struct stager *st, int64_t run_id,
 	return rc;
 }
 
+/* inputs.kind: how the file's bytes came (a zip member may be gzip). */
+static const char *input_kind(const struct reader *rd)
+{
+	if (rd->member)
+		return rd->src.is_gzip ? "zip+gzip" : "zip";
+	return rd->src.is_gzip ? "gzip" : "plain";
+}
+
 static enum mb_rc update_input(struct stager *st, const struct reader *rd,
 			       int complete, struct err *e)
 {
@@ -1122,8 +1163,7 @@ static enum mb_rc update_input(struct stager *st, const struct reader *rd,
 			"  WHERE input_id = inputs.id) WHERE id = ?7", e);
 	if (rc != MB_OK)
 		return rc;
-	sqlite3_bind_text(s, 1, rd->src.is_gzip ? "gzip" : "plain", -1,
-			  SQLITE_STATIC);
+	sqlite3_bind_text(s, 1, input_kind(rd), -1, SQLITE_STATIC);
 	bind_text(s, 2, rd->map.preset);
 	bind_text(s, 3, rd->delimiter ? delim : NULL);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)rd->rows_read);
@@ -1258,9 +1298,11 @@ static enum mb_rc open_generation(struct stager *st, int64_t run_id,
  * when the file is committed).
  */
 static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
-			    const char *path, int64_t *gen,
+			    struct input *in, int64_t *gen,
 			    struct stage_counts *counts, struct err *e)
 {
+	const char *path = in->name;
+	struct source_member member = SOURCE_MEMBER_INIT;
 	struct stager st;
 	struct reader rd;
 	int found = 0;
@@ -1273,6 +1315,17 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	st.gen = *gen;
 	rd.opts = opts;
 	rd.path = path;
+	if (in->zip) {
+		const struct archive_member *m =
+			&in->zip->arc.members[in->member];
+
+		member.zip_path = in->path;
+		member.index = m->index;
+		member.name = m->name;
+		member.packed_before = in->zip->packed;
+		member.out_before = in->zip->inflated;
+		rd.member = &member;
+	}
 	rd.src = (struct source)SOURCE_INIT;
 	rd.map = (struct mapping)MAPPING_INIT;
 	record_init(&rd.rec);
@@ -1333,6 +1386,10 @@ out:
 	finalize_all(&st);
 	if (rc != MB_OK)
 		db_rollback(db);
+	if (in->zip) {
+		in->zip->packed += in->zip->arc.members[in->member].comp_size;
+		in->zip->inflated += source_inflated(&rd.src);
+	}
 	source_close(&rd.src);
 	mapping_release(&rd.map);
 	record_release(&rd.rec);
@@ -1345,9 +1402,11 @@ out:
  * export skips it without reading it row by row, and a new export is read
  * once.
  */
-static enum mb_rc seen_before(struct db *db, int64_t gen, const char *path,
-			      int *found, struct err *e)
+static enum mb_rc seen_before(struct db *db, int64_t gen,
+			      const struct input *in, int *found,
+			      struct err *e)
 {
+	const struct archive_member *m = NULL;
 	sqlite3_stmt *s = NULL;
 	struct stat st;
 	char sha256[65];
@@ -1358,43 +1417,53 @@ static enum mb_rc seen_before(struct db *db, int64_t gen, const char *path,
 	*found = 0;
 	if (!gen)
 		return MB_OK;
-	if (stat(path, &st) != 0)
-		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
-			       strerror(errno));
+	if (in->zip) {
+		/* A member's fingerprint is of its stored bytes. */
+		m = &in->zip->arc.members[in->member];
+		size = m->comp_size;
+	} else if (stat(in->path, &st) == 0) {
+		size = (uint64_t)st.st_size;
+	} else {
+		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s",
+			       in->path, strerror(errno));
+	}
 	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ? AND"
 			" size = ?", e);
 	if (rc != MB_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, gen);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)st.st_size);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
 	same_size = sqlite3_step(s) == SQLITE_ROW;
 	sqlite3_finalize(s);
 	if (!same_size)
 		return MB_OK;
-	rc = fingerprint_file(path, &size, sha256, e);
+	if (m) {
+		archive_fingerprint(in->zip->arc.za, m->index, &size, sha256);
+	} else {
+		rc = fingerprint_file(in->path, &size, sha256, e);
+	}
 	if (rc == MB_OK)
 		rc = already_staged(db, gen, sha256, found, e);
 	return rc;
 }
 
-/* Every path is one of generation gen's inputs: a re-run. */
+/* Every input is one of generation gen's inputs: a re-run. */
 static enum mb_rc all_seen(struct db *db, int64_t gen,
-			   const char *const *paths, size_t npaths, int *all,
-			   struct err *e)
+			   const struct inputs *in, int *all, struct err *e)
 {
 	enum mb_rc rc = MB_OK;
 	size_t i;
 	int found = 1;
 
-	for (i = 0; i < npaths && rc == MB_OK && found; i++)
-		rc = seen_before(db, gen, paths[i], &found, e);
+	for (i = 0; i < in->n && rc == MB_OK && found; i++)
+		rc = seen_before(db, gen, &in->v[i], &found, e);
 	*all = rc == MB_OK && found;
 	return rc;
 }
 
 static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
-			    const char *const *paths, size_t npaths,
-			    struct stage_counts *counts, struct err *e)
+			    struct inputs *in, struct stage_counts *counts,
+			    struct err *e)
 {
 	enum mb_rc rc, file_rc;
 	int64_t latest = 0, gen;
@@ -1403,25 +1472,25 @@ static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 
 	rc = db_gen_latest(db, &latest, &pushed, e);
 	if (rc == MB_OK && latest && pushed)
-		rc = all_seen(db, latest, paths, npaths, &all, e);
+		rc = all_seen(db, latest, in, &all, e);
 	counts->generation = latest;
 	if (rc != MB_OK || all) {
-		for (i = 0; rc == MB_OK && i < npaths; i++)
-			warn_skipped(opts, paths[i], counts);
+		for (i = 0; rc == MB_OK && i < in->n; i++)
+			warn_skipped(opts, in->v[i].name, counts);
 		return rc;
 	}
 	gen = pushed ? 0 : latest;
-	for (i = 0; i < npaths && rc == MB_OK; i++) {
+	for (i = 0; i < in->n && rc == MB_OK; i++) {
 		struct err file_err = ERR_INIT;
 
-		rc = seen_before(db, gen, paths[i], &found, e);
+		rc = seen_before(db, gen, &in->v[i], &found, e);
 		if (rc != MB_OK)
 			break;
 		if (found) {
-			warn_skipped(opts, paths[i], counts);
+			warn_skipped(opts, in->v[i].name, counts);
 			continue;
 		}
-		file_rc = stage_one(db, opts, paths[i], &gen, counts,
+		file_rc = stage_one(db, opts, &in->v[i], &gen, counts,
 				    &file_err);
 		if (file_rc == MB_EDATA || file_rc == MB_ENOINPUT) {
 			warn(opts, file_err.msg);
@@ -1438,16 +1507,145 @@ static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 	return rc;
 }
 
+/* ---- inputs: files, and the CSV members of zips ----------------------- */
+
+static void add_input(struct inputs *in, const char *path, char *name,
+		      struct zipped *zip, size_t member)
+{
+	struct input *v;
+
+	in->v = xrealloc(in->v, (in->n + 1) * sizeof(*in->v));
+	v = &in->v[in->n++];
+	v->path = path;
+	v->name = name;
+	v->zip = zip;
+	v->member = member;
+}
+
+static void refuse(const struct stage_opts *opts, struct inputs *in,
+		   struct stage_counts *counts, const char *msg)
+{
+	warn(opts, msg);
+	counts->files_failed++;
+	in->refused++;
+}
+
+/* Say once which members are skipped, so nothing vanishes silently. */
+static void warn_ignored(const struct stage_opts *opts,
+			 const struct archive *a)
+{
+	struct buf list = BUF_INIT, msg = BUF_INIT;
+	size_t n;
+
+	n = archive_list(a, ARCHIVE_KIND(ARCHIVE_OTHER) |
+			 ARCHIVE_KIND(ARCHIVE_DIR), 10, &list);
+	if (n) {
+		buf_printf(&msg, "'%s': ignored %zu member%s that %s not CSV:"
+			   " %s", a->path, n, n == 1 ? "" : "s",
+			   n == 1 ? "is" : "are", buf_str(&list));
+		warn(opts, buf_str(&msg));
+	}
+	buf_release(&list);
+	buf_release(&msg);
+}
+
+/* A zip: each CSV member is an input; the rest is refused or ignored. */
+static enum mb_rc add_zip(const struct stage_opts *opts, struct inputs *in,
+			  const char *path, struct stage_counts *counts,
+			  struct err *e)
+{
+	struct zipped *z = xcalloc(1, sizeof(*z));
+	struct err zerr = ERR_INIT;
+	struct buf name = BUF_INIT;
+	enum mb_rc rc;
+	size_t i;
+
+	rc = archive_open(&z->arc, path, &zerr);
+	if (rc != MB_OK) {
+		free(z);
+		if (rc != MB_EDATA) {
+			*e = zerr;
+			return rc;
+		}
+		refuse(opts, in, counts, zerr.msg);
+		return MB_OK;
+	}
+	in->zips = xrealloc(in->zips, (in->nzips + 1) * sizeof(*in->zips));
+	in->zips[in->nzips++] = z;
+	warn_ignored(opts, &z->arc);
+	for (i = 0; i < z->arc.nmembers; i++) {
+		enum archive_kind kind = z->arc.members[i].kind;
+
+		if (kind != ARCHIVE_CSV && kind != ARCHIVE_ZIP)
+			continue;
+		archive_display_name(&z->arc, i, &name);
+		if (kind == ARCHIVE_CSV) {
+			add_input(in, path, buf_detach(&name, NULL), z, i);
+			continue;
+		}
+		err_set(&zerr, MB_EDATA, "'%s' is a zip archive inside a zip"
+			" archive: unzip the outer one and stage the files"
+			" inside", buf_str(&name));
+		refuse(opts, in, counts, zerr.msg);
+	}
+	buf_release(&name);
+	return MB_OK;
+}
+
+/*
+ * Every path as inputs, zips detected by their first bytes (never by
+ * name) and opened now: a zip that cannot be staged at all is refused
+ * before anything is written, as a file that cannot be opened is.
+ */
+static enum mb_rc list_inputs(const struct stage_opts *opts,
+			      const char *const *paths, size_t npaths,
+			      struct inputs *in, struct stage_counts *counts,
+			      struct err *e)
+{
+	enum mb_rc rc = MB_OK;
+	int is_zip = 0;
+	size_t i;
+
+	for (i = 0; i < npaths && rc == MB_OK; i++) {
+		rc = archive_is_zip_file(paths[i], &is_zip, e);
+		if (rc == MB_OK && is_zip)
+			rc = add_zip(opts, in, paths[i], counts, e);
+		else if (rc == MB_OK)
+			add_input(in, paths[i], xstrdup(paths[i]), NULL, 0);
+	}
+	return rc;
+}
+
+static void inputs_release(struct inputs *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->n; i++)
+		free(in->v[i].name);
+	for (i = 0; i < in->nzips; i++) {
+		archive_release(&in->zips[i]->arc);
+		free(in->zips[i]);
+	}
+	free(in->v);
+	free(in->zips);
+	memset(in, 0, sizeof(*in));
+}
+
 enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		       const char *const *paths, size_t npaths,
 		       struct stage_counts *counts, struct err *e)
 {
+	struct inputs in;
 	enum mb_rc rc = MB_OK;
 	size_t i;
 
+	memset(&in, 0, sizeof(in));
 	memset(counts, 0, sizeof(*counts));
 	for (i = 0; i < npaths && rc == MB_OK; i++)
 		rc = check_readable(paths[i], e);
+	if (rc == MB_OK)
+		rc = list_inputs(opts, paths, npaths, &in, counts, e);
+
 	/*
 	 * Staging speed.  A file is one transaction, so a crash mid-file
 	 * commits nothing of it and staging it again is right: durability of
@@ -1465,13 +1663,14 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 			     " PRAGMA synchronous=OFF;"
 			     " PRAGMA cache_size=-32768;", e);
 	if (rc == MB_OK)
-		rc = stage_all(db, opts, paths, npaths, counts, e);
+		rc = stage_all(db, opts, &in, counts, e);
 	/* Back to WAL whatever happened: push relies on it. */
 	db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 		NULL);
 	if (rc == MB_OK && counts->files_failed)
 		rc = err_set(e, MB_EDATA, "%llu of %zu files could not be"
 			     " staged", (unsigned long long)
-			     counts->files_failed, npaths);
+			     counts->files_failed, in.n + in.refused);
+	inputs_release(&in);
 	return rc;
 }

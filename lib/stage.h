@@ -1,6 +1,12 @@
 /*
  * stage: read input files into the staging file, one contact per address.
  *
+ * A zip archive (found by its first bytes) is read without unpacking: each
+ * CSV member is a file of its own below, named "ZIP:MEMBER" (archive.h,
+ * source_open_member); a zip that cannot be staged at all (no CSV in it,
+ * encrypted, truncated) is refused before anything is written, like a file
+ * that cannot be CSV, and its other members are listed in one warning.
+ *
  * For each file: fingerprint it (size, SHA-256 of its bytes), skip it when a
  * file with the same fingerprint was staged before (staging is idempotent),
  * otherwise stream it through source -> csvread -> mapping and write, inside

@@ -259,8 +259,8 @@ def test_overlong_utf8_is_invalid(tmp_path):
     ("utf16le_nobom.csv", "looks like UTF-16LE without a byte order mark:"
      " convert it first with iconv -f UTF-16LE -t UTF-8"),
     ("binary.csv", "is binary data, not CSV"),
-    ("zip_as.csv", "is a zip archive: unzip it and stage the CSV files"
-     " inside"),
+    ("zip_as.csv", "is a zip archive with no CSV file in it: it is an"
+     " Excel workbook (.xlsx); save it as CSV (UTF-8) and stage that"),
     ("empty.csv", "is empty: no header row"),
 ])
 def test_files_that_are_not_csv_are_refused_saying_why(tmp_path, name,

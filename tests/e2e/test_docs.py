@@ -308,10 +308,13 @@ def test_completion_of_db_files(tmp_path):
         "a.db", "b.db", "old"]
     assert complete("meisa-bulk", "push", "--db", "=", cwd=cwd) == [
         "a.db", "b.db", "old"]
-    # Input files for stage and import: CSV and compressed files.
+    # Input files for stage and import: CSV, compressed files and zips.
     (tmp_path / "export.csv.gz").write_text("")
+    (tmp_path / "members_export_1.zip").write_text("")
+    (tmp_path / "AUDIENCE.ZIP").write_text("")
     assert complete("meisa-bulk", "stage", "", cwd=cwd) == [
-        "contacts.csv", "export.csv.gz", "old"]
+        "AUDIENCE.ZIP", "contacts.csv", "export.csv.gz",
+        "members_export_1.zip", "old"]
     assert complete("meisa-bulk", "export", "rejects", "-o", "n",
                     cwd=cwd) == ["notes.md"]
     assert complete("meisa-sandbox", "--db", "", cwd=cwd,

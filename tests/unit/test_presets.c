@@ -159,6 +159,14 @@ Test(presets, mailchimp_file_names)
 		{ "members_export_a1b2c3d4e5.csv", 0, NULL, 0 },
 		{ "my_unsubscribed_members_export_x.csv", 0, NULL, 0 },
 		{ "unsubscribed_members_export_x/data.csv", 0, NULL, 0 },
+		/* Zip members, as stage names them: "ZIP:MEMBER". */
+		{ "export.zip:unsubscribed_members_export_x.csv", 1,
+		  "unsubscribed", 0 },
+		{ "/in/export.zip:members_export_x/cleaned_members_export_x"
+		  ".csv", 1, "cleaned", 0 },
+		{ "export.zip:dir\\nonsubscribed_members_export_x.csv", 1,
+		  NULL, 1 },
+		{ "cleaned_members_export_x.zip:data.csv", 0, NULL, 0 },
 		{ "", 0, NULL, 0 },
 	};
 	size_t i;

@@ -1,13 +1,17 @@
 /*
  * source: kind detection by magic bytes, refusals with actionable messages,
- * BOM removal, gzip damage reporting, and byte-exact streaming.
+ * BOM removal, gzip damage reporting, and byte-exact streaming; the same
+ * for zip members (written here with libzip), with CRC damage, encryption
+ * and the zip-bomb guard over an archive's members.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zip.h>
 #include <zlib.h>
 
+#include "archive.h"
 #include "source.h"
 
 static char dir[64];
@@ -113,6 +117,7 @@ static void assert_closed(const struct source *src)
 	cr_assert_eq(src->head_off, 0);
 	cr_assert_eq(src->bytes_out, 0);
 	cr_assert_eq(src->is_gzip, 0);
+	cr_assert_eq(src->is_member, 0);
 }
 
 /* Open path, read everything, compare with want; check the kind. */
@@ -225,7 +230,8 @@ static const struct refusal refusals[] = {
 	{ "audience.csv", "PK\x03\x04\x14\0\0\0", 8, 0,
 	  "is a zip archive: unzip it and stage the CSV files inside" },
 	{ "empty.zip", "PK\x05\x06\0\0\0\0", 8, 0, "is a zip archive" },
-	{ "zip.gz", "PK\x03\x04\x14\0\0\0", 8, 1, "is a zip archive" },
+	{ "zip.gz", "PK\x03\x04\x14\0\0\0", 8, 1,
+	  "is a gzip-compressed zip archive: gunzip it and stage the zip" },
 	{ "book.xls", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\0\0", 10, 0,
 	  "is an Excel (.xls) workbook: save it as CSV" },
 	{ "le.csv", "\xff\xfe" "e\0m\0\n\0", 8, 0,
@@ -541,4 +547,282 @@ Test(source, sparse_export_inflating_75_times_is_not_a_bomb)
 	cr_assert_eq(total, want);
 	cr_assert_gt(total, (uint64_t)64 << 20, "too small to be checked");
 	source_close(&src);
+}
+
+/* ---- zip members --------------------------------------------------------- */
+
+struct member {
+	const char *name;
+	const void *data;
+	size_t len;
+	int store;               /* no compression */
+	int encrypt;             /* AES-256, password "secret" */
+};
+
+static const char *write_zip(const char *name, const struct member *v,
+			     size_t n)
+{
+	const char *path = path_in_dir(name);
+	zip_t *z;
+	int code = 0;
+	size_t i;
+
+	z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &code);
+	cr_assert_not_null(z, "zip_open: %d", code);
+	for (i = 0; i < n; i++) {
+		zip_source_t *src = zip_source_buffer(z, v[i].data, v[i].len,
+						      0);
+		zip_int64_t idx = zip_file_add(z, v[i].name, src, 0);
+
+		cr_assert_geq(idx, 0, "%s", zip_strerror(z));
+		if (v[i].store)
+			cr_assert_eq(zip_set_file_compression(z,
+				(zip_uint64_t)idx, ZIP_CM_STORE, 0), 0);
+		if (v[i].encrypt)
+			cr_assert_eq(zip_file_set_encryption(z,
+				(zip_uint64_t)idx, ZIP_EM_AES_256, "secret"),
+				0, "%s", zip_strerror(z));
+	}
+	cr_assert_eq(zip_close(z), 0, "%s", zip_strerror(z));
+	return path;
+}
+
+/* Open member i of the zip at path (named as stage names it). */
+static enum mb_rc open_member(struct source *src, const char *path,
+			      uint64_t i, const char *name,
+			      uint64_t out_before, struct err *e)
+{
+	struct source_member m = SOURCE_MEMBER_INIT;
+	char display[256];
+
+	snprintf(display, sizeof(display), "%s:%s", path, name);
+	m.zip_path = path;
+	m.index = i;
+	m.name = name;
+	m.out_before = out_before;
+	return source_open_member(src, display, &m, e);
+}
+
+/* A gzip stream of p[0..n), in memory (caller frees). */
+static unsigned char *gzip_bytes(const char *p, size_t n, size_t *out_len)
+{
+	z_stream z;
+	size_t cap = n + 64;
+	unsigned char *out = malloc(cap);
+
+	memset(&z, 0, sizeof(z));
+	cr_assert_eq(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8,
+				  Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = (unsigned char *)(uintptr_t)p;
+	z.avail_in = (uInt)n;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+	*out_len = cap - z.avail_out;
+	deflateEnd(&z);
+	return out;
+}
+
+Test(source, zip_member_streams_like_a_file)
+{
+	static const char text[] = "\xef\xbb\xbf" "email,name\n"
+		"a@example.com,A\n";
+	static const char other[] = "email\nb@example.com\n";
+	const struct member v[] = {
+		{ "dir/b.csv", other, sizeof(other) - 1, 0, 0 },
+		{ "dir/a.csv", text, sizeof(text) - 1, 0, 0 },
+	};
+	const char *path = write_zip("m.zip", v, 2);
+	struct source src = SOURCE_INIT;
+	struct archive a = ARCHIVE_INIT;
+	struct err e = ERR_INIT;
+	char out[256], want_path[160], hex[65], arc_hex[65];
+	uint64_t size, arc_size;
+	size_t total;
+
+	cr_assert_eq(open_member(&src, path, 1, "dir/a.csv", 0, &e), MB_OK,
+		     "%s", e.msg);
+	snprintf(want_path, sizeof(want_path), "%s:dir/a.csv", path);
+	cr_assert_str_eq(src.path, want_path);
+	cr_assert_eq(src.is_member, 1);
+	cr_assert_eq(src.is_gzip, 0);
+	cr_assert_eq(read_all(&src, out, sizeof(out), 7, &total, &e), MB_OK,
+		     "%s", e.msg);
+	cr_assert_eq(total, sizeof(text) - 4);
+	cr_assert_eq(memcmp(out, text + 3, total), 0);
+	cr_assert_eq(source_inflated(&src), sizeof(text) - 1);
+	/* The fingerprint is of the stored bytes, as archive gives it. */
+	cr_assert_eq(source_fingerprint(&src, &size, hex, &e), MB_OK);
+	cr_assert_eq(archive_open(&a, path, &e), MB_OK, "%s", e.msg);
+	archive_fingerprint(a.za, 1, &arc_size, arc_hex);
+	cr_assert_str_eq(hex, arc_hex);
+	cr_assert_eq(size, a.members[1].comp_size);
+	archive_release(&a);
+	source_close(&src);
+	assert_closed(&src);
+}
+
+Test(source, zip_member_that_is_gzip_is_inflated)
+{
+	static const char text[] = "email\nz@example.com\n";
+	size_t gz_len, total;
+	unsigned char *gz = gzip_bytes(text, sizeof(text) - 1, &gz_len);
+	const struct member v[] = { { "a.csv.gz", gz, gz_len, 0, 0 } };
+	const char *path = write_zip("gz.zip", v, 1);
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	char out[256];
+
+	cr_assert_eq(open_member(&src, path, 0, "a.csv.gz", 0, &e), MB_OK,
+		     "%s", e.msg);
+	cr_assert_eq(src.is_gzip, 1);
+	cr_assert_eq(read_all(&src, out, sizeof(out), 64, &total, &e), MB_OK,
+		     "%s", e.msg);
+	cr_assert_eq(total, sizeof(text) - 1);
+	cr_assert_eq(memcmp(out, text, total), 0);
+	source_close(&src);
+	free(gz);
+}
+
+Test(source, zip_member_refusals_name_the_member)
+{
+	static const struct {
+		const char *name;
+		const char *data;
+		size_t len;
+		const char *message;
+	} cases[] = {
+		{ "inner.csv", "PK\x03\x04\x14\0\0\0", 8, "is a zip archive"
+		  " inside a zip archive: unzip the outer one and stage the"
+		  " files inside" },
+		{ "u16.csv", "\xff\xfe" "e\0m\0\n\0", 8, "is UTF-16: convert"
+		  " it first with iconv -f UTF-16 -t UTF-8" },
+		{ "bin.csv", "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, "is binary"
+		  " data, not CSV" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct member v[] = {
+			{ cases[i].name, cases[i].data, cases[i].len, 0, 0 },
+		};
+		const char *path = write_zip("refused.zip", v, 1);
+		struct source src = SOURCE_INIT;
+		struct err e = ERR_INIT;
+		char want[512];
+
+		snprintf(want, sizeof(want), "'%s:%s' %s", path,
+			 cases[i].name, cases[i].message);
+		cr_expect_eq(open_member(&src, path, 0, cases[i].name, 0, &e),
+			     MB_EDATA, "%s", cases[i].name);
+		cr_expect(strstr(e.msg, want), "got \"%s\"", e.msg);
+		assert_closed(&src);
+	}
+}
+
+Test(source, zip_member_encrypted_or_changed)
+{
+	static const char text[] = "email\nz@example.com\n";
+	const struct member v[] = {
+		{ "a.csv", text, sizeof(text) - 1, 0, 1 },
+		{ "b.csv", text, sizeof(text) - 1, 0, 0 },
+	};
+	const char *path = write_zip("enc.zip", v, 2);
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	char want[256];
+
+	cr_assert_eq(open_member(&src, path, 0, "a.csv", 0, &e), MB_EDATA);
+	snprintf(want, sizeof(want), "'%s:a.csv' is encrypted: export it"
+		 " again without a password, or unzip it with the password"
+		 " and stage the CSV files", path);
+	cr_assert_str_eq(e.msg, want);
+	assert_closed(&src);
+	/* Index 1 is not "a.csv": the archive changed since it was listed. */
+	cr_assert_eq(open_member(&src, path, 1, "a.csv", 0, &e), MB_EDATA);
+	cr_assert(strstr(e.msg, "changed while it was being read"), "%s",
+		  e.msg);
+	cr_assert_eq(open_member(&src, path, 7, "a.csv", 0, &e), MB_EDATA);
+	assert_closed(&src);
+}
+
+/* A stored member with one byte changed: every byte, then the CRC error. */
+Test(source, zip_member_crc_error_after_the_bytes_before_it)
+{
+	size_t n = 50000, total;
+	char *text = make_text(n);
+	const struct member v[] = { { "big.csv", text, n, 1, 0 } };
+	const char *path = write_zip("crc.zip", v, 1);
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	char *out = malloc(n + 8192);
+	char want[256];
+	FILE *f = fopen(path, "r+b");
+
+	/* Local header (30 bytes + the name), then the stored bytes. */
+	cr_assert_not_null(f);
+	cr_assert_eq(fseek(f, 30 + 7 + 40000, SEEK_SET), 0);
+	cr_assert_eq(fputc('#', f), '#');
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(open_member(&src, path, 0, "big.csv", 0, &e), MB_OK,
+		     "%s", e.msg);
+	cr_assert_eq(read_all(&src, out, n + 8192, 4096, &total, &e),
+		     MB_EDATA);
+	cr_assert_eq(total, n);
+	snprintf(want, sizeof(want), "'%s:big.csv' is a corrupt zip member:"
+		 " CRC error (after %zu bytes of data)", path, n);
+	cr_assert_str_eq(e.msg, want);
+	/* The error stays, and the fingerprint is still there. */
+	cr_assert_eq(read_all(&src, out, n + 8192, 4096, &total, &e),
+		     MB_EDATA);
+	{
+		char hex[65];
+		uint64_t size;
+
+		cr_assert_eq(source_fingerprint(&src, &size, hex, &e), MB_OK);
+		cr_assert_eq(strlen(hex), 64);
+	}
+	source_close(&src);
+	free(out);
+	free(text);
+}
+
+Test(source, zip_bomb_is_refused_after_what_came_before)
+{
+	size_t n = (size_t)80 << 20;
+	char *lines = malloc(n);
+	struct member v[] = {
+		{ "head.csv", "email\nfirst@example.com\n", 24, 0, 0 },
+		{ "bomb.csv", lines, n, 0, 0 },
+	};
+	const char *path;
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	uint64_t total;
+
+	memset(lines, '\n', n);
+	path = write_zip("bomb.zip", v, 2);
+	cr_assert_eq(open_member(&src, path, 1, "bomb.csv", 0, &e), MB_OK,
+		     "%s", e.msg);
+	cr_assert_eq(drain(&src, &total, &e), MB_EDATA);
+	cr_assert_geq(total, (uint64_t)64 << 20);
+	cr_assert_lt(total, (uint64_t)65 << 20, "%llu bytes read first",
+		     (unsigned long long)total);
+	cr_assert(strstr(e.msg, "more than a CSV export can: refusing it as"
+			 " a likely zip bomb (if it really is an export,"
+			 " unzip it and stage the CSV files)"), "%s", e.msg);
+	cr_assert(strstr(e.msg, path), "%s", e.msg);
+	source_close(&src);
+	/*
+	 * The guard counts the archive's members together: after 64 MiB
+	 * from earlier members, a small one at 1000:1 is refused at once.
+	 */
+	cr_assert_eq(open_member(&src, path, 0, "head.csv", (uint64_t)64 << 20,
+				 &e), MB_EDATA);
+	cr_assert(strstr(e.msg, "with the members before it"), "%s", e.msg);
+	/* A member with nothing big before it is fine. */
+	cr_assert_eq(open_member(&src, path, 0, "head.csv", 0, &e), MB_OK,
+		     "%s", e.msg);
+	source_close(&src);
+	free(lines);
 }
