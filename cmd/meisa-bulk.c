@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zip.h>
 #include <zlib.h>
 
 #include "db.h"
@@ -1184,9 +1185,9 @@ static int cmd_help(struct options *o)
 static void print_version(void)
 {
 	printf("meisa-bulk %s\n", MB_VERSION);
-	printf("libcurl %s, SQLite %s, zlib %s, libcsv %d.%d.%d\n",
+	printf("libcurl %s, SQLite %s, zlib %s, libcsv %d.%d.%d, libzip %s\n",
 	       http_curl_version(), sqlite3_libversion(), zlibVersion(),
-	       CSV_MAJOR, CSV_MINOR, CSV_RELEASE);
+	       CSV_MAJOR, CSV_MINOR, CSV_RELEASE, zip_libzip_version());
 }
 
 enum {

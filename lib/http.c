@@ -795,5 +795,10 @@ int64_t http_parse_retry_after(const char *value, int64_t now_s)
 
 const char *http_curl_version(void)
 {
-	return curl_version();
+	static char text[96];
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	snprintf(text, sizeof(text), "%s (%s)", v->version,
+		 v->ssl_version ? v->ssl_version : "no TLS");
+	return text;
 }

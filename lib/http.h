@@ -166,7 +166,7 @@ enum mb_rc http_do(struct http *h, struct http_request *req, struct err *e);
 #define HTTP_RETRY_AFTER_MAX_S (24 * 60 * 60)
 int64_t http_parse_retry_after(const char *value, int64_t now_s);
 
-/* The version text of the libcurl in use (for --version). */
+/* The version of the libcurl in use and its TLS library (for --version). */
 const char *http_curl_version(void);
 
 #endif

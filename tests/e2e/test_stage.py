@@ -4,6 +4,7 @@ import gzip
 import io
 import json
 import os
+import re
 import sqlite3
 import zipfile
 
@@ -263,8 +264,8 @@ def test_help_and_version(bulk):
     assert r.returncode == 0 and "--sequence" in r.stdout
     r = bulk(["--version"])
     assert r.returncode == 0
-    for lib in ("libcurl", "SQLite", "zlib", "libcsv"):
-        assert lib in r.stdout
+    for lib in ("libcurl", "SQLite", "zlib", "libcsv", "libzip"):
+        assert re.search(r"\b%s [0-9]" % lib, r.stdout), (lib, r.stdout)
 
 
 def _staged_outcome(db):
