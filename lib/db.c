@@ -158,7 +158,14 @@ static const char migrate_v3[] =
 	"CREATE INDEX contacts_unconfirmed ON contacts(gen)"
 	" WHERE unconfirmed <> 0;"
 	"CREATE INDEX contacts_cleared ON contacts(gen)"
-	" WHERE cleared IS NOT NULL;";
+	" WHERE cleared IS NOT NULL;"
+	/*
+	 * A chunk's members: its body, its answer and a resumed chunk's
+	 * cleanup read them by chunk_id, each a scan of every contact
+	 * without it (100k contacts: 198 chunks took 18 s of CPU).
+	 */
+	"CREATE INDEX contacts_chunk ON contacts(chunk_id)"
+	" WHERE chunk_id IS NOT NULL;";
 
 /* Migrations: migrations[v] takes a file from version v to v + 1. */
 static const char *const migrations[] = {

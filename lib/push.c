@@ -275,7 +275,11 @@ out:
 	return rc;
 }
 
-/* NOT INDEXED: in rowid order, stopping at a chunk's size (see u.next). */
+/*
+ * NOT INDEXED: in rowid order (see u.next).  The next chunk's contacts are
+ * searched from p->chunked_to on, so that building 2,000 chunks does not
+ * walk the contacts already chunked 2,000 times.
+ */
 static const char enrollable_sql[] =
 	" FROM contacts NOT INDEXED WHERE source_status IS NULL"
 	" AND chunk_id IS NULL"
@@ -737,7 +741,7 @@ static enum mb_rc next_chunk(struct push *p, int64_t *id, struct err *e)
 {
 	struct buf sql = BUF_INIT;
 	sqlite3_stmt *s = NULL;
-	int64_t size = 0;
+	int64_t size = 0, last = 0;
 	char now[32];
 	enum mb_rc rc;
 
@@ -767,8 +771,10 @@ static enum mb_rc next_chunk(struct push *p, int64_t *id, struct err *e)
 		if (rc == MB_OK)
 			rc = buf_printf(&sql, "UPDATE contacts SET chunk_id ="
 					" %lld WHERE id IN (SELECT id%s AND state ="
-					" 'upserted' ORDER BY id LIMIT %d)",
-					(long long)*id, enrollable_sql,
+					" 'upserted' AND id > %lld ORDER BY id"
+					" LIMIT %d)", (long long)*id,
+					enrollable_sql,
+					(long long)p->chunked_to,
 					PUSH_CHUNK_MAX);
 		if (rc == MB_OK)
 			rc = db_exec(p->db, sql.data, e);
@@ -783,12 +789,19 @@ static enum mb_rc next_chunk(struct push *p, int64_t *id, struct err *e)
 			rc = db_exec(p->db, sql.data, e);
 		if (!size)
 			*id = 0;
+		if (rc == MB_OK && size)
+			rc = db_int(p->db, "SELECT max(id) FROM contacts"
+				    " WHERE chunk_id = (SELECT max(id) FROM"
+				    " chunks)", &last, e);
 	}
 	sqlite3_finalize(s);
 	buf_release(&sql);
 	if (rc == MB_OK)
-		return db_commit(p->db, e);
-	db_rollback(p->db);
+		rc = db_commit(p->db, e);
+	else
+		db_rollback(p->db);
+	if (rc == MB_OK && last)
+		p->chunked_to = last;
 	return rc;
 }
 
@@ -827,22 +840,41 @@ static enum mb_rc record_chunk(struct push *p, int64_t id,
 	char text[512];
 	enum mb_rc rc;
 
+	/*
+	 * An answer names the addresses it says something about; the others
+	 * are acknowledged.  The answer is read once into a table (it must
+	 * be MATERIALIZED: flattened, SQLite scans it again for every member,
+	 * 500 x 500 JSON reads a chunk) and its addresses looked up.
+	 */
+	static const char *const answered[] = {
+		"UPDATE contacts SET enroll_status = 'acknowledged'"
+		" WHERE chunk_id = ?1",
+		"WITH r AS MATERIALIZED (SELECT"
+		" lower(json_extract(value, '$.email')) AS email,"
+		" json_extract(value, '$.status') AS status FROM json_each("
+		" CASE WHEN json_valid(?2) THEN ?2 ELSE '{}' END, '$.results')"
+		" WHERE json_extract(value, '$.status') IS NOT NULL)"
+		" UPDATE contacts SET enroll_status = r.status FROM r"
+		" WHERE contacts.email = r.email AND contacts.chunk_id = ?1",
+		NULL
+	};
+	static const char *const refused[] = {
+		"UPDATE contacts SET enroll_status = 'failed', error = ?2"
+		" WHERE chunk_id = ?1",
+		NULL
+	};
+	const char *const *sql = ok ? answered : refused;
+
 	meisa_answer_text(req, text, sizeof(text));
 	rc = db_begin(p->db, e);
-	if (rc == MB_OK)
-		rc = db_prepare(p->db, &s, ok ?
-			"UPDATE contacts SET enroll_status = coalesce((SELECT"
-			" json_extract(r.value, '$.status') FROM json_each("
-			" CASE WHEN json_valid(?2) THEN ?2 ELSE '{}' END,"
-			" '$.results') AS r WHERE lower(json_extract(r.value,"
-			" '$.email')) = contacts.email), 'acknowledged')"
-			" WHERE chunk_id = ?1" :
-			"UPDATE contacts SET enroll_status = 'failed',"
-			" error = ?2 WHERE chunk_id = ?1", e);
-	if (rc == MB_OK) {
+	for (; rc == MB_OK && *sql; sql++) {
+		rc = db_prepare(p->db, &s, *sql, e);
+		if (rc != MB_OK)
+			break;
 		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_text(s, 2, ok ? buf_str(&req->response) : text,
-				  -1, SQLITE_TRANSIENT);
+		if (sqlite3_bind_parameter_count(s) >= 2)
+			sqlite3_bind_text(s, 2, ok ? buf_str(&req->response) :
+					  text, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(s) != SQLITE_DONE)
 			rc = db_fail(p->db, "cannot record chunk in", e);
 		sqlite3_finalize(s);
@@ -882,6 +914,7 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 	enum mb_rc rc = MB_OK;
 	int64_t id;
 
+	p->chunked_to = 0;
 	for (;;) {
 		if (meisa_stopping(&p->api) || (p->opts.max_requests &&
 		    p->api.requests >= p->opts.max_requests)) {

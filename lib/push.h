@@ -89,6 +89,8 @@ struct push {
 	uint64_t stop_after;     /* max_requests reached */
 	int64_t started_ms;
 	int64_t gen;             /* the latest generation (0: none) */
+	int64_t chunked_to;      /* contacts up to this id are in chunks, or
+				    not enrollable (this run's cursor) */
 };
 
 enum mb_rc push_open(struct push *p, struct db *db,

@@ -4,6 +4,7 @@ Each test stages a generated export, pushes it to a meisa-sandbox started for
 the test, and checks the exit status, the output, the staging file, and the
 sandbox's own record of every request it received.
 """
+import csv
 import json
 import os
 import random
@@ -136,6 +137,43 @@ def test_happy_path_exact_requests(tmp_path, sandbox_factory, bulk):
     assert r.returncode == 0, r.stderr
     writes = sb.requests("id > ? AND method = 'POST'", (before,))
     assert writes == []
+
+
+def test_each_address_keeps_what_the_enroll_answer_said(tmp_path,
+                                                       sandbox_factory, bulk):
+    """A chunk's answer lists each address's outcome: the staging file and
+    export results keep it per contact, across chunks (here 1,200
+    contacts: three chunks)."""
+    sb = sandbox_factory("--rate", "none", "--key", "meisa_test_k",
+                         "--sequence", "onboarding=active")
+    first = write_export(tmp_path / "first.csv", 700)
+    r = bulk(["import", str(first), "--db", str(tmp_path / "a.db"),
+              "--sequence", "onboarding", "--rate", "none"],
+             key="meisa_test_k", base_url=sb.url)
+    assert r.returncode == 0, r.stderr
+    # A second staging file: 700 of its 1,200 contacts are enrolled already.
+    both = write_export(tmp_path / "both.csv", 1200)
+    db = str(tmp_path / "b.db")
+    r = bulk(["import", str(both), "--db", db, "--sequence", "onboarding",
+              "--rate", "none", "--json"], key="meisa_test_k",
+             base_url=sb.url)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["enrolled"] == 1200
+    got = {row["email"]: row["enroll_status"] for row in staging_rows(
+        db, "SELECT email, enroll_status FROM contacts")}
+    want = {"user%d@example.com" % i:
+            "already_enrolled" if i < 700 else "enrolled"
+            for i in range(1200)}
+    assert got == want
+    out = tmp_path / "results.csv"
+    r = bulk(["export", "results", "-o", str(out), "--db", db])
+    assert r.returncode == 0, r.stderr
+    with open(out, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {row["email"]: row["enroll_status"] for row in rows} == want
+    sizes = [len(json.loads(c["body"])["emails"])
+             for c in sb.requests("path = ?", (ENROLL,))]
+    assert sizes == [500, 200, 500, 500, 200]
 
 
 def test_faults_converge(tmp_path, sandbox_factory, bulk):
