@@ -178,6 +178,7 @@ struct stager {
 	sqlite3_stmt *find;
 	sqlite3_stmt *merge;
 	sqlite3_stmt *mark_conflict;
+	sqlite3_stmt *note_conflict;
 	uint64_t usable;         /* rows that became or joined a contact */
 	uint64_t inserted;       /* new contacts */
 	uint64_t updated;        /* contacts of an earlier generation */
@@ -414,9 +415,11 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 		  "INSERT INTO duplicates(input_id, line, email, contact_id)"
 		  " VALUES(?, ?, ?, ?)" },
 		{ &st->find,
-		  "SELECT 'email', id, external_id, gen FROM contacts"
-		  " WHERE email=?1 UNION ALL SELECT 'external_id', id, email,"
-		  " gen FROM contacts"
+		  "SELECT 'email', id, external_id, gen, line, input_id,"
+		  " (SELECT path FROM inputs WHERE id = input_id) FROM"
+		  " contacts WHERE email=?1 UNION ALL SELECT 'external_id',"
+		  " id, email, gen, line, input_id, (SELECT path FROM inputs"
+		  " WHERE id = input_id) FROM contacts"
 		  " WHERE ?2 IS NOT NULL AND external_id=?2" },
 		/*
 		 * Later non-empty values win, tags are a union (old first,
@@ -455,11 +458,17 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 		  " merged = 1 WHERE id = ?1" },
 		{ &st->mark_conflict,
 		  "UPDATE contacts SET conflict = 1 WHERE id = ?" },
+		/* The first word on a contact's conflict names the row. */
+		{ &st->note_conflict,
+		  "INSERT OR IGNORE INTO temp.conflict_detail(contact_id,"
+		  " detail) VALUES(?, ?)" },
 	};
 	size_t i;
 	enum mb_rc rc;
 
-	for (i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
+	rc = db_exec(st->db, "CREATE TEMP TABLE IF NOT EXISTS conflict_detail("
+		     "contact_id INTEGER PRIMARY KEY, detail TEXT)", e);
+	for (i = 0; i < sizeof(list) / sizeof(list[0]) && rc == MB_OK; i++) {
 		rc = db_prepare(st->db, list[i].stmt, list[i].sql, e);
 		if (rc != MB_OK)
 			return rc;
@@ -474,7 +483,7 @@ static void finalize_all(struct stager *st)
 				 &st->upd_contact,
 				 &st->rekey, &st->ins_reject,
 				 &st->ins_dup, &st->find, &st->merge,
-				 &st->mark_conflict };
+				 &st->mark_conflict, &st->note_conflict };
 	size_t i;
 
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -510,12 +519,23 @@ static enum mb_rc add_reject(struct stager *st, unsigned long line,
 	return step_done(st, s, "cannot record reject in", e);
 }
 
+/*
+ * Contact id is in a conflict: it will be rejected when the file ends
+ * (finish_file), with detail (the row that conflicts with it) as reason.
+ */
 static enum mb_rc mark_conflict(struct stager *st, int64_t id,
-				struct err *e)
+				const char *detail, struct err *e)
 {
+	enum mb_rc rc;
+
 	sqlite3_bind_int64(st->mark_conflict, 1, id);
 	st->conflicts++;
-	return step_done(st, st->mark_conflict, "cannot update", e);
+	rc = step_done(st, st->mark_conflict, "cannot update", e);
+	if (rc != MB_OK)
+		return rc;
+	sqlite3_bind_int64(st->note_conflict, 1, id);
+	bind_text(st->note_conflict, 2, detail);
+	return step_done(st, st->note_conflict, "cannot update", e);
 }
 
 static enum mb_rc merge_row(struct stager *st, const struct batch *b,
@@ -617,12 +637,28 @@ static enum mb_rc rekey(struct stager *st, const struct batch *b,
  * mark the contacts for rejection), or the external_id's contact changed
  * address (re-key).
  */
+/*
+ * Where a row is, for a conflict's detail: "line 7", and " of FILE" when
+ * the other row of the conflict is in another file (the reject's own file
+ * is in the export's source column already).
+ */
+static void where(char *out, size_t cap, long long line, const char *path,
+		  int same_file)
+{
+	if (same_file)
+		snprintf(out, cap, "line %lld", line);
+	else
+		snprintf(out, cap, "line %lld of %.200s", line,
+			 path ? path : "an earlier file");
+}
+
 static enum mb_rc slow_path(struct stager *st, const struct batch *b,
 			    const struct staged *r, struct err *e)
 {
 	const char *email = at(b, r->email), *ext = at(b, r->ext);
 	int64_t email_id = 0, ext_id = 0, email_gen = 0, ext_gen = 0;
-	char other[512] = "";
+	char other[1024] = "", mine_email[1024] = "", mine_ext[1024] = "";
+	char there[256], here[256];
 	int conflict = 0;
 	enum mb_rc rc = MB_OK;
 
@@ -633,7 +669,11 @@ static enum mb_rc slow_path(struct stager *st, const struct batch *b,
 			st->find, 0);
 		const char *val = (const char *)sqlite3_column_text(
 			st->find, 2);
+		int same = sqlite3_column_int64(st->find, 5) == st->input_id;
 
+		where(there, sizeof(there), sqlite3_column_int64(st->find, 4),
+		      (const char *)sqlite3_column_text(st->find, 6), same);
+		where(here, sizeof(here), (long long)r->line, st->path, same);
 		if (strcmp(kind, "email") == 0) {
 			email_id = sqlite3_column_int64(st->find, 1);
 			email_gen = sqlite3_column_int64(st->find, 3);
@@ -641,11 +681,22 @@ static enum mb_rc slow_path(struct stager *st, const struct batch *b,
 				conflict = 1;
 				snprintf(other, sizeof(other), "address"
 					 " already staged with external_id"
-					 " '%.200s'", val);
+					 " '%.200s' (%s)", val, there);
+				snprintf(mine_email, sizeof(mine_email),
+					 "%s gives this address external_id"
+					 " '%.200s'", here, ext);
 			}
 		} else {
 			ext_id = sqlite3_column_int64(st->find, 1);
 			ext_gen = sqlite3_column_int64(st->find, 3);
+			if (ext_id != email_id)
+				snprintf(other, sizeof(other), "external_id"
+					 " '%.200s' already staged for"
+					 " %.200s (%s)", ext, val ? val : "?",
+					 there);
+			snprintf(mine_ext, sizeof(mine_ext), "%s gives"
+				 " external_id '%.200s' to %.200s", here,
+				 ext, email);
 		}
 	}
 	sqlite3_reset(st->find);
@@ -654,12 +705,11 @@ static enum mb_rc slow_path(struct stager *st, const struct batch *b,
 		return rekey(st, b, r, ext_id, e);
 	if (ext_id && ext_id != email_id) {
 		conflict = 1;
-		snprintf(other, sizeof(other), "external_id '%.200s' already"
-			 " staged for another address", ext);
-		rc = mark_conflict(st, ext_id, e);
+		rc = mark_conflict(st, ext_id, mine_ext, e);
 	}
 	if (rc == MB_OK && conflict && email_id)
-		rc = mark_conflict(st, email_id, e);
+		rc = mark_conflict(st, email_id, mine_email[0] ? mine_email :
+				   mine_ext, e);
 	if (rc != MB_OK)
 		return rc;
 	if (conflict)
@@ -1070,8 +1120,9 @@ static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 		" AND gen = (SELECT max(id) FROM generations);"
 		"INSERT INTO rejects(input_id, line, email, reason, detail)"
 		" SELECT input_id, line, email, 'external_id_conflict',"
-		" 'another row gives this address another external_id, or"
-		" this external_id another address'"
+		" coalesce((SELECT detail FROM temp.conflict_detail WHERE"
+		" contact_id = contacts.id), 'another row gives this address"
+		" another external_id, or this external_id another address')"
 		" FROM contacts WHERE id IN doomed;"
 		"INSERT INTO rejects(input_id, line, email, reason, detail)"
 		" SELECT input_id, line, email, 'external_id_conflict',"
@@ -1079,7 +1130,8 @@ static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 		" FROM duplicates WHERE contact_id IN doomed;"
 		"DELETE FROM duplicates WHERE contact_id IN doomed;"
 		"DELETE FROM contacts WHERE id IN doomed;"
-		"UPDATE contacts SET conflict = 0 WHERE conflict = 1;";
+		"UPDATE contacts SET conflict = 0 WHERE conflict = 1;"
+		"DELETE FROM temp.conflict_detail;";
 	int64_t doomed = 0, moved = 0;
 	uint64_t gone;
 	enum mb_rc rc = MB_OK;

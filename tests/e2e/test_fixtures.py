@@ -87,11 +87,6 @@ class Case:
         return twin
 
 
-# The detail of the first row of an external_id conflict: it was staged
-# before the conflicting row came, and is rejected when the file ends.
-CONFLICT_FIRST = ("another row gives this address another external_id, or"
-                  " this external_id another address")
-
 MAILCHIMP_SUBSCRIBED = Case(
     "mailchimp/subscribed_members_export_a1b2c3d4e5.csv",
     preset="mailchimp",
@@ -189,9 +184,10 @@ SENDGRID = Case(
         contact(4, "carla@example.org"),
         dup(5, of=2),
         reject(6, "dave@example.com", "external_id_conflict",
-               CONFLICT_FIRST),
+               "line 7 gives external_id 'usr_1003' to erin@example.com"),
         reject(7, "erin@example.com", "external_id_conflict",
-               "external_id 'usr_1003' already staged for another address"),
+               "external_id 'usr_1003' already staged for dave@example.com"
+               " (line 6)"),
         reject(8, "frank@example..com", "invalid_email",
                "column 'EMAIL': consecutive dots"),
         contact(9, "gina@example.com", external_id="usr_1004"),
@@ -500,14 +496,15 @@ INTERCOM = Case(
     rows=[
         contact(2, "victor@example.com", external_id="u_9001"),
         reject(3, "wendy@example.com", "external_id_conflict",
-               CONFLICT_FIRST),
+               "line 8 gives external_id 'u_9002' to zed@example.com"),
         contact(4, "xena@example.org", status="complained",
                 external_id="u_9003"),
         contact(5, "yuri@example.com", status="bounced", external_id="u_9004"),
         contact(6, "lead-4411@example.com"),
         dup(7, of=2),
         reject(8, "zed@example.com", "external_id_conflict",
-               "external_id 'u_9002' already staged for another address"),
+               "external_id 'u_9002' already staged for wendy@example.com"
+               " (line 3)"),
         reject(9, "ann@example.com", "too_few_fields",
                "row has 5 fields, header has 10"),
     ],
@@ -525,13 +522,14 @@ INTERCOM_AUTO = Case(
     rows=[
         contact(2, "victor@example.com", external_id="u_9001"),
         reject(3, "wendy@example.com", "external_id_conflict",
-               CONFLICT_FIRST),
+               "line 8 gives external_id 'u_9002' to zed@example.com"),
         contact(4, "xena@example.org", external_id="u_9003"),
         contact(5, "yuri@example.com", external_id="u_9004"),
         contact(6, "lead-4411@example.com"),
         dup(7, of=2),
         reject(8, "zed@example.com", "external_id_conflict",
-               "external_id 'u_9002' already staged for another address"),
+               "external_id 'u_9002' already staged for wendy@example.com"
+               " (line 3)"),
         reject(9, "ann@example.com", "too_few_fields",
                "row has 5 fields, header has 10"),
     ],

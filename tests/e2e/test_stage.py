@@ -203,10 +203,39 @@ def test_external_id_conflicts_reject_every_row(tmp_path, bulk):
     st = json.loads(r.stdout)
     reconcile(st)
     assert st["contacts"] == 1 and st["duplicates"] == 1 and st["rejected"] == 4
-    rej = rows(db, "SELECT line, email, reason FROM rejects ORDER BY line")
+    rej = rows(db, "SELECT line, email, reason, detail FROM rejects"
+               " ORDER BY line")
     assert [(x["line"], x["reason"]) for x in rej] == [
         (2, "external_id_conflict"), (3, "external_id_conflict"),
         (4, "external_id_conflict"), (5, "external_id_conflict")]
+    # Each reject names the row it conflicts with.
+    assert [x["detail"] for x in rej] == [
+        "line 3 gives external_id 'u1' to b@example.com",
+        "external_id 'u1' already staged for a@example.com (line 2)",
+        "line 5 gives this address external_id 'u4'",
+        "address already staged with external_id 'u3' (line 4)"]
+
+
+def test_conflict_across_files_names_the_other_file(tmp_path, bulk):
+    a = tmp_path / "a.csv"
+    a.write_text("email,external_id\nx@example.com,u1\n")
+    b = tmp_path / "b.csv"
+    b.write_text("email,external_id\nkeep@example.com,u9\n"
+                 "y@example.com,u1\n")
+    r, db = stage(bulk, tmp_path, a)
+    assert r.returncode == 0, r.stderr
+    r, db = stage(bulk, tmp_path, b, db=db)
+    assert r.returncode == 0, r.stderr
+    rej = rows(db, "SELECT i.path, r.line, r.email, r.detail FROM rejects r"
+               " JOIN inputs i ON i.id = r.input_id ORDER BY r.email")
+    assert [tuple(x.values()) for x in rej] == [
+        (str(a), 2, "x@example.com",
+         "line 3 of %s gives external_id 'u1' to y@example.com" % b),
+        (str(b), 3, "y@example.com",
+         "external_id 'u1' already staged for x@example.com"
+         " (line 2 of %s)" % a)]
+    assert [x["email"] for x in rows(db, "SELECT email FROM contacts")] == [
+        "keep@example.com"]
 
 
 def test_semicolon_bom_and_cr_only(tmp_path, bulk):
