@@ -890,18 +890,25 @@ static int find_contact(struct sandbox_store *st, int slot, const char *key,
 }
 
 /* 1 when email is on the unsubscribed list, 0 not, -1 failure. */
-static int on_unsub_list(struct sandbox_store *st, const char *email,
-			 struct err *e)
+/* Prepared statement which has a row for value: 1 yes, 0 no, -1 failure. */
+static int exists_by(struct sandbox_store *st, int which, const char *value,
+		     struct err *e)
 {
-	sqlite3_stmt *s = stmt(st, S_IS_UNSUB, e);
+	sqlite3_stmt *s = stmt(st, which, e);
 	int r;
 
 	if (!s)
 		return -1;
-	bind_str(s, 1, email);
+	bind_str(s, 1, value);
 	r = step(st, s, e);
 	sqlite3_reset(s);
 	return r;
+}
+
+static int on_unsub_list(struct sandbox_store *st, const char *email,
+			 struct err *e)
+{
+	return exists_by(st, S_IS_UNSUB, email, e);
 }
 
 static enum mb_rc automation(struct sandbox_store *st, const char *kind,
@@ -2020,15 +2027,7 @@ enum {
 static int trigger_known(struct sandbox_store *st, const char *key,
 			 struct err *e)
 {
-	sqlite3_stmt *s = stmt(st, S_TRIGGER_KNOWN, e);
-	int r;
-
-	if (!s)
-		return -1;
-	bind_str(s, 1, key);
-	r = step(st, s, e);
-	sqlite3_reset(s);
-	return r;
+	return exists_by(st, S_TRIGGER_KNOWN, key, e);
 }
 
 /* A send with this idempotency key in the last hour: 1 (id set), 0, -1. */
