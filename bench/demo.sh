@@ -29,9 +29,12 @@ echo "== meisa-sandbox at $MEISA_BASE_URL"
 echo "== meisa-bulk ping"
 "$BIN/meisa-bulk" ping
 echo
-echo "== meisa-bulk import fixtures/mailchimp/*.csv --sequence onboarding --rate 20/s"
+# Mailchimp's audience export as it is downloaded: one zip holding a CSV
+# per status (fixtures/zip/make-zip.py builds it from fixtures/mailchimp/).
+echo "== meisa-bulk import fixtures/zip/mailchimp-audience.zip --sequence onboarding --rate 20/s"
 "$BIN/meisa-bulk" import --db "$W/demo.db" --sequence onboarding \
-	--rate 20/s --tag migrated-from-mailchimp fixtures/mailchimp/*.csv
+	--rate 20/s --tag migrated-from-mailchimp \
+	fixtures/zip/mailchimp-audience.zip
 echo
 echo "== meisa-bulk status --json"
 "$BIN/meisa-bulk" status --json --db "$W/demo.db"
