@@ -138,40 +138,16 @@ static int fail(enum mb_rc rc, const struct err *e)
 }
 
 /*
- * Stage's messages.  stage_opts.warn carries both kinds: a file refused as
- * a whole (zip, UTF-16, binary, empty, no email column, corrupt gzip before
- * any row), an error the user must see even with -q (cron mails it), and
- * the rest (skipped as staged before, damage after some rows), warnings -q
- * silences.  The message does not say which: stage_files() counts a
- * refusal in files_failed right after reporting it, so each message is
- * held until the next one (or the end) shows whether that count moved.
+ * Stage's messages: a file refused as a whole is an error the user must see
+ * even with -q (cron mails it); the rest are warnings -q silences.
  */
-struct stage_msgs {
-	const struct stage_counts *counts;
-	uint64_t failed_before;  /* files_failed when held was reported */
-	int holding;
-	char held[ERR_MSG_MAX + 128];
-};
-
-static void stage_msgs_flush(struct stage_msgs *m)
+static void on_stage_warning(void *ctx, int refused, const char *msg)
 {
-	if (!m->holding)
-		return;
-	m->holding = 0;
-	if (m->counts->files_failed > m->failed_before)
-		error("%s", m->held);
+	(void)ctx;
+	if (refused)
+		error("%s", msg);
 	else
-		warning("%s", m->held);
-}
-
-static void on_stage_warning(void *ctx, const char *msg)
-{
-	struct stage_msgs *m = ctx;
-
-	stage_msgs_flush(m);
-	snprintf(m->held, sizeof(m->held), "%s", msg);
-	m->failed_before = m->counts->files_failed;
-	m->holding = 1;
+		warning("%s", msg);
 }
 
 /* ---- shared plumbing ---------------------------------------------------- */
@@ -370,12 +346,10 @@ static void print_inputs(struct db *db, int64_t run)
 static enum mb_rc do_stage(struct options *o, struct db *db, int64_t run,
 			   struct stage_counts *counts, struct err *e)
 {
-	struct stage_msgs msgs;
 	struct stage_opts so;
 	enum mb_rc rc;
 
 	memset(&so, 0, sizeof(so));
-	memset(&msgs, 0, sizeof(msgs));
 	so.run_id = run;
 	so.map.preset = o->preset ? o->preset : "auto";
 	so.map.overrides = o->overrides;
@@ -385,11 +359,8 @@ static enum mb_rc do_stage(struct options *o, struct db *db, int64_t run,
 	so.delimiter = o->delimiter;
 	so.source = o->source ? o->source : "import";
 	so.warn = on_stage_warning;
-	so.warn_ctx = &msgs;
-	msgs.counts = counts;
 	rc = stage_files(db, &so, (const char *const *)o->args,
 			 (size_t)o->nargs, counts, e);
-	stage_msgs_flush(&msgs);
 	if (verbose && (rc == MB_OK || rc == MB_EDATA))
 		print_inputs(db, run);
 	return rc;

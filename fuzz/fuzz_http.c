@@ -460,9 +460,10 @@ static void run_push(void)
 	db_close(&db);
 }
 
-static void ignore_warning(void *ctx, const char *msg)
+static void ignore_warning(void *ctx, int refused, const char *msg)
 {
 	(void)ctx;
+	(void)refused;
 	(void)msg;
 }
 

@@ -164,9 +164,10 @@ static void reset(void)
 		die("reset", &e);
 }
 
-static void ignore_warning(void *ctx, const char *msg)
+static void ignore_warning(void *ctx, int refused, const char *msg)
 {
 	(void)ctx;
+	(void)refused;
 	(void)msg;
 }
 

@@ -1230,10 +1230,11 @@ static enum mb_rc update_input(struct stager *st, const struct reader *rd,
 	return rc;
 }
 
-static void warn(const struct stage_opts *opts, const char *msg)
+static void warn(const struct stage_opts *opts, int refused,
+		 const char *msg)
 {
 	if (opts->warn)
-		opts->warn(opts->warn_ctx, msg);
+		opts->warn(opts->warn_ctx, refused, msg);
 }
 
 /* Local failures that are about this machine, not about the file. */
@@ -1306,7 +1307,7 @@ static void warn_skipped(const struct stage_opts *opts, const char *path,
 
 	snprintf(msg, sizeof(msg), "'%s' was staged before (same content);"
 		 " skipping it", path);
-	warn(opts, msg);
+	warn(opts, 0, msg);
 	counts->files_skipped++;
 }
 
@@ -1418,7 +1419,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		snprintf(msg, sizeof(msg), "%s; the %llu rows before it are"
 			 " staged", rd.err.msg,
 			 (unsigned long long)rd.rows_read);
-		warn(opts, msg);
+		warn(opts, 0, msg);
 	}
 	finalize_all(&st);
 	if (rc == MB_OK)
@@ -1545,7 +1546,7 @@ static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 		file_rc = stage_one(db, opts, &in->v[i], &gen, counts,
 				    &file_err);
 		if (file_rc == MB_EDATA || file_rc == MB_ENOINPUT) {
-			warn(opts, file_err.msg);
+			warn(opts, 1, file_err.msg);
 			counts->files_failed++;
 			continue;
 		}
@@ -1577,7 +1578,7 @@ static void add_input(struct inputs *in, const char *path, char *name,
 static void refuse(const struct stage_opts *opts, struct inputs *in,
 		   struct stage_counts *counts, const char *msg)
 {
-	warn(opts, msg);
+	warn(opts, 1, msg);
 	counts->files_failed++;
 	in->refused++;
 }
@@ -1595,7 +1596,7 @@ static void warn_ignored(const struct stage_opts *opts,
 		buf_printf(&msg, "'%s': ignored %zu member%s that %s not CSV:"
 			   " %s", a->path, n, n == 1 ? "" : "s",
 			   n == 1 ? "is" : "are", buf_str(&list));
-		warn(opts, buf_str(&msg));
+		warn(opts, 0, buf_str(&msg));
 	}
 	buf_release(&list);
 	buf_release(&msg);

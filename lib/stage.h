@@ -65,8 +65,14 @@ struct stage_opts {
 	char delimiter;          /* 0: detect */
 	const char *source;      /* "import" or "initial_sync" */
 	int64_t run_id;          /* the run staging (inputs.run_id); 0: none */
-	/* Warnings about one file that do not stop the run (cmd/ prints). */
-	void (*warn)(void *ctx, const char *msg);
+	/*
+	 * Messages about one file that do not stop the run (cmd/ prints):
+	 * refused is 1 for a file or zip member refused as a whole (zip of no
+	 * CSV, UTF-16, binary, empty, no email column, corrupt before any
+	 * row: an error the user must see even with -q), 0 for a warning
+	 * (staged before, damage after some rows, members ignored).
+	 */
+	void (*warn)(void *ctx, int refused, const char *msg);
 	void *warn_ctx;
 };
 
