@@ -675,9 +675,10 @@ static enum mb_rc run_upserts(struct push *p, struct push_result *res,
 	if (rc == MB_OK)
 		/*
 		 * NOT INDEXED: a walk along the rowid, resumed after the
-		 * last contact taken.  Through contacts_gen_state the two
-		 * states are two ranges to merge and sort on every call:
-		 * quadratic (measured: 99k upserts took 684 s, not 10 s).
+		 * last contact taken.  Through an index on (gen, state), as
+		 * schema 3 briefly had, the two states were two ranges to
+		 * merge and sort on every call: quadratic (measured: 99k
+		 * upserts took 684 s, not 10 s).
 		 */
 		rc = db_prepare(p->db, &u.next, "SELECT id, body FROM contacts"
 				" NOT INDEXED WHERE id > ?1 AND state IN"
@@ -787,12 +788,15 @@ static enum mb_rc next_chunk(struct push *p, int64_t *id, struct err *e)
 					(long long)size, (long long)*id);
 		if (rc == MB_OK)
 			rc = db_exec(p->db, sql.data, e);
+		buf_reset(&sql);
+		if (rc == MB_OK && size)
+			rc = buf_printf(&sql, "SELECT max(id) FROM contacts"
+					" WHERE chunk_id = %lld",
+					(long long)*id);
+		if (rc == MB_OK && size)
+			rc = db_int(p->db, sql.data, &last, e);
 		if (!size)
 			*id = 0;
-		if (rc == MB_OK && size)
-			rc = db_int(p->db, "SELECT max(id) FROM contacts"
-				    " WHERE chunk_id = (SELECT max(id) FROM"
-				    " chunks)", &last, e);
 	}
 	sqlite3_finalize(s);
 	buf_release(&sql);

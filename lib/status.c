@@ -22,7 +22,7 @@
  * leads); 'sent' (in flight when a run stopped) counts as pending.  Cleared
  * fields of skipped contacts are not counted: nothing of theirs is sent.
  */
-const char status_pass_sql[] =
+static const char status_pass_sql[] =
 	"SELECT gen, state, acked_gen, enroll_status FROM contacts NOT INDEXED"
 	" WHERE gen = ?1 OR gen = ?2";
 

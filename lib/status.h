@@ -40,12 +40,10 @@ enum mb_rc status_load(struct db *db, struct status_counts *c,
 		       struct err *e);
 
 /*
- * What status_load runs (?1 the latest generation, ?2 the one before): the
- * pass over the contacts that counts their states, and the query that
- * counts the rest from indexes.  Public so a test can hold the query's
- * plan to "never walks the contacts table".
+ * The query status_load counts with from indexes (?1 the latest generation;
+ * the states come from a pass over the contacts beside it): public so a
+ * test can hold its plan to "never walks the contacts table".
  */
-extern const char status_pass_sql[];
 extern const char status_counts_sql[];
 
 /*
