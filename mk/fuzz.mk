@@ -6,6 +6,10 @@
 #   make fuzz                      every target, 60 s each
 #   make fuzz FUZZ_SECONDS=900     longer
 #   make fuzz FUZZ_TARGETS=fuzz_stage FUZZ_ARGS='-runs=1000000'
+#   make fuzz FUZZ_JOBS=2 ...      two processes on one corpus (libFuzzer
+#                                  -jobs/-workers; each job gets FUZZ_ARGS,
+#                                  so -runs counts per process); the total
+#                                  of executions is printed at the end
 #
 # A crash leaves crash-* / leak-* / timeout-* in $(O)/fuzz/findings: keep
 # the input as a regression case in fixtures/fuzz/<target>/ (replayed by
@@ -14,6 +18,7 @@
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS    ?=
+FUZZ_JOBS    ?= 1
 FUZZ_DIR     := $(O)/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
@@ -67,18 +72,32 @@ fuzz: fuzz-build fuzz-corpus
 		case $$t in fuzz_http) dict=-dict=fuzz/http.dict;; \
 		fuzz_rate) dict=-dict=fuzz/rate.dict;; \
 		*) dict=-dict=fuzz/csv.dict;; esac; \
-		echo "== $$t: $(FUZZ_SECONDS) s"; \
-		ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/$$t $$dict \
+		echo "== $$t: $(FUZZ_SECONDS) s, $(FUZZ_JOBS) process(es)"; \
+		logs=$(FUZZ_DIR)/$$t.log; jobs=; \
+		if [ $(FUZZ_JOBS) -gt 1 ]; then \
+			rm -rf $(FUZZ_DIR)/$$t.jobs; mkdir $(FUZZ_DIR)/$$t.jobs; \
+			jobs="-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS)"; \
+			logs="$$logs $(FUZZ_DIR)/$$t.jobs/fuzz-*.log"; \
+		fi; \
+		(mkdir -p $(FUZZ_DIR)/$$t.jobs && cd $(FUZZ_DIR)/$$t.jobs && \
+		ASAN_OPTIONS=detect_leaks=1 $(abspath $(FUZZ_DIR))/$$t \
+			$$(echo $$dict | sed 's|=|=$(CURDIR)/|') $$jobs \
 			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-timeout=20 -rss_limit_mb=2048 -max_len=65536 \
-			-artifact_prefix=$(FUZZ_DIR)/findings/$$t- $(FUZZ_ARGS) \
-			$(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t \
-			$$(ls -d fixtures/fuzz/$$t 2>/dev/null) 2>&1 | tee $(FUZZ_DIR)/$$t.log \
+			-artifact_prefix=$(abspath $(FUZZ_DIR))/findings/$$t- \
+			$(FUZZ_ARGS) $(abspath $(FUZZ_DIR))/corpus/$$t \
+			$(abspath $(FUZZ_DIR))/seeds/$$t \
+			$$(ls -d $(CURDIR)/fixtures/fuzz/$$t 2>/dev/null)) 2>&1 \
+			| tee $(FUZZ_DIR)/$$t.log \
 			| grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number|average)|ERROR|SUMMARY' \
 			|| true; \
-		if grep -qE '^==[0-9]+==ERROR|^SUMMARY|deadly signal|fuzz_[a-z]+: ' \
-			$(FUZZ_DIR)/$$t.log; then \
-			echo "$$t: FINDING, see $(FUZZ_DIR)/$$t.log"; exit 1; fi; \
+		if [ $(FUZZ_JOBS) -gt 1 ]; then \
+			cat $(FUZZ_DIR)/$$t.jobs/fuzz-*.log | awk \
+				'/^stat::number_of_executed_units/ { n += $$2 } \
+				END { print "stat::total_executed_units: " n }'; \
+		fi; \
+		if cat $$logs | grep -qE '^==[0-9]+==ERROR|^SUMMARY|deadly signal|fuzz_[a-z]+: '; \
+			then echo "$$t: FINDING, see $$logs"; exit 1; fi; \
 	done
 
 # make fuzz-coverage: line and branch coverage of lib/ reached by each
