@@ -48,7 +48,7 @@ $(1)/meisa-bulk: cmd/meisa-bulk.c $(1)/libmeisa.a
 $(1)/meisa-sandbox: cmd/meisa-sandbox.c $(1)/libmeisa.a
 	$$(CC) $$(STD_FLAGS) $$(WARN_FLAGS) $$(WERROR) $(2) $$(PKG_CFLAGS) -Ilib $$< $(1)/libmeisa.a $$(PKG_LIBS) -o $$@
 
-$(1)/tests/%: tests/unit/%.c $(1)/libmeisa.a
+$(1)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(1)/libmeisa.a
 	@mkdir -p $$(@D)
 	$$(CC) $$(STD_FLAGS) $$(WARN_FLAGS) -Wno-missing-prototypes $$(WERROR) $(2) $$(PKG_CFLAGS) -Ilib $$< $(1)/libmeisa.a -lcriterion $$(PKG_LIBS) -o $$@
 endef

@@ -12,34 +12,9 @@
 #include <zip.h>
 
 #include "archive.h"
+#include "tmpdir.h"
 
-static char dir[64];
-
-static void make_dir(void)
-{
-	strcpy(dir, "/tmp/test_archive.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(archive, .init = make_dir, .fini = remove_dir);
-
-static const char *path_in_dir(const char *name)
-{
-	static char paths[4][128];
-	static int next;
-	char *p = paths[next++ % 4];
-
-	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
-	return p;
-}
+TestSuite(archive, .init = tmpdir_make, .fini = tmpdir_remove);
 
 struct entry {
 	const char *name;        /* ending in '/': a directory */
@@ -52,7 +27,7 @@ struct entry {
 static const char *write_zip(const char *name, const struct entry *v,
 			     size_t n)
 {
-	const char *path = path_in_dir(name);
+	const char *path = tmpdir_path(name);
 	zip_t *z;
 	int code = 0;
 	size_t i;
@@ -80,17 +55,6 @@ static const char *write_zip(const char *name, const struct entry *v,
 				zip_strerror(z));
 	}
 	cr_assert_eq(zip_close(z), 0);
-	return path;
-}
-
-static const char *write_bytes(const char *name, const void *p, size_t n)
-{
-	const char *path = path_in_dir(name);
-	FILE *f = fopen(path, "wb");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(p, 1, n, f), n);
-	cr_assert_eq(fclose(f), 0);
 	return path;
 }
 
@@ -165,13 +129,13 @@ Test(archive, magic_bytes)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		cr_expect_eq(archive_is_zip(cases[i].head, cases[i].n),
 			     cases[i].is_zip, "case %zu", i);
-	cr_assert_eq(archive_is_zip_file(write_bytes("z.csv", "PK\x03\x04",
+	cr_assert_eq(archive_is_zip_file(tmpdir_write("z.csv", "PK\x03\x04",
 						     4), &is_zip, NULL), MB_OK);
 	cr_assert_eq(is_zip, 1);
-	cr_assert_eq(archive_is_zip_file(write_bytes("s.csv", "PK", 2),
+	cr_assert_eq(archive_is_zip_file(tmpdir_write("s.csv", "PK", 2),
 					 &is_zip, NULL), MB_OK);
 	cr_assert_eq(is_zip, 0);
-	cr_assert_eq(archive_is_zip_file(path_in_dir("none"), &is_zip, NULL),
+	cr_assert_eq(archive_is_zip_file(tmpdir_path("none"), &is_zip, NULL),
 		     MB_ENOINPUT);
 	/* Not a regular file: never read here (a pipe is read once). */
 	is_zip = -1;
@@ -316,18 +280,18 @@ Test(archive, damaged_or_not_a_zip)
 	cr_assert_str_eq(e.msg, want);
 	assert_empty(&a);
 
-	path = write_bytes("junk.zip", junk, sizeof(junk) - 1);
+	path = tmpdir_write("junk.zip", junk, sizeof(junk) - 1);
 	cr_assert_eq(archive_open(&a, path, &e), MB_EDATA);
 	cr_assert(strstr(e.msg, "is a truncated or corrupt zip archive"),
 		  "%s", e.msg);
 
-	path = write_bytes("empty.zip", empty, sizeof(empty));
+	path = tmpdir_write("empty.zip", empty, sizeof(empty));
 	cr_assert_eq(archive_open(&a, path, &e), MB_EDATA);
 	snprintf(want, sizeof(want), "'%s' is an empty zip archive: no CSV"
 		 " file in it", path);
 	cr_assert_str_eq(e.msg, want);
 
-	cr_assert_eq(archive_open(&a, path_in_dir("gone.zip"), &e),
+	cr_assert_eq(archive_open(&a, tmpdir_path("gone.zip"), &e),
 		     MB_ENOINPUT);
 	cr_assert(strstr(e.msg, "cannot open '"), "%s", e.msg);
 	assert_empty(&a);

@@ -19,53 +19,17 @@
 
 #include "buf.h"
 #include "csvread.h"
+#include "tmpdir.h"
 
 /* csvread.c reads in blocks of this size; boundary tests aim at it. */
 #define BLOCK 131072
 
-static char dir[64];
-
-static void make_dir(void)
-{
-	strcpy(dir, "/tmp/test_csvread.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(csvread, .init = make_dir, .fini = remove_dir);
-TestSuite(csv_spectrum, .init = make_dir, .fini = remove_dir);
-
-static const char *path_in_dir(const char *name)
-{
-	static char paths[4][128];
-	static int next;
-	char *p = paths[next++ % 4];
-
-	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
-	return p;
-}
-
-static const char *write_file(const char *name, const void *data, size_t n)
-{
-	const char *path = path_in_dir(name);
-	FILE *f = fopen(path, "wb");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(data, 1, n, f), n);
-	cr_assert_eq(fclose(f), 0);
-	return path;
-}
+TestSuite(csvread, .init = tmpdir_make, .fini = tmpdir_remove);
+TestSuite(csv_spectrum, .init = tmpdir_make, .fini = tmpdir_remove);
 
 static const char *write_gz(const char *name, const void *data, size_t n)
 {
-	const char *path = path_in_dir(name);
+	const char *path = tmpdir_path(name);
 	gzFile gz = gzopen(path, "wb");
 
 	cr_assert_not_null(gz);
@@ -245,7 +209,7 @@ Test(csvread, cases_table)
 		struct result r;
 
 		opts.delimiter = c->force;
-		r = run_opts(write_file("case.csv", c->data, c->len), &opts,
+		r = run_opts(tmpdir_write("case.csv", c->data, c->len), &opts,
 			     0);
 		cr_assert_eq(r.rc, MB_OK, "%s: %s", c->name, r.e.msg);
 		cr_assert_str_eq(r.text, c->rows, "%s", c->name);
@@ -309,7 +273,7 @@ Test(csvread, line_ends_across_the_block_boundary)
 		buf_addstr(&data, ends[e]);
 		buf_printf(&want, "\n%lu:last\n", ++line);
 		buf_printf(&data, "last%s", ends[e]);
-		r = run(write_file("edge.csv", data.data, data.len));
+		r = run(tmpdir_write("edge.csv", data.data, data.len));
 		cr_assert_eq(r.rc, MB_OK, "%s", r.e.msg);
 		cr_assert_str_eq(r.text, buf_str(&want), "end %zu quoted %zu "
 				 "at %zu", e, quoted, at);
@@ -443,7 +407,7 @@ Test(csvread, random_files_match_their_generator)
 
 		random_file(seed * 7919 + (unsigned long)style, style, &data,
 			    &want);
-		r = run(write_file("random.csv", data.data, data.len));
+		r = run(tmpdir_write("random.csv", data.data, data.len));
 		cr_assert_eq(r.rc, MB_OK, "%s", r.e.msg);
 		cr_assert_str_eq(r.text, buf_str(&want), "%s seed %lu",
 				 styles[style], seed);
@@ -474,7 +438,7 @@ Test(csvread, field_size_limit)
 	struct result r;
 
 	opts.max_field = 10;
-	r = run_opts(write_file("f.csv", S(text)), &opts, 0);
+	r = run_opts(tmpdir_write("f.csv", S(text)), &opts, 0);
 	cr_assert_eq(r.rc, MB_OK, "%s", r.e.msg);
 	cr_assert_str_eq(r.text,
 			 "1:h|w\n"
@@ -508,7 +472,7 @@ Test(csvread, default_field_limit_across_blocks)
 			buf_addch(&data, c);
 		}
 		buf_addstr(&data, "\"\nafter\n");
-		r = run(write_file("big.csv", data.data, data.len));
+		r = run(tmpdir_write("big.csv", data.data, data.len));
 		cr_assert_eq(r.rc, MB_OK, "%s", r.e.msg);
 		if (sizes[s] <= 1048576)
 			cr_assert_eq(r.rows, 3);
@@ -534,7 +498,7 @@ Test(csvread, unquoted_giant_field_then_rows)
 	memcpy(data, "h\n", 2);
 	memset(data + 2, 'u', n);
 	memcpy(data + 2 + n, ",x\nok\n", 6);
-	r = run(write_file("u.csv", data, n + 8));
+	r = run(tmpdir_write("u.csv", data, n + 8));
 	cr_assert_eq(r.rc, MB_OK, "%s", r.e.msg);
 	cr_assert_str_eq(r.text, "1:h\n2!field longer than 1048576 bytes\n"
 				 "3:ok\n");
@@ -554,7 +518,7 @@ static long max_rss_kb(void)
 static const char *write_long(const char *name, const char *head, char c,
 			      size_t n, const char *tail)
 {
-	const char *path = path_in_dir(name);
+	const char *path = tmpdir_path(name);
 	FILE *f = fopen(path, "wb");
 	char chunk[65536];
 	size_t k;
@@ -615,7 +579,7 @@ Test(csvread, runaway_quote_to_eof)
 	buf_addstr(&data, "email,note\na@x.com,ok\nb@x.com,\"oops\n");
 	for (i = 0; i < 50000; i++)
 		buf_printf(&data, "c%d@x.com,a longer note number %d\n", i, i);
-	r = run(write_file("runaway.csv", data.data, data.len));
+	r = run(tmpdir_write("runaway.csv", data.data, data.len));
 	cr_assert_eq(r.rc, MB_OK, "%s", r.e.msg);
 	cr_assert_str_eq(r.text, "1:email|note\n2:a@x.com|ok\n"
 				 "3!unterminated quoted field\n");
@@ -629,7 +593,7 @@ Test(csvread, field_count_limit)
 	struct result r;
 
 	opts.max_fields = 3;
-	r = run_opts(write_file("n.csv", S("a,b,c\n1,2,3,4\n,,,\n5,6\n")),
+	r = run_opts(tmpdir_write("n.csv", S("a,b,c\n1,2,3,4\n,,,\n5,6\n")),
 		     &opts, 0);
 	cr_assert_eq(r.rc, MB_OK, "%s", r.e.msg);
 	cr_assert_str_eq(r.text, "1:a|b|c\n2!more than 3 fields\n"
@@ -646,7 +610,7 @@ Test(csvread, hundred_thousand_columns)
 	for (i = 0; i < 100000; i++)
 		buf_printf(&data, "%sc%d", i ? "," : "", i);
 	buf_addstr(&data, "\nx,y\n");
-	r = run(write_file("wide.csv", data.data, data.len));
+	r = run(tmpdir_write("wide.csv", data.data, data.len));
 	cr_assert_eq(r.rc, MB_OK, "%s", r.e.msg);
 	cr_assert_str_eq(r.text, "1!more than 10000 fields\n2:x|y\n");
 	free(r.text);
@@ -665,7 +629,7 @@ Test(csvread, row_size_limit)
 	for (i = 0; i < 20; i++)
 		buf_printf(&data, "%s%0100d", i ? "," : "", i);
 	buf_addstr(&data, "\nok\n");
-	r = run_opts(write_file("row.csv", data.data, data.len), &opts, 0);
+	r = run_opts(tmpdir_write("row.csv", data.data, data.len), &opts, 0);
 	cr_assert_eq(r.rc, MB_OK, "%s", r.e.msg);
 	cr_assert_str_eq(r.text, "1!row longer than 1600 bytes\n2:ok\n");
 	free(r.text);
@@ -687,7 +651,7 @@ Test(csvread, nul_byte_inside_a_field)
 	}
 	buf_add(&data, "a\0b,\"c\0\"\n", 9);
 	buf_printf(&want, "%lu:a\\0b|c\\0\n", line);
-	r = run(write_file("nul.csv", data.data, data.len));
+	r = run(tmpdir_write("nul.csv", data.data, data.len));
 	cr_assert_eq(r.rc, MB_OK, "%s", r.e.msg);
 	cr_assert_str_eq(r.text, buf_str(&want));
 	free(r.text);
@@ -760,7 +724,7 @@ Test(csvread, damage_before_any_row)
 	free(r.text);
 	buf_release(&data);
 
-	path = write_file("tiny.csv.gz", "\x1f\x8b\x08\0\0\0\0\0", 8);
+	path = tmpdir_write("tiny.csv.gz", "\x1f\x8b\x08\0\0\0\0\0", 8);
 	r = run(path);
 	cr_assert_eq(r.rc, MB_EDATA);
 	cr_assert_str_eq(r.text, "");
@@ -769,7 +733,7 @@ Test(csvread, damage_before_any_row)
 
 Test(csvread, callback_error_stops_the_run)
 {
-	struct result r = run_opts(write_file("s.csv", S("a\nb\nc\nd\n")),
+	struct result r = run_opts(tmpdir_write("s.csv", S("a\nb\nc\nd\n")),
 				   NULL, 2);
 
 	cr_assert_eq(r.rc, MB_EDB);
@@ -1051,7 +1015,7 @@ static void check_spectrum_file(sqlite3 *db, const char *root,
 	snprintf(path, sizeof(path), "%s/json/%s.json", root, file);
 	json = slurp(path, &len);
 	variant = line_ends(csv, csv_len, crlf, &len);
-	cr_assert_eq(source_open(&src, write_file("spectrum.csv", variant,
+	cr_assert_eq(source_open(&src, tmpdir_write("spectrum.csv", variant,
 						  len), &e), MB_OK);
 	cr_assert_eq(csvread_run(&src, NULL, table_row, &t, NULL, &e),
 		     MB_OK, "%s", e.msg);

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "csvwrite.h"
+#include "tmpdir.h"
 
 struct cell_case {
 	const char *in;
@@ -68,30 +69,6 @@ Test(csvwrite, cell_over_the_cap_is_an_error)
 	buf_init(&b, 8);
 	cr_assert_eq(csvwrite_cell(&b, "abcdefghij"), MB_ETOOBIG);
 	buf_release(&b);
-}
-
-static char dir[64];
-
-static void make_dir(void)
-{
-	strcpy(dir, "/tmp/test_csvwrite.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-static char *path_in_dir(const char *name)
-{
-	static char path[128];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return path;
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -152,9 +129,9 @@ static void write_sample(const char *path, const char *old)
 	assert_released(&w);
 }
 
-Test(csvwrite, plain_file, .init = make_dir, .fini = remove_dir)
+Test(csvwrite, plain_file, .init = tmpdir_make, .fini = tmpdir_remove)
 {
-	const char *path = path_in_dir("rejects.csv");
+	const char *path = tmpdir_path("rejects.csv");
 	unsigned char magic[2];
 	size_t len;
 	FILE *f;
@@ -167,10 +144,10 @@ Test(csvwrite, plain_file, .init = make_dir, .fini = remove_dir)
 	cr_assert(magic[0] != 0x1f);
 }
 
-Test(csvwrite, gzip_when_the_name_ends_in_gz, .init = make_dir,
-     .fini = remove_dir)
+Test(csvwrite, gzip_when_the_name_ends_in_gz, .init = tmpdir_make,
+     .fini = tmpdir_remove)
 {
-	const char *path = path_in_dir("rejects.csv.gz");
+	const char *path = tmpdir_path("rejects.csv.gz");
 	unsigned char magic[2];
 	size_t len;
 	FILE *f;
@@ -185,8 +162,8 @@ Test(csvwrite, gzip_when_the_name_ends_in_gz, .init = make_dir,
 	cr_assert_eq(len, sizeof(expected) - 1);
 }
 
-Test(csvwrite, mode_0600_whatever_the_umask, .init = make_dir,
-     .fini = remove_dir)
+Test(csvwrite, mode_0600_whatever_the_umask, .init = tmpdir_make,
+     .fini = tmpdir_remove)
 {
 	const char *names[] = { "a.csv", "b.csv.gz" };
 	struct stat st;
@@ -194,18 +171,18 @@ Test(csvwrite, mode_0600_whatever_the_umask, .init = make_dir,
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
-		write_sample(path_in_dir(names[i]), NULL);
-		cr_assert_eq(stat(path_in_dir(names[i]), &st), 0);
+		write_sample(tmpdir_path(names[i]), NULL);
+		cr_assert_eq(stat(tmpdir_path(names[i]), &st), 0);
 		cr_assert_eq(st.st_mode & 0777, 0600, "%s: %o", names[i],
 			     (unsigned)(st.st_mode & 0777));
 	}
 	umask(old);
 }
 
-Test(csvwrite, replaces_an_existing_file, .init = make_dir,
-     .fini = remove_dir)
+Test(csvwrite, replaces_an_existing_file, .init = tmpdir_make,
+     .fini = tmpdir_remove)
 {
-	const char *path = path_in_dir("out.csv");
+	const char *path = tmpdir_path("out.csv");
 	const char *old = "old contents that are longer than the new ones, "
 			  "by far .......................................\n";
 	FILE *f = fopen(path, "w");
@@ -224,7 +201,7 @@ static size_t files_in_dir(void)
 	size_t n = 0;
 	int c;
 
-	snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
+	snprintf(cmd, sizeof(cmd), "ls -A '%s'", tmpdir);
 	p = popen(cmd, "r");
 	while ((c = fgetc(p)) != EOF)
 		n += c == '\n';
@@ -232,15 +209,15 @@ static size_t files_in_dir(void)
 	return n;
 }
 
-Test(csvwrite, abort_removes_the_temporary_file, .init = make_dir,
-     .fini = remove_dir)
+Test(csvwrite, abort_removes_the_temporary_file, .init = tmpdir_make,
+     .fini = tmpdir_remove)
 {
 	struct csvwrite w = CSVWRITE_INIT;
 	struct err e = ERR_INIT;
 	struct stat st;
 	char tmp[256];
 
-	cr_assert_eq(csvwrite_open(&w, path_in_dir("x.csv.gz"), &e), MB_OK);
+	cr_assert_eq(csvwrite_open(&w, tmpdir_path("x.csv.gz"), &e), MB_OK);
 	cr_assert_eq(csvwrite_row(&w, header, 4, &e), MB_OK);
 	snprintf(tmp, sizeof(tmp), "%s", w.tmp_path);
 	cr_assert_eq(stat(tmp, &st), 0);
@@ -266,8 +243,8 @@ Test(csvwrite, cannot_create_names_the_file)
 	assert_released(&w);
 }
 
-Test(csvwrite, row_over_the_cap_is_refused, .init = make_dir,
-     .fini = remove_dir)
+Test(csvwrite, row_over_the_cap_is_refused, .init = tmpdir_make,
+     .fini = tmpdir_remove)
 {
 	struct csvwrite w = CSVWRITE_INIT;
 	struct err e = ERR_INIT;
@@ -277,7 +254,7 @@ Test(csvwrite, row_over_the_cap_is_refused, .init = make_dir,
 
 	memset(cell, 'x', big);
 	cell[big] = '\0';
-	cr_assert_eq(csvwrite_open(&w, path_in_dir("big.csv"), &e), MB_OK);
+	cr_assert_eq(csvwrite_open(&w, tmpdir_path("big.csv"), &e), MB_OK);
 	cr_assert_eq(csvwrite_row(&w, row, 1, &e), MB_ETOOBIG);
 	cr_assert(strstr(e.msg, "big.csv"), "%s", e.msg);
 	csvwrite_abort(&w);

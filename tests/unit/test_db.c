@@ -10,26 +10,17 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "tmpdir.h"
 
-static char dir[64];
 static char path[128];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/test_db.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/stage.db", dir);
+	tmpdir_make();
+	snprintf(path, sizeof(path), "%s", tmpdir_path("stage.db"));
 }
 
-static void teardown(void)
-{
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(db, .init = setup, .fini = teardown);
+TestSuite(db, .init = setup, .fini = tmpdir_remove);
 
 Test(db, created_0600_even_under_umask_000)
 {
@@ -326,11 +317,10 @@ Test(db, fresh_and_migrated_schemas_agree)
 		" sqlite_master ORDER BY name)";
 	struct db db = DB_INIT;
 	struct err e = ERR_INIT;
-	char fresh[128];
+	const char *fresh = tmpdir_path("fresh.db");
 	sqlite3_stmt *s;
 	char *a, *b;
 
-	snprintf(fresh, sizeof(fresh), "%s/fresh.db", dir);
 	cr_assert_eq(db_open(&db, fresh, DB_CREATE, &e), MB_OK, "%s", e.msg);
 	cr_assert_eq(sqlite3_prepare_v2(db.sql, schema_sql, -1, &s, NULL),
 		     SQLITE_OK);

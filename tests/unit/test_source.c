@@ -13,49 +13,13 @@
 
 #include "archive.h"
 #include "source.h"
-
-static char dir[64];
-
-static void make_dir(void)
-{
-	strcpy(dir, "/tmp/test_source.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-static const char *path_in_dir(const char *name)
-{
-	static char paths[4][128];
-	static int next;
-	char *p = paths[next++ % 4];
-
-	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
-	return p;
-}
-
-static const char *write_file(const char *name, const void *data, size_t n)
-{
-	const char *path = path_in_dir(name);
-	FILE *f = fopen(path, "wb");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(data, 1, n, f), n);
-	cr_assert_eq(fclose(f), 0);
-	return path;
-}
+#include "tmpdir.h"
 
 /* Append one gzip member holding data to path (mode "ab" makes members). */
 static const char *write_gz(const char *name, const void *data, size_t n,
 			    const char *mode)
 {
-	const char *path = path_in_dir(name);
+	const char *path = tmpdir_path(name);
 	gzFile gz = gzopen(path, mode);
 
 	cr_assert_not_null(gz);
@@ -141,18 +105,18 @@ static void expect_content(const char *path, const char *want, size_t n,
 	free(out);
 }
 
-TestSuite(source, .init = make_dir, .fini = remove_dir);
+TestSuite(source, .init = tmpdir_make, .fini = tmpdir_remove);
 
 Test(source, plain_and_gzip_whatever_the_name)
 {
 	static const char text[] = "Email Address,First Name\na@x.com,A\n";
 	size_t n = sizeof(text) - 1;
 
-	expect_content(write_file("a.csv", text, n), text, n, 0, 4096);
+	expect_content(tmpdir_write("a.csv", text, n), text, n, 0, 4096);
 	expect_content(write_gz("b.csv.gz", text, n, "wb"), text, n, 1, 4096);
 	/* Detected by magic bytes, not by the name. */
 	expect_content(write_gz("c.csv", text, n, "wb"), text, n, 1, 4096);
-	expect_content(write_file("d.csv.gz", text, n), text, n, 0, 4096);
+	expect_content(tmpdir_write("d.csv.gz", text, n), text, n, 0, 4096);
 }
 
 Test(source, big_input_in_odd_pieces)
@@ -161,7 +125,7 @@ Test(source, big_input_in_odd_pieces)
 				       1 << 20 };
 	size_t n = 3 * 1024 * 1024 + 17, i;
 	char *text = make_text(n);
-	const char *plain = write_file("big.csv", text, n);
+	const char *plain = tmpdir_write("big.csv", text, n);
 	const char *gz = write_gz("big.csv.gz", text, n, "wb");
 
 	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
@@ -178,7 +142,7 @@ Test(source, one_byte_pieces)
 	size_t n = 20000;
 	char *text = make_text(n);
 
-	expect_content(write_file("p.csv", text, n), text, n, 0, 1);
+	expect_content(tmpdir_write("p.csv", text, n), text, n, 0, 1);
 	expect_content(write_gz("p.csv.gz", text, n, "wb"), text, n, 1, 1);
 	free(text);
 }
@@ -198,21 +162,21 @@ Test(source, utf8_bom_is_removed)
 	static const char text[] = "\xef\xbb\xbf" "email\nx@y.z\n";
 	size_t n = sizeof(text) - 1;
 
-	expect_content(write_file("bom.csv", text, n), text + 3, n - 3, 0,
+	expect_content(tmpdir_write("bom.csv", text, n), text + 3, n - 3, 0,
 		       4096);
 	expect_content(write_gz("bom.csv.gz", text, n, "wb"), text + 3, n - 3,
 		       1, 4096);
-	expect_content(write_file("bom-only.csv", text, 3), "", 0, 0, 4096);
-	expect_content(write_file("bom-1.csv", text, n), text + 3, n - 3, 0,
+	expect_content(tmpdir_write("bom-only.csv", text, 3), "", 0, 0, 4096);
+	expect_content(tmpdir_write("bom-1.csv", text, n), text + 3, n - 3, 0,
 		       1);
 	/* Only a leading one. */
-	expect_content(write_file("bom-mid.csv", "a\xef\xbb\xbf", 4),
+	expect_content(tmpdir_write("bom-mid.csv", "a\xef\xbb\xbf", 4),
 		       "a\xef\xbb\xbf", 4, 0, 4096);
 }
 
 Test(source, empty_files_are_fine)
 {
-	expect_content(write_file("empty.csv", "", 0), "", 0, 0, 4096);
+	expect_content(tmpdir_write("empty.csv", "", 0), "", 0, 0, 4096);
 	expect_content(write_gz("empty.csv.gz", "", 0, "wb"), "", 0, 1, 4096);
 }
 
@@ -259,7 +223,7 @@ Test(source, refusals_name_the_file_and_say_what_to_do)
 		struct err e = ERR_INIT;
 		const char *path = r->gzip
 			? write_gz(r->name, r->data, r->len, "wb")
-			: write_file(r->name, r->data, r->len);
+			: tmpdir_write(r->name, r->data, r->len);
 		char want[512];
 
 		snprintf(want, sizeof(want), "'%s' %s", path, r->message);
@@ -279,7 +243,7 @@ Test(source, nul_after_the_first_block_is_data)
 	char *text = make_text(n);
 
 	text[8500] = '\0';
-	expect_content(write_file("late-nul.csv", text, n), text, n, 0, 4096);
+	expect_content(tmpdir_write("late-nul.csv", text, n), text, n, 0, 4096);
 	free(text);
 }
 
@@ -289,15 +253,15 @@ Test(source, cannot_open)
 	struct err e = ERR_INIT;
 	char want[256];
 
-	cr_assert_eq(source_open(&src, path_in_dir("missing.csv"), &e),
+	cr_assert_eq(source_open(&src, tmpdir_path("missing.csv"), &e),
 		     MB_ENOINPUT);
 	snprintf(want, sizeof(want), "cannot open '%s': No such file or "
-		 "directory", path_in_dir("missing.csv"));
+		 "directory", tmpdir_path("missing.csv"));
 	cr_assert_str_eq(e.msg, want);
 	assert_closed(&src);
 
-	cr_assert_eq(source_open(&src, dir, &e), MB_ENOINPUT);
-	snprintf(want, sizeof(want), "cannot open '%s': Is a directory", dir);
+	cr_assert_eq(source_open(&src, tmpdir, &e), MB_ENOINPUT);
+	snprintf(want, sizeof(want), "cannot open '%s': Is a directory", tmpdir);
 	cr_assert_str_eq(e.msg, want);
 	assert_closed(&src);
 }
@@ -432,7 +396,7 @@ Test(source, close_is_idempotent_and_read_after_close_fails)
 
 	source_close(&src);
 	assert_closed(&src);
-	cr_assert_eq(source_open(&src, write_file("x.csv", "a\n", 2), &e),
+	cr_assert_eq(source_open(&src, tmpdir_write("x.csv", "a\n", 2), &e),
 		     MB_OK);
 	source_close(&src);
 	source_close(&src);
@@ -446,7 +410,7 @@ Test(source, reopen_releases_the_previous_file)
 	struct source src = SOURCE_INIT;
 	struct err e = ERR_INIT;
 
-	cr_assert_eq(source_open(&src, write_file("1.csv", "a\n", 2), &e),
+	cr_assert_eq(source_open(&src, tmpdir_write("1.csv", "a\n", 2), &e),
 		     MB_OK);
 	cr_assert_eq(source_open(&src, write_gz("2.gz", "b\n", 2, "wb"), &e),
 		     MB_OK);
@@ -473,7 +437,7 @@ static const char *write_gz_lines(const char *name, size_t nlines,
 				  size_t (*line)(size_t i, char *buf),
 				  const char *mode)
 {
-	const char *path = path_in_dir(name);
+	const char *path = tmpdir_path(name);
 	gzFile gz = gzopen(path, mode);
 	char buf[1100];
 	size_t i, n;
@@ -562,7 +526,7 @@ struct member {
 static const char *write_zip(const char *name, const struct member *v,
 			     size_t n)
 {
-	const char *path = path_in_dir(name);
+	const char *path = tmpdir_path(name);
 	zip_t *z;
 	int code = 0;
 	size_t i;

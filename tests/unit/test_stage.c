@@ -11,6 +11,7 @@
 
 #include "db.h"
 #include "stage.h"
+#include "tmpdir.h"
 
 /* ---- stage_body and stage_canonical_sql -------------------------------- */
 
@@ -248,37 +249,17 @@ Test(hash, value_is_stable)
 
 /* ---- staging across generations --------------------------------------- */
 
-static char dir[64];
 static char dbpath[128];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/test_stage.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(dbpath, sizeof(dbpath), "%s/stage.db", dir);
-}
-
-static void teardown(void)
-{
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	tmpdir_make();
+	snprintf(dbpath, sizeof(dbpath), "%s", tmpdir_path("stage.db"));
 }
 
 static const char *write_file(const char *name, const char *text)
 {
-	static char path[8][192];
-	static int next;
-	char *p = path[next++ % 8];
-	FILE *f;
-
-	snprintf(p, 192, "%s/%s", dir, name);
-	f = fopen(p, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	return p;
+	return tmpdir_write(name, text, strlen(text));
 }
 
 static enum mb_rc stage(struct db *db, const char *path,
@@ -346,7 +327,7 @@ static const char *state_of(struct db *db, const char *email)
 	return state;
 }
 
-TestSuite(generations, .init = setup, .fini = teardown);
+TestSuite(generations, .init = setup, .fini = tmpdir_remove);
 
 Test(generations, second_night_replaces_diffs_and_reports)
 {

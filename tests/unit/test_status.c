@@ -11,26 +11,17 @@
 #include <unistd.h>
 
 #include "status.h"
+#include "tmpdir.h"
 
-static char dir[64];
 static char path[128];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/test_status.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/stage.db", dir);
+	tmpdir_make();
+	snprintf(path, sizeof(path), "%s", tmpdir_path("stage.db"));
 }
 
-static void teardown(void)
-{
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(status, .init = setup, .fini = teardown);
+TestSuite(status, .init = setup, .fini = tmpdir_remove);
 
 /*
  * The definition: one pass over the generation's contacts (what status
