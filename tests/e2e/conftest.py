@@ -27,6 +27,11 @@ run_bulk / bulk
     entries are added last (a value of None removes the variable).  The
     ``bulk`` fixture is the same function.
 
+staging_query / staging_rows
+    ``staging_query(db, sql, params=())``: the rows of SQL on a staging file,
+    read directly with Python's sqlite3, as tuples; ``staging_rows`` gives
+    them as dicts.
+
 ASan: ASAN_OPTIONS defaults to detect_leaks=1 (an existing value is kept).
 """
 import http.client
@@ -46,6 +51,25 @@ DEFAULT_KEY = "meisa_test_sandbox"
 CLOSED_URL = "http://127.0.0.1:9/api/v1"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 30.0
+
+
+def staging_query(db, sql, params=()):
+    """The rows of sql on the staging file db, as tuples."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def staging_rows(db, sql, params=()):
+    """The rows of sql on the staging file db, as dicts."""
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute(sql, params)]
+    finally:
+        con.close()
 
 
 def tool_env(extra=None):

@@ -21,13 +21,12 @@ import io
 import json
 import os
 import re
-import sqlite3
 from collections import namedtuple
 
 import pytest
 
 import conftest
-from conftest import REPO
+from conftest import REPO, staging_query as query
 
 Contact = namedtuple("Contact", "line email status unconfirmed external_id")
 Dup = namedtuple("Dup", "line of")
@@ -700,14 +699,6 @@ def expect(cases, tag=None, bodies=None):
               len(full), sum(1 for c in full.values() if c[3]),
               sum(c[4] for c in full.values()))
     return Outcome(counts, inputs, full, body_of, rejects, dups)
-
-
-def query(db, sql, params=()):
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 def staged(db):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import MB_BUILD
+from conftest import MB_BUILD, staging_rows
 
 ENROLL = "/api/v1/sequences/api/bulk-enroll/"
 UPSERT = "/api/v1/contacts/upsert/"
@@ -69,15 +69,6 @@ def applied_upserts(sb):
 def enrolled_emails(sb):
     return {r["email"] for r in sb.query(
         "SELECT email FROM enrollments WHERE sequence_slug = 'onboarding'")}
-
-
-def staging_rows(db, sql, params=()):
-    con = sqlite3.connect(db)
-    con.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in con.execute(sql, params)]
-    finally:
-        con.close()
 
 
 def test_happy_path_exact_requests(tmp_path, sandbox_factory, bulk):

@@ -5,10 +5,11 @@ import io
 import json
 import os
 import re
-import sqlite3
 import zipfile
 
 import pytest
+
+from conftest import staging_rows as rows
 
 
 def stage(bulk, tmp_path, *files, args=(), db=None):
@@ -21,15 +22,6 @@ def status(bulk, db):
     r = bulk(["status", "--json", "--db", db])
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
-
-
-def rows(db, sql, params=()):
-    con = sqlite3.connect(db)
-    con.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in con.execute(sql, params)]
-    finally:
-        con.close()
 
 
 def body(db, email):

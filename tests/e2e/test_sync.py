@@ -25,7 +25,8 @@ import time
 
 import pytest
 
-from conftest import MB_BUILD, run_bulk, start_sandbox
+from conftest import MB_BUILD, run_bulk, start_sandbox, \
+    staging_rows as rows
 
 UPSERT = "/api/v1/contacts/upsert/"
 ENROLL = "/api/v1/sequences/api/bulk-enroll/"
@@ -93,15 +94,6 @@ def write_dump(path, users):
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
-
-
-def rows(db, sql, params=()):
-    con = sqlite3.connect(db)
-    con.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in con.execute(sql, params)]
-    finally:
-        con.close()
 
 
 def bulk(args, sb, **kw):

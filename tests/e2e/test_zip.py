@@ -13,11 +13,10 @@ import io
 import json
 import os
 import shutil
-import sqlite3
 import struct
 import zipfile
 
-from conftest import REPO
+from conftest import REPO, staging_query as query
 from test_adversarial import measured, assert_sane
 
 ZIPS = os.path.join(REPO, "fixtures", "zip")
@@ -37,14 +36,6 @@ def stage(tmp_path, *files, db="staging.db", args=(), timeout=120):
                     *[str(f) for f in files]], timeout=timeout)
     assert_sane(res)
     return res, db
-
-
-def query(db, sql, params=()):
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 def counts(db):
