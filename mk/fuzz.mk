@@ -13,7 +13,7 @@
 #
 # A crash leaves crash-* / leak-* / timeout-* in $(O)/fuzz/findings: keep
 # the input as a regression case in fixtures/fuzz/<target>/ (replayed by
-# tests/e2e/test_fuzz_replay.py under make check) and fix the bug.
+# tests/e2e/test_adversarial.py under make check) and fix the bug.
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
