@@ -117,6 +117,7 @@ static void reset_results(struct http_request *req)
 	req->curl_code = 0;
 	req->errbuf[0] = '\0';
 	req->total_time_s = 0;
+	req->sends = 0;
 	req->too_big = 0;
 }
 
@@ -155,6 +156,21 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 			http_parse_retry_after(value, (int64_t)time(NULL));
 	}
 	return len;
+}
+
+/* Called each time libcurl is about to send the request on a connection,
+ * its own re-sends on a fresh connection included. */
+static int on_prereq(void *arg, char *primary_ip, char *local_ip,
+		     int primary_port, int local_port)
+{
+	struct http_request *req = arg;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	req->sends++;
+	return CURL_PREREQFUNC_OK;
 }
 
 /* --------------------------------------------------------------- handles */
@@ -202,6 +218,7 @@ static CURL *easy_new(struct http *h, struct err *e)
 	SET(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_RESPONSE_MAX);
 	SET(c, CURLOPT_WRITEFUNCTION, on_body);
 	SET(c, CURLOPT_HEADERFUNCTION, on_header);
+	SET(c, CURLOPT_PREREQFUNCTION, on_prereq);
 	SET(c, CURLOPT_PIPEWAIT, (long)h->pipewait);
 	/* A libcurl without HTTP/2 refuses this: HTTP/1.1 then, no error. */
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
@@ -234,6 +251,7 @@ static enum mb_rc easy_prepare(struct http *h, CURL *c,
 	SET(c, CURLOPT_PRIVATE, (void *)req);
 	SET(c, CURLOPT_WRITEDATA, (void *)req);
 	SET(c, CURLOPT_HEADERDATA, (void *)req);
+	SET(c, CURLOPT_PREREQDATA, (void *)req);
 	SET(c, CURLOPT_ERRORBUFFER, req->errbuf);
 	/* POSTFIELDS selects POST, so clear it before choosing GET. */
 	SET(c, CURLOPT_POSTFIELDS, (void *)NULL);
@@ -288,6 +306,7 @@ static void pool_put(struct http *h, CURL *c)
 	curl_easy_setopt(c, CURLOPT_PRIVATE, (void *)NULL);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, (void *)NULL);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, (void *)NULL);
+	curl_easy_setopt(c, CURLOPT_PREREQDATA, (void *)NULL);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, (void *)NULL);
 	if (h->nidle == h->idle_cap) {
 		h->idle_cap = h->idle_cap ? h->idle_cap * 2 : 8;

@@ -23,6 +23,12 @@
  * body over HTTP_RESPONSE_MAX) finishes with status 0, curl_code set and
  * errbuf holding libcurl's text (or "response body too large ...").
  *
+ * libcurl sends a request again by itself, on a fresh connection, when the
+ * reused connection it went out on closes before any answer: the server
+ * may have seen both.  sends counts every time the request went out
+ * (CURLOPT_PREREQFUNCTION), so callers can count requests as the server
+ * does; 0 when no connection was made.
+ *
  * Every request carries Content-Type and Accept: application/json, the key
  * and User-Agent meisa-bulk/MB_VERSION; "Expect:" is suppressed so a large
  * POST never stalls waiting for 100-continue.  Redirects are not followed
@@ -75,6 +81,8 @@ struct http_request {
 	int curl_code;           /* CURLcode; 0 on success */
 	char errbuf[256];        /* libcurl's error text */
 	double total_time_s;
+	unsigned sends;          /* times it went out: 0 (no connection), 1,
+				    or more when libcurl re-sent it */
 	/* private */
 	void *easy;              /* CURL * while in flight */
 	int state;               /* new/collected, in flight, done */

@@ -89,6 +89,14 @@ void meisa_sent(struct meisa *m)
 		m->opts.on_send(m->opts.ctx, now);
 }
 
+void meisa_resent(struct meisa *m, const struct http_request *req)
+{
+	unsigned i;
+
+	for (i = 1; i < req->sends; i++)
+		meisa_sent(m);
+}
+
 void meisa_answer_text(const struct http_request *req, char *out,
 		       size_t size)
 {
@@ -148,6 +156,7 @@ enum mb_rc meisa_call(struct meisa *m, struct http_request *req,
 		rc = http_do(&m->http, req, e);
 		if (rc != MB_OK)
 			return rc;
+		meisa_resent(m, req);
 		/* A certificate that fails verification will not get better. */
 		if (!req->status && (req->curl_code ==
 		    CURLE_PEER_FAILED_VERIFICATION || req->curl_code ==

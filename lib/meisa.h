@@ -70,6 +70,10 @@ enum mb_rc meisa_pace(struct meisa *m, struct err *e);
 /* Record a send with the limiter and the caller. */
 void meisa_sent(struct meisa *m);
 
+/* Record the re-sends libcurl made of req by itself (req->sends beyond the
+ * first, see http.h) as sends: Meisa counts them against the limits too. */
+void meisa_resent(struct meisa *m, const struct http_request *req);
+
 /*
  * Send req and retry as described above until it gets a final answer
  * (2xx, or a 4xx other than 429).  401/403 -> MB_EAUTH (message quotes

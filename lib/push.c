@@ -521,6 +521,7 @@ static enum mb_rc on_answer(struct push *p, struct upserts *u,
 	long status = req->status;
 	enum mb_rc rc;
 
+	meisa_resent(&p->api, req);
 	if (status == 401 || status == 403) {
 		if (u->fatal == MB_OK) {
 			u->fatal = MB_EAUTH;

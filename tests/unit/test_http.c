@@ -503,6 +503,7 @@ Test(http, headers_and_body_round_trip)
 			 "{\"email\":\"ada@example.com\",\"first_name\":"
 			 "\"Ada\"}}");
 	cr_assert_gt(req->total_time_s, 0);
+	cr_assert_eq(req->sends, 1);
 	s = server_seen();
 	cr_assert(s.key_present && s.key_ok);
 	cr_assert_str_eq(s.user_agent, "meisa-bulk/0.1.0");
@@ -676,6 +677,7 @@ Test(http, connection_refused)
 	req = do_req(&h, "GET", "/ping/", NULL);
 	cr_assert_eq(req->status, 0);
 	cr_assert_eq(req->curl_code, CURLE_COULDNT_CONNECT);
+	cr_assert_eq(req->sends, 0, "nothing went out");
 	cr_assert_not_null(strstr(req->errbuf, "onnect"), "%s", req->errbuf);
 	cr_assert_null(strstr(req->errbuf, KEY));
 	http_request_free(req);
@@ -692,10 +694,42 @@ Test(http, dropped_connection)
 	cr_assert_eq(req->status, 0);
 	cr_assert_neq(req->curl_code, 0);
 	cr_assert_neq(req->errbuf[0], '\0');
+	cr_assert_eq(req->sends, 1, "a fresh connection is not retried");
 	http_request_free(req);
 	/* The next request on the same handle set goes through. */
 	req = do_req(&h, "POST", "/echo", "{}");
 	cr_assert_eq(req->status, 200);
+	http_request_free(req);
+	http_close(&h);
+}
+
+/*
+ * A reused connection that closes before answering makes libcurl send the
+ * request again on a fresh one by itself: the server sees two requests,
+ * and sends says so (meisa counts both against the rate limits).
+ */
+Test(http, resend_by_libcurl_on_a_dead_reused_connection_is_counted)
+{
+	struct http h = HTTP_INIT;
+	struct http_request *req;
+
+	open_h(&h, 1, 0);
+	req = do_req(&h, "POST", "/echo", "{}");
+	cr_assert_eq(req->status, 200, "%s", req->errbuf);
+	cr_assert_eq(req->sends, 1);
+	http_request_free(req);
+	cr_assert_eq(atomic_load(&srv.connections), 1);
+	req = do_req(&h, "POST", "/drop", "{}");
+	cr_assert_eq(req->status, 0);
+	cr_assert_neq(req->curl_code, 0);
+	cr_assert_eq(req->sends, 2, "sent on the reused connection, then on"
+		     " a fresh one");
+	cr_assert_eq(atomic_load(&srv.connections), 2);
+	http_request_free(req);
+	/* Counted afresh for each request. */
+	req = do_req(&h, "POST", "/echo", "{}");
+	cr_assert_eq(req->status, 200, "%s", req->errbuf);
+	cr_assert_eq(req->sends, 1);
 	http_request_free(req);
 	http_close(&h);
 }
