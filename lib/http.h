@@ -131,8 +131,9 @@ void http_request_free(struct http_request *req);
 
 /*
  * Start req; h borrows it until it comes back from http_next_done.  The
- * results (status, response, retry_after_ms, curl_code, errbuf) are reset,
- * so a finished request can be submitted again as a retry.  MB_EINTERNAL
+ * results (status, response, retry_after_ms, curl_code, errbuf,
+ * total_time_s, sends) are reset, so a finished request can be submitted
+ * again as a retry: callers need not clear them.  MB_EINTERNAL
  * when req is already held by h or libcurl refuses it.  Requests beyond
  * max_connections queue inside libcurl, and their total timeout runs while
  * they queue: submit about as many as max_connections.

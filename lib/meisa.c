@@ -125,15 +125,6 @@ enum mb_rc meisa_answer_error(const struct http_request *req, enum mb_rc rc,
 		       req->status, text[0] ? text : "(empty body)");
 }
 
-static void reset_answer(struct http_request *req)
-{
-	buf_reset(&req->response);
-	req->status = 0;
-	req->retry_after_ms = -1;
-	req->curl_code = 0;
-	req->errbuf[0] = '\0';
-}
-
 static int retryable(long status)
 {
 	return status == 0 || status == 429 || status >= 500;
@@ -151,7 +142,6 @@ enum mb_rc meisa_call(struct meisa *m, struct http_request *req,
 		rc = meisa_pace(m, e);
 		if (rc != MB_OK)
 			return rc;
-		reset_answer(req);
 		meisa_sent(m);
 		rc = http_do(&m->http, req, e);
 		if (rc != MB_OK)

@@ -589,11 +589,6 @@ static enum mb_rc fill(struct push *p, struct upserts *u, size_t window,
 			req = next_contact(p, u);
 		if (!req)
 			break;
-		buf_reset(&req->response);
-		req->status = 0;
-		req->retry_after_ms = -1;
-		req->curl_code = 0;
-		req->errbuf[0] = '\0';
 		meisa_sent(&p->api);
 		rc = http_submit(&p->api.http, req, e);
 		if (rc != MB_OK) {
