@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "validate.h"
+#include "shared.h"
 
 /* A string literal with its length, so cases may hold NUL bytes. */
 #define S(lit) lit, sizeof(lit) - 1
@@ -418,13 +419,6 @@ struct isemail_test {
 	char diagnosis[64];
 };
 
-static const char *shared_dir(void)
-{
-	const char *dir = getenv("MB_SHARED");
-
-	return dir && *dir ? dir : "../shared";
-}
-
 static char *read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -755,6 +749,7 @@ Test(email, isemail_conformance)
 	size_t n, i, k;
 	int err_trimmed = 0;
 
+	shared_dir_or_skip("isemail");
 	n = isemail_load(&tests);
 	cr_assert_eq(n, 164, "tests.xml holds %zu tests, not 164", n);
 	for (i = 0; i < n; i++) {
