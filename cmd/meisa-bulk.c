@@ -383,6 +383,10 @@ static void print_status_text(const struct status_counts *c)
 	printf("suppressed     %lld\n", (long long)c->suppressed);
 	printf("unconfirmed    %lld\n", (long long)c->unconfirmed);
 	printf("enrolled       %lld\n", (long long)c->enrolled);
+	if (c->enroll_unknown)
+		printf("enroll unknown %lld  (no or an unknown status from"
+		       " bulk-enroll: export results)\n",
+		       (long long)c->enroll_unknown);
 	printf("missing        %lld  (in the previous generation only:"
 	       " export missing)\n", (long long)c->missing);
 	printf("cleared fields %lld  (emptied at the source, still in"
@@ -398,7 +402,8 @@ static void counts_json(const struct status_counts *c, struct buf *out)
 		   "\"upserted\":%lld,\"unchanged\":%lld,\"pending\":%lld,"
 		   "\"skipped\":%lld,\"failed\":%lld,\"suppressed\":%lld,"
 		   "\"enrolled\":%lld,\"missing\":%lld,"
-		   "\"cleared_fields_not_sent\":%lld,\"requests\":%lld}",
+		   "\"cleared_fields_not_sent\":%lld,\"requests\":%lld,"
+		   "\"enroll_unknown\":%lld}",
 		   (long long)c->generation, (long long)c->rows_read,
 		   (long long)c->rejected, (long long)c->duplicates,
 		   (long long)c->contacts, (long long)c->upserted,
@@ -406,7 +411,7 @@ static void counts_json(const struct status_counts *c, struct buf *out)
 		   (long long)c->skipped, (long long)c->failed,
 		   (long long)c->suppressed, (long long)c->enrolled,
 		   (long long)c->missing, (long long)c->cleared_fields,
-		   (long long)c->requests);
+		   (long long)c->requests, (long long)c->enroll_unknown);
 }
 
 static void stage_json(const struct stage_counts *sc, struct buf *out)
@@ -695,12 +700,14 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 	snprintf(push, sizeof(push), "{\"requests\":%llu,\"retries\":%llu,"
 		 "\"throttled\":%llu,\"upserted\":%lld,\"failed\":%lld,"
 		 "\"chunks\":%lld,\"enroll_failed\":%lld,"
-		 "\"elapsed_ms\":%lld,\"full\":%s,\"dry_run\":%s}",
+		 "\"enroll_unknown\":%lld,\"elapsed_ms\":%lld,\"full\":%s,"
+		 "\"dry_run\":%s}",
 		 (unsigned long long)res->requests,
 		 (unsigned long long)res->retries,
 		 (unsigned long long)res->throttled, (long long)res->upserted,
 		 (long long)res->failed, (long long)res->chunks,
-		 (long long)res->enroll_failed, (long long)res->elapsed_ms,
+		 (long long)res->enroll_failed,
+		 (long long)res->enroll_unknown, (long long)res->elapsed_ms,
 		 o->full ? "true" : "false", o->dry_run ? "true" : "false");
 	end_run(db, run, rc, stage, push, &after);
 	if (rc != MB_EAUTH && rc != MB_EDB && rc != MB_ELOCKED)

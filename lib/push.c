@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "status.h"
 #include "xalloc.h"
 
 #define CURRENT_GEN "(SELECT coalesce(max(id), 0) FROM generations)"
@@ -829,8 +830,10 @@ static enum mb_rc chunk_body(struct push *p, int64_t id, struct buf *out,
 }
 
 /*
- * Record a chunk's answer: each address's outcome from "results" (addresses
- * the answer does not list are "acknowledged"), or the failure.
+ * Record a chunk's answer: each address's outcome from "results", as Meisa
+ * wrote it (status.h counts those it does not know), or the failure.  An
+ * address a results list leaves out is "missing_from_answer": nothing says
+ * it was enrolled.  A 2xx without a results list acknowledges them all.
  */
 static enum mb_rc record_chunk(struct push *p, int64_t id,
 			       const struct http_request *req, struct err *e)
@@ -842,13 +845,15 @@ static enum mb_rc record_chunk(struct push *p, int64_t id,
 
 	/*
 	 * An answer names the addresses it says something about; the others
-	 * are acknowledged.  The answer is read once into a table (it must
+	 * are missing from it.  The answer is read once into a table (it must
 	 * be MATERIALIZED: flattened, SQLite scans it again for every member,
 	 * 500 x 500 JSON reads a chunk) and its addresses looked up.
 	 */
 	static const char *const answered[] = {
-		"UPDATE contacts SET enroll_status = 'acknowledged'"
-		" WHERE chunk_id = ?1",
+		"UPDATE contacts SET enroll_status = CASE WHEN NOT"
+		" json_valid(?2) THEN 'acknowledged' WHEN json_type(?2,"
+		" '$.results') = 'array' THEN 'missing_from_answer'"
+		" ELSE 'acknowledged' END WHERE chunk_id = ?1",
 		"WITH r AS MATERIALIZED (SELECT"
 		" lower(json_extract(value, '$.email')) AS email,"
 		" json_extract(value, '$.status') AS status FROM json_each("
@@ -977,9 +982,48 @@ static enum mb_rc begin_run(struct push *p, struct err *e)
 	return rc;
 }
 
+/*
+ * MB_EFAILED when a contact of the generation failed, or an address was
+ * neither enrolled nor skipped for a reason Meisa documents.
+ */
+static enum mb_rc check_outcomes(struct push *p, struct push_result *res,
+				 struct err *e)
+{
+	int64_t failed = 0;
+	enum mb_rc rc;
+
+	rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE (state ="
+		    " 'failed' OR enroll_status = 'failed') AND gen = "
+		    CURRENT_GEN, &failed, e);
+	if (rc == MB_OK)
+		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
+			    " enroll_status NOT IN (" STATUS_ENROLL_KNOWN ")"
+			    " AND gen = " CURRENT_GEN, &res->enroll_unknown,
+			    e);
+	if (rc != MB_OK)
+		return rc;
+	if (failed && res->enroll_unknown)
+		return err_set(e, MB_EFAILED, "%lld contacts failed at the API"
+			       " and %lld came back from bulk-enroll with an"
+			       " unknown or no status; 'meisa-bulk export"
+			       " results' lists them", (long long)failed,
+			       (long long)res->enroll_unknown);
+	if (res->enroll_unknown)
+		return err_set(e, MB_EFAILED, "%lld addresses came back from"
+			       " bulk-enroll with an unknown or no status (not"
+			       " known to be enrolled); 'meisa-bulk export"
+			       " results' lists them in enroll_status",
+			       (long long)res->enroll_unknown);
+	if (failed)
+		return err_set(e, MB_EFAILED, "%lld contacts failed at the API;"
+			       " 'meisa-bulk export results' lists them",
+			       (long long)failed);
+	return MB_OK;
+}
+
 enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e)
 {
-	int64_t pending = 0, failed = 0;
+	int64_t pending = 0;
 	enum mb_rc rc;
 
 	memset(res, 0, sizeof(*res));
@@ -1000,13 +1044,7 @@ enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e)
 		rc = db_exec(p->db, "UPDATE generations SET full_since = NULL"
 			     " WHERE id = " CURRENT_GEN, e);
 	if (rc == MB_OK)
-		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE (state ="
-			    " 'failed' OR enroll_status = 'failed') AND gen = "
-			    CURRENT_GEN, &failed, e);
-	if (rc == MB_OK && failed)
-		rc = err_set(e, MB_EFAILED, "%lld contacts failed at the API;"
-			     " 'meisa-bulk export results' lists them",
-			     (long long)failed);
+		rc = check_outcomes(p, res, e);
 	res->requests = p->api.requests;
 	res->retries = p->api.retries;
 	res->throttled = p->api.throttled;

@@ -76,6 +76,7 @@ struct push_plan {
 
 struct push_result {
 	int64_t upserted, failed, enrolled, chunks, enroll_failed;
+	int64_t enroll_unknown;  /* of the generation: status.h */
 	uint64_t requests, retries, throttled;
 	int64_t elapsed_ms;
 };
@@ -106,7 +107,8 @@ enum mb_rc push_preflight(struct push *p, struct push_plan *plan,
 
 /*
  * The writes.  MB_OK when every contact reached a final state, MB_EFAILED
- * when some failed permanently, MB_ESTOPPED after a signal or
+ * when some failed permanently or bulk-enroll gave an address an unknown
+ * status or none (res->enroll_unknown), MB_ESTOPPED after a signal or
  * --max-requests, MB_EAUTH, MB_EUNAVAILABLE.  res is filled in every case.
  */
 enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e);
