@@ -50,6 +50,7 @@ struct options {
 	long concurrency;
 	unsigned long long max_requests;
 	int dry_run, yes, insecure, full;
+	int retry_failed;
 	const char *api_key_file;
 	/* others */
 	const char *output;
@@ -602,6 +603,11 @@ static void print_plan(const struct options *o, const struct push_plan *pl)
 	if (pl->unchanged)
 		info("      %lld unchanged since Meisa acknowledged them: not"
 		     " sent (--full sends them too)", (long long)pl->unchanged);
+	if (pl->failed)
+		info(o->retry_failed ? "      %lld failed in an earlier run:"
+		     " sent again (--retry-failed)" : "      %lld failed in an"
+		     " earlier run: not sent (--retry-failed sends them again)",
+		     (long long)pl->failed);
 	info("      %lld requests, about %s at --rate %s",
 	     (long long)pl->requests, eta, o->rate ? o->rate : "60/m,1000/h");
 }
@@ -643,6 +649,7 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 	po.sequence = o->sequence;
 	po.max_requests = o->max_requests;
 	po.full = o->full;
+	po.retry_failed = o->retry_failed;
 	po.progress = on_progress;
 	po.ctx = &ps;
 	rc = push_open(&p, db, &po, e);
@@ -686,7 +693,7 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 		       enum mb_rc rc, const struct push_result *res,
 		       const char *stage, struct err *e)
 {
-	char extra[512], push[512];
+	char extra[512], push[600];
 	struct err e2 = ERR_INIT;
 	struct status_counts after;
 
@@ -701,14 +708,16 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 		 "\"throttled\":%llu,\"upserted\":%lld,\"failed\":%lld,"
 		 "\"chunks\":%lld,\"enroll_failed\":%lld,"
 		 "\"enroll_unknown\":%lld,\"elapsed_ms\":%lld,\"full\":%s,"
-		 "\"dry_run\":%s}",
+		 "\"retry_failed\":%s,\"dry_run\":%s}",
 		 (unsigned long long)res->requests,
 		 (unsigned long long)res->retries,
 		 (unsigned long long)res->throttled, (long long)res->upserted,
 		 (long long)res->failed, (long long)res->chunks,
 		 (long long)res->enroll_failed,
 		 (long long)res->enroll_unknown, (long long)res->elapsed_ms,
-		 o->full ? "true" : "false", o->dry_run ? "true" : "false");
+		 o->full ? "true" : "false",
+		 o->retry_failed ? "true" : "false",
+		 o->dry_run ? "true" : "false");
 	end_run(db, run, rc, stage, push, &after);
 	if (rc != MB_EAUTH && rc != MB_EDB && rc != MB_ELOCKED)
 		print_summary(o, db, &after, extra, &e2);
@@ -1046,6 +1055,8 @@ static int cmd_help(struct options *o);
 	"  --full               also send contacts unchanged since Meisa\n" \
 	"                       acknowledged them (by default only new and\n" \
 	"                       changed contacts are sent)\n" \
+	"  --retry-failed       also send again the contacts that failed\n" \
+	"                       (4xx) in an earlier run, once the cause is fixed\n" \
 	"  --dry-run            pre-flight and plan only; nothing is written\n" \
 	"  --yes                no confirmation prompt for a live key\n" \
 	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \
@@ -1172,6 +1183,7 @@ enum {
 	LO_DB = 256, LO_JSON, LO_PRESET, LO_MAP, LO_DELIM, LO_TAG, LO_SOURCE,
 	LO_SEQUENCE, LO_RATE, LO_CONC, LO_MAXREQ, LO_DRY, LO_YES, LO_KEYFILE,
 	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION, LO_FULL,
+	LO_RETRY_FAILED,
 };
 
 static const struct option long_options[] = {
@@ -1192,6 +1204,7 @@ static const struct option long_options[] = {
 	{ "max-requests", required_argument, NULL, LO_MAXREQ },
 	{ "dry-run", no_argument, NULL, LO_DRY },
 	{ "full", no_argument, NULL, LO_FULL },
+	{ "retry-failed", no_argument, NULL, LO_RETRY_FAILED },
 	{ "yes", no_argument, NULL, LO_YES },
 	{ "api-key-file", required_argument, NULL, LO_KEYFILE },
 	{ "insecure", no_argument, NULL, LO_INSECURE },
@@ -1263,6 +1276,7 @@ static unsigned option_group(int c)
 	case LO_SOURCE: return OPT_STAGE;
 	case LO_SEQUENCE: case LO_RATE: case LO_CONC: case LO_MAXREQ:
 	case LO_DRY: case LO_YES: case LO_FULL: return OPT_PUSH;
+	case LO_RETRY_FAILED: return OPT_PUSH;
 	case LO_KEYFILE: case LO_INSECURE: return OPT_KEY;
 	case 'o': return OPT_OUTPUT;
 	case LO_SEARCH: return OPT_SEARCH;
@@ -1353,6 +1367,7 @@ static int take_option(struct options *o, int c, const char *arg)
 		break;
 	case LO_DRY: o->dry_run = 1; break;
 	case LO_FULL: o->full = 1; break;
+	case LO_RETRY_FAILED: o->retry_failed = 1; break;
 	case LO_YES: o->yes = 1; break;
 	case LO_KEYFILE: o->api_key_file = arg; break;
 	case LO_INSECURE: o->insecure = 1; break;

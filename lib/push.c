@@ -291,7 +291,8 @@ static const char enrollable_sql[] =
 /*
  * The plan's contact counts in one pass over the generation (each count
  * on its own would scan the table again).  With --full the contacts sent
- * again are counted as to upsert and none as unchanged.
+ * again are counted as to upsert and none as unchanged; with --retry-failed
+ * the failed ones too.
  */
 static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
 				 struct err *e)
@@ -307,7 +308,9 @@ static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
 			" coalesce(sum(state = 'skipped'), 0),"
 			" coalesce(sum(source_status IS NOT NULL OR"
 			"  u.email IS NOT NULL), 0),"
-			" coalesce(sum(u.email IS NOT NULL), 0)"
+			" coalesce(sum(u.email IS NOT NULL), 0),"
+			" coalesce(sum(state = 'failed' AND NOT (?2 AND ("
+			FULL_AGAIN_SQL "))), 0)"
 			" FROM contacts LEFT JOIN unsubscribed u"
 			" ON u.email = contacts.email WHERE contacts.gen = ?1",
 			e);
@@ -322,6 +325,9 @@ static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
 		plan->skipped = sqlite3_column_int64(s, 3);
 		plan->suppressed = sqlite3_column_int64(s, 4);
 		plan->meisa_unsubscribed = sqlite3_column_int64(s, 5);
+		plan->failed = sqlite3_column_int64(s, 6);
+		if (p->opts.retry_failed)
+			plan->to_upsert += plan->failed;
 	} else {
 		rc = db_fail(p->db, "cannot read", e);
 	}
@@ -960,7 +966,8 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 
 /*
  * Before the first write: the generation is pushed from now on (the next
- * staged file opens a new one), and --full puts back what it sends again.
+ * staged file opens a new one), and --full and --retry-failed put back
+ * what they send again.
  */
 static enum mb_rc begin_run(struct push *p, struct err *e)
 {
@@ -976,6 +983,9 @@ static enum mb_rc begin_run(struct push *p, struct err *e)
 			     "UPDATE generations SET full_since = strftime("
 			     "'%Y-%m-%dT%H:%M:%fZ') WHERE id = " CURRENT_GEN
 			     " AND full_since IS NULL", e);
+	if (rc == MB_OK && p->opts.retry_failed)
+		rc = db_exec(p->db, "UPDATE contacts SET state = 'pending'"
+			     " WHERE state = 'failed' AND gen = " CURRENT_GEN, e);
 	if (rc == MB_OK)
 		return db_commit(p->db, e);
 	db_rollback(p->db);
@@ -984,41 +994,43 @@ static enum mb_rc begin_run(struct push *p, struct err *e)
 
 /*
  * MB_EFAILED when a contact of the generation failed, or an address was
- * neither enrolled nor skipped for a reason Meisa documents.
+ * neither enrolled nor skipped for a reason Meisa documents; the message
+ * says which, and how to send the failed contacts again.
  */
 static enum mb_rc check_outcomes(struct push *p, struct push_result *res,
 				 struct err *e)
 {
-	int64_t failed = 0;
+	int64_t failed = 0, refused = 0;
+	struct buf msg = BUF_INIT;
 	enum mb_rc rc;
 
-	rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE (state ="
-		    " 'failed' OR enroll_status = 'failed') AND gen = "
-		    CURRENT_GEN, &failed, e);
+	rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state ="
+		    " 'failed' AND gen = " CURRENT_GEN, &failed, e);
+	if (rc == MB_OK)
+		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
+			    " enroll_status = 'failed' AND gen = " CURRENT_GEN,
+			    &refused, e);
 	if (rc == MB_OK)
 		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
 			    " enroll_status NOT IN (" STATUS_ENROLL_KNOWN ")"
 			    " AND gen = " CURRENT_GEN, &res->enroll_unknown,
 			    e);
-	if (rc != MB_OK)
-		return rc;
-	if (failed && res->enroll_unknown)
-		return err_set(e, MB_EFAILED, "%lld contacts failed at the API"
-			       " and %lld came back from bulk-enroll with an"
-			       " unknown or no status; 'meisa-bulk export"
-			       " results' lists them", (long long)failed,
-			       (long long)res->enroll_unknown);
-	if (res->enroll_unknown)
-		return err_set(e, MB_EFAILED, "%lld addresses came back from"
-			       " bulk-enroll with an unknown or no status (not"
-			       " known to be enrolled); 'meisa-bulk export"
-			       " results' lists them in enroll_status",
-			       (long long)res->enroll_unknown);
-	if (failed)
-		return err_set(e, MB_EFAILED, "%lld contacts failed at the API;"
-			       " 'meisa-bulk export results' lists them",
-			       (long long)failed);
-	return MB_OK;
+	if (rc == MB_OK && failed)
+		buf_printf(&msg, "; %lld contacts failed at the API (once the"
+			   " cause is fixed, push --retry-failed sends them"
+			   " again)", (long long)failed);
+	if (rc == MB_OK && refused)
+		buf_printf(&msg, "; %lld enrollments were refused",
+			   (long long)refused);
+	if (rc == MB_OK && res->enroll_unknown)
+		buf_printf(&msg, "; %lld addresses came back from bulk-enroll"
+			   " with an unknown status or none (not known to be"
+			   " enrolled)", (long long)res->enroll_unknown);
+	if (rc == MB_OK && msg.len)
+		rc = err_set(e, MB_EFAILED, "%s; 'meisa-bulk export results'"
+			     " lists them", msg.data + 2);
+	buf_release(&msg);
+	return rc;
 }
 
 enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e)
