@@ -1056,7 +1056,8 @@ static int cmd_help(struct options *o);
 	"                       acknowledged them (by default only new and\n" \
 	"                       changed contacts are sent)\n" \
 	"  --retry-failed       also send again the contacts that failed\n" \
-	"                       (4xx) in an earlier run, once the cause is fixed\n" \
+	"                       (4xx) in an earlier run, once the cause\n" \
+	"                       is fixed\n" \
 	"  --dry-run            pre-flight and plan only; nothing is written\n" \
 	"  --yes                no confirmation prompt for a live key\n" \
 	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \

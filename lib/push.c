@@ -985,7 +985,8 @@ static enum mb_rc begin_run(struct push *p, struct err *e)
 			     " AND full_since IS NULL", e);
 	if (rc == MB_OK && p->opts.retry_failed)
 		rc = db_exec(p->db, "UPDATE contacts SET state = 'pending'"
-			     " WHERE state = 'failed' AND gen = " CURRENT_GEN, e);
+			     " WHERE state = 'failed' AND gen = " CURRENT_GEN,
+			     e);
 	if (rc == MB_OK)
 		return db_commit(p->db, e);
 	db_rollback(p->db);

@@ -64,7 +64,8 @@ struct push_opts {
 	const char *sequence;    /* NULL: no enrollment */
 	uint64_t max_requests;   /* 0: no limit */
 	int full;                /* send unchanged contacts too (--full) */
-	int retry_failed;        /* send failed contacts again (--retry-failed) */
+	int retry_failed;        /* send failed contacts again
+				    (--retry-failed) */
 	int64_t drain_ms;        /* bounded wait for answers on stop; 0: 10 s */
 	void (*progress)(void *ctx, const struct push_progress *p);
 	void *ctx;

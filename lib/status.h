@@ -61,10 +61,11 @@ extern const char status_counts_sql[];
 
 /*
  * The status object as one line of JSON (built by SQLite) into out: the
- * counts (cleared_fields as cleared_fields_not_sent, enroll_unknown), unsubscribed_as_of,
- * staging_file and last_run (the latest run, as in status_runs_json, or
- * null).  status_json_of uses counts c loaded already (loading them scans
- * the contacts: a caller that needs them twice loads them once).
+ * counts (cleared_fields as cleared_fields_not_sent, enroll_unknown),
+ * unsubscribed_as_of, staging_file and last_run (the latest run, as in
+ * status_runs_json, or null).  status_json_of uses counts c loaded
+ * already (loading them scans the contacts: a caller that needs them twice
+ * loads them once).
  */
 enum mb_rc status_json(struct db *db, struct buf *out, struct err *e);
 enum mb_rc status_json_of(struct db *db, const struct status_counts *c,
