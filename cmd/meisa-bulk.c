@@ -50,6 +50,7 @@ struct options {
 	long concurrency;
 	unsigned long long max_requests;
 	int dry_run, yes, insecure, full;
+	int retry_failed;
 	const char *api_key_file;
 	/* others */
 	const char *output;
@@ -383,6 +384,10 @@ static void print_status_text(const struct status_counts *c)
 	printf("suppressed     %lld\n", (long long)c->suppressed);
 	printf("unconfirmed    %lld\n", (long long)c->unconfirmed);
 	printf("enrolled       %lld\n", (long long)c->enrolled);
+	if (c->enroll_unknown)
+		printf("enroll unknown %lld  (no or an unknown status from"
+		       " bulk-enroll: export results)\n",
+		       (long long)c->enroll_unknown);
 	printf("missing        %lld  (in the previous generation only:"
 	       " export missing)\n", (long long)c->missing);
 	printf("cleared fields %lld  (emptied at the source, still in"
@@ -398,7 +403,8 @@ static void counts_json(const struct status_counts *c, struct buf *out)
 		   "\"upserted\":%lld,\"unchanged\":%lld,\"pending\":%lld,"
 		   "\"skipped\":%lld,\"failed\":%lld,\"suppressed\":%lld,"
 		   "\"enrolled\":%lld,\"missing\":%lld,"
-		   "\"cleared_fields_not_sent\":%lld,\"requests\":%lld}",
+		   "\"cleared_fields_not_sent\":%lld,\"requests\":%lld,"
+		   "\"enroll_unknown\":%lld}",
 		   (long long)c->generation, (long long)c->rows_read,
 		   (long long)c->rejected, (long long)c->duplicates,
 		   (long long)c->contacts, (long long)c->upserted,
@@ -406,7 +412,7 @@ static void counts_json(const struct status_counts *c, struct buf *out)
 		   (long long)c->skipped, (long long)c->failed,
 		   (long long)c->suppressed, (long long)c->enrolled,
 		   (long long)c->missing, (long long)c->cleared_fields,
-		   (long long)c->requests);
+		   (long long)c->requests, (long long)c->enroll_unknown);
 }
 
 static void stage_json(const struct stage_counts *sc, struct buf *out)
@@ -597,6 +603,11 @@ static void print_plan(const struct options *o, const struct push_plan *pl)
 	if (pl->unchanged)
 		info("      %lld unchanged since Meisa acknowledged them: not"
 		     " sent (--full sends them too)", (long long)pl->unchanged);
+	if (pl->failed)
+		info(o->retry_failed ? "      %lld failed in an earlier run:"
+		     " sent again (--retry-failed)" : "      %lld failed in an"
+		     " earlier run: not sent (--retry-failed sends them again)",
+		     (long long)pl->failed);
 	info("      %lld requests, about %s at --rate %s",
 	     (long long)pl->requests, eta, o->rate ? o->rate : "60/m,1000/h");
 }
@@ -638,6 +649,7 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 	po.sequence = o->sequence;
 	po.max_requests = o->max_requests;
 	po.full = o->full;
+	po.retry_failed = o->retry_failed;
 	po.progress = on_progress;
 	po.ctx = &ps;
 	rc = push_open(&p, db, &po, e);
@@ -681,7 +693,7 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 		       enum mb_rc rc, const struct push_result *res,
 		       const char *stage, struct err *e)
 {
-	char extra[512], push[512];
+	char extra[512], push[600];
 	struct err e2 = ERR_INIT;
 	struct status_counts after;
 
@@ -695,13 +707,17 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 	snprintf(push, sizeof(push), "{\"requests\":%llu,\"retries\":%llu,"
 		 "\"throttled\":%llu,\"upserted\":%lld,\"failed\":%lld,"
 		 "\"chunks\":%lld,\"enroll_failed\":%lld,"
-		 "\"elapsed_ms\":%lld,\"full\":%s,\"dry_run\":%s}",
+		 "\"enroll_unknown\":%lld,\"elapsed_ms\":%lld,\"full\":%s,"
+		 "\"retry_failed\":%s,\"dry_run\":%s}",
 		 (unsigned long long)res->requests,
 		 (unsigned long long)res->retries,
 		 (unsigned long long)res->throttled, (long long)res->upserted,
 		 (long long)res->failed, (long long)res->chunks,
-		 (long long)res->enroll_failed, (long long)res->elapsed_ms,
-		 o->full ? "true" : "false", o->dry_run ? "true" : "false");
+		 (long long)res->enroll_failed,
+		 (long long)res->enroll_unknown, (long long)res->elapsed_ms,
+		 o->full ? "true" : "false",
+		 o->retry_failed ? "true" : "false",
+		 o->dry_run ? "true" : "false");
 	end_run(db, run, rc, stage, push, &after);
 	if (rc != MB_EAUTH && rc != MB_EDB && rc != MB_ELOCKED)
 		print_summary(o, db, &after, extra, &e2);
@@ -1039,6 +1055,9 @@ static int cmd_help(struct options *o);
 	"  --full               also send contacts unchanged since Meisa\n" \
 	"                       acknowledged them (by default only new and\n" \
 	"                       changed contacts are sent)\n" \
+	"  --retry-failed       also send again the contacts that failed\n" \
+	"                       (4xx) in an earlier run, once the cause\n" \
+	"                       is fixed\n" \
 	"  --dry-run            pre-flight and plan only; nothing is written\n" \
 	"  --yes                no confirmation prompt for a live key\n" \
 	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \
@@ -1165,6 +1184,7 @@ enum {
 	LO_DB = 256, LO_JSON, LO_PRESET, LO_MAP, LO_DELIM, LO_TAG, LO_SOURCE,
 	LO_SEQUENCE, LO_RATE, LO_CONC, LO_MAXREQ, LO_DRY, LO_YES, LO_KEYFILE,
 	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION, LO_FULL,
+	LO_RETRY_FAILED,
 };
 
 static const struct option long_options[] = {
@@ -1185,6 +1205,7 @@ static const struct option long_options[] = {
 	{ "max-requests", required_argument, NULL, LO_MAXREQ },
 	{ "dry-run", no_argument, NULL, LO_DRY },
 	{ "full", no_argument, NULL, LO_FULL },
+	{ "retry-failed", no_argument, NULL, LO_RETRY_FAILED },
 	{ "yes", no_argument, NULL, LO_YES },
 	{ "api-key-file", required_argument, NULL, LO_KEYFILE },
 	{ "insecure", no_argument, NULL, LO_INSECURE },
@@ -1256,6 +1277,7 @@ static unsigned option_group(int c)
 	case LO_SOURCE: return OPT_STAGE;
 	case LO_SEQUENCE: case LO_RATE: case LO_CONC: case LO_MAXREQ:
 	case LO_DRY: case LO_YES: case LO_FULL: return OPT_PUSH;
+	case LO_RETRY_FAILED: return OPT_PUSH;
 	case LO_KEYFILE: case LO_INSECURE: return OPT_KEY;
 	case 'o': return OPT_OUTPUT;
 	case LO_SEARCH: return OPT_SEARCH;
@@ -1346,6 +1368,7 @@ static int take_option(struct options *o, int c, const char *arg)
 		break;
 	case LO_DRY: o->dry_run = 1; break;
 	case LO_FULL: o->full = 1; break;
+	case LO_RETRY_FAILED: o->retry_failed = 1; break;
 	case LO_YES: o->yes = 1; break;
 	case LO_KEYFILE: o->api_key_file = arg; break;
 	case LO_INSECURE: o->insecure = 1; break;

@@ -204,6 +204,50 @@ static enum mb_rc json_text(struct meisa *m, const char *sql,
 	return rc;
 }
 
+/*
+ * The first max characters of an answer for a message, on one line and
+ * without control characters (a terminal shows it), "..." when shortened.
+ */
+static void excerpt(const struct http_request *req, size_t max, char *out,
+		    size_t size)
+{
+	const char *body = buf_str(&req->response);
+	size_t i, n = 0;
+
+	for (i = 0; body[i] && i < max && n + 4 < size; i++)
+		out[n++] = (unsigned char)body[i] < 0x20 ? ' ' : body[i];
+	if (body[i])
+		n += (size_t)snprintf(out + n, size - n, "...");
+	out[n] = '\0';
+}
+
+/*
+ * A 2xx whose body is not a JSON object is a portal page, a proxy or a
+ * wrong base URL, not Meisa: read as an empty scope list it sent the
+ * operator to the key's scopes.
+ */
+static enum mb_rc check_ping_answer(struct meisa *m,
+				    const struct http_request *req,
+				    struct err *e)
+{
+	struct buf type = BUF_INIT;
+	char text[160];
+	enum mb_rc rc;
+
+	rc = json_text(m, "SELECT CASE WHEN json_valid(?1) THEN json_type(?1)"
+		       " END", &req->response, &type, e);
+	if (rc == MB_OK && strcmp(buf_str(&type), "object") != 0) {
+		excerpt(req, 100, text, sizeof(text));
+		rc = err_set(e, MB_EPROTO, "the API answered %ld with %s (%s:"
+			     " '%s'); check MEISA_BASE_URL", req->status,
+			     type.len ? "a JSON answer that is not an object" :
+			     "a non-JSON body", req->content_type[0] ?
+			     req->content_type : "no content type", text);
+	}
+	buf_release(&type);
+	return rc;
+}
+
 enum mb_rc meisa_ping(struct meisa *m, struct meisa_key_info *info,
 		      struct err *e)
 {
@@ -216,13 +260,13 @@ enum mb_rc meisa_ping(struct meisa *m, struct meisa_key_info *info,
 	if (rc == MB_OK && req->status / 100 != 2)
 		rc = meisa_answer_error(req, MB_EPROTO, "ping failed", e);
 	if (rc == MB_OK)
-		rc = json_text(m, "SELECT CASE WHEN json_valid(?1) THEN"
-			       " json_extract(?1, '$.environment') END",
+		rc = check_ping_answer(m, req, e);
+	if (rc == MB_OK)
+		rc = json_text(m, "SELECT json_extract(?1, '$.environment')",
 			       &req->response, &env, e);
 	if (rc == MB_OK)
 		rc = json_text(m, "SELECT group_concat(value, ',') FROM"
-			       " json_each(CASE WHEN json_valid(?1) THEN ?1"
-			       " ELSE '{}' END, '$.scopes')",
+			       " json_each(?1, '$.scopes')",
 			       &req->response, &info->scopes, e);
 	if (rc == MB_OK) {
 		const char *v = buf_str(&env);
@@ -317,15 +361,69 @@ enum mb_rc meisa_sequences(struct meisa *m, const char *search,
 	return rc;
 }
 
+/*
+ * What is wrong with an unsubscribed list (?1), or NULL when it is the
+ * documented {as_of, count, emails} (count may be absent) or a bare array
+ * of addresses.  Read as an empty list, any other shape let the addresses
+ * it held be enrolled.
+ */
+static const char unsubscribed_problem_sql[] =
+	"SELECT CASE"
+	" WHEN NOT json_valid(?1) THEN 'not JSON'"
+	" WHEN json_type(?1) NOT IN ('object', 'array')"
+	"  THEN 'neither an object nor an array'"
+	" WHEN json_type(?1) = 'object' AND json_type(?1, '$.emails') IS NULL"
+	"  THEN 'no \"emails\" in it'"
+	" WHEN json_type(?1) = 'object'"
+	"  AND json_type(?1, '$.emails') <> 'array'"
+	"  THEN '\"emails\" is not an array'"
+	" WHEN json_type(?1) = 'object'"
+	"  AND json_type(?1, '$.count') IS NOT NULL"
+	"  AND (json_type(?1, '$.count') <> 'integer' OR json_extract(?1,"
+	"  '$.count') <> json_array_length(?1, '$.emails'))"
+	"  THEN printf('\"count\" is %s but \"emails\" holds %d',"
+	"  json_quote(json_extract(?1, '$.count')),"
+	"  json_array_length(?1, '$.emails'))"
+	" WHEN EXISTS (SELECT 1 FROM json_each(?1, CASE json_type(?1) WHEN"
+	"  'array' THEN '$' ELSE '$.emails' END) WHERE type <> 'text')"
+	"  THEN 'an entry is not a string'"
+	" END";
+
+/* A checked list (?1) as {as_of, count, emails}. */
+static const char unsubscribed_object_sql[] =
+	"SELECT json_object('as_of', CASE json_type(?1) WHEN 'object' THEN"
+	" json_extract(?1, '$.as_of') END, 'count', json_array_length(?1,"
+	" p.path), 'emails', json(json_extract(?1, p.path))) FROM (SELECT"
+	" CASE json_type(?1) WHEN 'array' THEN '$' ELSE '$.emails' END"
+	" AS path) p";
+
 enum mb_rc meisa_unsubscribed(struct meisa *m, struct buf *out,
 			      struct err *e)
 {
+	struct http_request *req = http_request_new("GET",
+		"/contacts/api/unsubscribed-emails/", NULL, 0, NULL);
+	struct buf problem = BUF_INIT;
+	char text[160];
 	enum mb_rc rc;
 
-	rc = get_path(m, "/contacts/api/unsubscribed-emails/", out,
-		      "cannot fetch Meisa's unsubscribed list", e);
-	if (rc == MB_OK && out->len == 0)
-		rc = err_set(e, MB_EPROTO, "Meisa's unsubscribed list came"
-			     " back empty (not JSON)");
+	rc = meisa_call(m, req, e);
+	if (rc == MB_OK && req->status / 100 != 2)
+		rc = meisa_answer_error(req, MB_EPROTO, "cannot fetch Meisa's"
+					" unsubscribed list", e);
+	if (rc == MB_OK)
+		rc = json_text(m, unsubscribed_problem_sql, &req->response,
+			       &problem, e);
+	if (rc == MB_OK && problem.len) {
+		excerpt(req, 100, text, sizeof(text));
+		rc = err_set(e, MB_EPROTO, "cannot use Meisa's unsubscribed"
+			     " list (%s): received %ld %s '%s'", problem.data,
+			     req->status, req->content_type[0] ?
+			     req->content_type : "(no content type)", text);
+	}
+	if (rc == MB_OK)
+		rc = json_text(m, unsubscribed_object_sql, &req->response, out,
+			       e);
+	buf_release(&problem);
+	http_request_free(req);
 	return rc;
 }

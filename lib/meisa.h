@@ -82,7 +82,11 @@ void meisa_resent(struct meisa *m, const struct http_request *req);
 enum mb_rc meisa_call(struct meisa *m, struct http_request *req,
 		      struct err *e);
 
-/* GET /ping/: environment and scopes.  info->scopes must be initialised. */
+/*
+ * GET /ping/: environment and scopes.  info->scopes must be initialised.
+ * A 2xx that is not a JSON object (a portal page, a wrong base URL) is
+ * MB_EPROTO naming the content type and the start of the body.
+ */
 enum mb_rc meisa_ping(struct meisa *m, struct meisa_key_info *info,
 		      struct err *e);
 
@@ -96,7 +100,13 @@ int meisa_has_scope(const struct meisa_key_info *info, const char *scope);
 enum mb_rc meisa_sequences(struct meisa *m, const char *search,
 			   struct buf *out, struct err *e);
 
-/* GET the unsubscribed list: the raw {as_of, count, emails} answer. */
+/*
+ * GET the unsubscribed list into out as {as_of, count, emails}: from the
+ * documented object (count, when present, must equal the length of emails)
+ * or a bare array of addresses (as_of null).  Any other answer (not JSON,
+ * emails missing or not an array, an entry that is not a string) is
+ * MB_EPROTO with what was received, shortened, in e.
+ */
 enum mb_rc meisa_unsubscribed(struct meisa *m, struct buf *out,
 			      struct err *e);
 

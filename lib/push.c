@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "status.h"
 #include "xalloc.h"
 
 #define CURRENT_GEN "(SELECT coalesce(max(id), 0) FROM generations)"
@@ -290,7 +291,8 @@ static const char enrollable_sql[] =
 /*
  * The plan's contact counts in one pass over the generation (each count
  * on its own would scan the table again).  With --full the contacts sent
- * again are counted as to upsert and none as unchanged.
+ * again are counted as to upsert and none as unchanged; with --retry-failed
+ * the failed ones too.
  */
 static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
 				 struct err *e)
@@ -306,7 +308,9 @@ static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
 			" coalesce(sum(state = 'skipped'), 0),"
 			" coalesce(sum(source_status IS NOT NULL OR"
 			"  u.email IS NOT NULL), 0),"
-			" coalesce(sum(u.email IS NOT NULL), 0)"
+			" coalesce(sum(u.email IS NOT NULL), 0),"
+			" coalesce(sum(state = 'failed' AND NOT (?2 AND ("
+			FULL_AGAIN_SQL "))), 0)"
 			" FROM contacts LEFT JOIN unsubscribed u"
 			" ON u.email = contacts.email WHERE contacts.gen = ?1",
 			e);
@@ -321,6 +325,9 @@ static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
 		plan->skipped = sqlite3_column_int64(s, 3);
 		plan->suppressed = sqlite3_column_int64(s, 4);
 		plan->meisa_unsubscribed = sqlite3_column_int64(s, 5);
+		plan->failed = sqlite3_column_int64(s, 6);
+		if (p->opts.retry_failed)
+			plan->to_upsert += plan->failed;
 	} else {
 		rc = db_fail(p->db, "cannot read", e);
 	}
@@ -829,8 +836,10 @@ static enum mb_rc chunk_body(struct push *p, int64_t id, struct buf *out,
 }
 
 /*
- * Record a chunk's answer: each address's outcome from "results" (addresses
- * the answer does not list are "acknowledged"), or the failure.
+ * Record a chunk's answer: each address's outcome from "results", as Meisa
+ * wrote it (status.h counts those it does not know), or the failure.  An
+ * address a results list leaves out is "missing_from_answer": nothing says
+ * it was enrolled.  A 2xx without a results list acknowledges them all.
  */
 static enum mb_rc record_chunk(struct push *p, int64_t id,
 			       const struct http_request *req, struct err *e)
@@ -842,13 +851,15 @@ static enum mb_rc record_chunk(struct push *p, int64_t id,
 
 	/*
 	 * An answer names the addresses it says something about; the others
-	 * are acknowledged.  The answer is read once into a table (it must
+	 * are missing from it.  The answer is read once into a table (it must
 	 * be MATERIALIZED: flattened, SQLite scans it again for every member,
 	 * 500 x 500 JSON reads a chunk) and its addresses looked up.
 	 */
 	static const char *const answered[] = {
-		"UPDATE contacts SET enroll_status = 'acknowledged'"
-		" WHERE chunk_id = ?1",
+		"UPDATE contacts SET enroll_status = CASE WHEN NOT"
+		" json_valid(?2) THEN 'acknowledged' WHEN json_type(?2,"
+		" '$.results') = 'array' THEN 'missing_from_answer'"
+		" ELSE 'acknowledged' END WHERE chunk_id = ?1",
 		"WITH r AS MATERIALIZED (SELECT"
 		" lower(json_extract(value, '$.email')) AS email,"
 		" json_extract(value, '$.status') AS status FROM json_each("
@@ -955,7 +966,8 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 
 /*
  * Before the first write: the generation is pushed from now on (the next
- * staged file opens a new one), and --full puts back what it sends again.
+ * staged file opens a new one), and --full and --retry-failed put back
+ * what they send again.
  */
 static enum mb_rc begin_run(struct push *p, struct err *e)
 {
@@ -971,15 +983,60 @@ static enum mb_rc begin_run(struct push *p, struct err *e)
 			     "UPDATE generations SET full_since = strftime("
 			     "'%Y-%m-%dT%H:%M:%fZ') WHERE id = " CURRENT_GEN
 			     " AND full_since IS NULL", e);
+	if (rc == MB_OK && p->opts.retry_failed)
+		rc = db_exec(p->db, "UPDATE contacts SET state = 'pending'"
+			     " WHERE state = 'failed' AND gen = " CURRENT_GEN,
+			     e);
 	if (rc == MB_OK)
 		return db_commit(p->db, e);
 	db_rollback(p->db);
 	return rc;
 }
 
+/*
+ * MB_EFAILED when a contact of the generation failed, or an address was
+ * neither enrolled nor skipped for a reason Meisa documents; the message
+ * says which, and how to send the failed contacts again.
+ */
+static enum mb_rc check_outcomes(struct push *p, struct push_result *res,
+				 struct err *e)
+{
+	int64_t failed = 0, refused = 0;
+	struct buf msg = BUF_INIT;
+	enum mb_rc rc;
+
+	rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state ="
+		    " 'failed' AND gen = " CURRENT_GEN, &failed, e);
+	if (rc == MB_OK)
+		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
+			    " enroll_status = 'failed' AND gen = " CURRENT_GEN,
+			    &refused, e);
+	if (rc == MB_OK)
+		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
+			    " enroll_status NOT IN (" STATUS_ENROLL_KNOWN ")"
+			    " AND gen = " CURRENT_GEN, &res->enroll_unknown,
+			    e);
+	if (rc == MB_OK && failed)
+		buf_printf(&msg, "; %lld contacts failed at the API (once the"
+			   " cause is fixed, push --retry-failed sends them"
+			   " again)", (long long)failed);
+	if (rc == MB_OK && refused)
+		buf_printf(&msg, "; %lld enrollments were refused",
+			   (long long)refused);
+	if (rc == MB_OK && res->enroll_unknown)
+		buf_printf(&msg, "; %lld addresses came back from bulk-enroll"
+			   " with an unknown status or none (not known to be"
+			   " enrolled)", (long long)res->enroll_unknown);
+	if (rc == MB_OK && msg.len)
+		rc = err_set(e, MB_EFAILED, "%s; 'meisa-bulk export results'"
+			     " lists them", msg.data + 2);
+	buf_release(&msg);
+	return rc;
+}
+
 enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e)
 {
-	int64_t pending = 0, failed = 0;
+	int64_t pending = 0;
 	enum mb_rc rc;
 
 	memset(res, 0, sizeof(*res));
@@ -1000,13 +1057,7 @@ enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e)
 		rc = db_exec(p->db, "UPDATE generations SET full_since = NULL"
 			     " WHERE id = " CURRENT_GEN, e);
 	if (rc == MB_OK)
-		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE (state ="
-			    " 'failed' OR enroll_status = 'failed') AND gen = "
-			    CURRENT_GEN, &failed, e);
-	if (rc == MB_OK && failed)
-		rc = err_set(e, MB_EFAILED, "%lld contacts failed at the API;"
-			     " 'meisa-bulk export results' lists them",
-			     (long long)failed);
+		rc = check_outcomes(p, res, e);
 	res->requests = p->api.requests;
 	res->retries = p->api.retries;
 	res->throttled = p->api.throttled;

@@ -33,6 +33,11 @@
  * interrupted --full push resumes where it stopped when run with --full
  * again (the generation remembers when the full pass began), and starts
  * over once a full pass has finished.
+ *
+ * Contacts that failed (a 4xx other than 401/403/429) stay failed: a run
+ * does not send them again unless opts.retry_failed, which puts the failed
+ * contacts of the generation back to pending before the first write (so
+ * an interrupted retry resumes like any push, with or without the flag).
  */
 #ifndef MB_PUSH_H
 #define MB_PUSH_H
@@ -59,6 +64,8 @@ struct push_opts {
 	const char *sequence;    /* NULL: no enrollment */
 	uint64_t max_requests;   /* 0: no limit */
 	int full;                /* send unchanged contacts too (--full) */
+	int retry_failed;        /* send failed contacts again
+				    (--retry-failed) */
 	int64_t drain_ms;        /* bounded wait for answers on stop; 0: 10 s */
 	void (*progress)(void *ctx, const struct push_progress *p);
 	void *ctx;
@@ -69,6 +76,9 @@ struct push_plan {
 	struct buf scopes;
 	int64_t to_upsert, skipped, suppressed, meisa_unsubscribed;
 	int64_t unchanged;       /* acknowledged already: not sent */
+	int64_t failed;          /* failed in a run before (and not sent again
+				    by --full): in to_upsert with retry_failed,
+				    else not sent */
 	int64_t generation;
 	int64_t to_enroll, chunks, requests, estimate_ms;
 	struct buf as_of;
@@ -76,6 +86,7 @@ struct push_plan {
 
 struct push_result {
 	int64_t upserted, failed, enrolled, chunks, enroll_failed;
+	int64_t enroll_unknown;  /* of the generation: status.h */
 	uint64_t requests, retries, throttled;
 	int64_t elapsed_ms;
 };
@@ -106,7 +117,8 @@ enum mb_rc push_preflight(struct push *p, struct push_plan *plan,
 
 /*
  * The writes.  MB_OK when every contact reached a final state, MB_EFAILED
- * when some failed permanently, MB_ESTOPPED after a signal or
+ * when some failed permanently or bulk-enroll gave an address an unknown
+ * status or none (res->enroll_unknown), MB_ESTOPPED after a signal or
  * --max-requests, MB_EAUTH, MB_EUNAVAILABLE.  res is filled in every case.
  */
 enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e);

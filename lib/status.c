@@ -23,7 +23,8 @@
  * fields of skipped contacts are not counted: nothing of theirs is sent.
  */
 static const char status_pass_sql[] =
-	"SELECT gen, state, acked_gen, enroll_status FROM contacts NOT INDEXED"
+	"SELECT gen, state, acked_gen, enroll_status, enroll_status NOT IN ("
+	STATUS_ENROLL_KNOWN ") FROM contacts NOT INDEXED"
 	" WHERE gen = ?1 OR gen = ?2";
 
 /* The columns are the fields of struct status_counts they name, in order. */
@@ -84,6 +85,8 @@ static void tally(sqlite3_stmt *s, int64_t gen, struct status_counts *c)
 		       strcmp(enroll, "already_enrolled") == 0 ||
 		       strcmp(enroll, "acknowledged") == 0))
 		c->enrolled++;
+	if (sqlite3_column_int(s, 4))
+		c->enroll_unknown++;
 }
 
 /* The pass: the states of the latest generation, and how many are missing. */
@@ -224,6 +227,7 @@ enum mb_rc status_json_of(struct db *db, const struct status_counts *cp,
 			" 'chunks_acknowledged', ?15, 'generation', ?16,"
 			" 'unchanged', ?17, 'missing', ?18,"
 			" 'cleared_fields_not_sent', ?19,"
+			" 'enroll_unknown', ?23,"
 			" 'unsubscribed_as_of', nullif(?20, ''),"
 			" 'staging_file', ?21, 'last_run', json(?22))", e);
 	if (rc == MB_OK) {
@@ -239,6 +243,7 @@ enum mb_rc status_json_of(struct db *db, const struct status_counts *cp,
 			sqlite3_bind_int64(s, (int)i + 1, v[i]);
 		sqlite3_bind_text(s, 20, buf_str(&as_of), -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 21, db->path, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 23, c.enroll_unknown);
 		if (last.len)
 			sqlite3_bind_text(s, 22, last.data, (int)last.len,
 					  SQLITE_STATIC);

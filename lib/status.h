@@ -25,6 +25,18 @@
 #include "buf.h"
 #include "db.h"
 
+/*
+ * The enroll_status values that say what became of an address: Meisa's
+ * documented per-address statuses, and ours (acknowledged: a 2xx answer
+ * without a results list; failed: the chunk was refused; suppressed also
+ * when an address was unsubscribed before its chunk went out again).  Any
+ * other value, as Meisa sent it, or missing_from_answer (the answer's
+ * results did not list the address) is counted in enroll_unknown.  An SQL
+ * list, for "enroll_status NOT IN (" STATUS_ENROLL_KNOWN ")".
+ */
+#define STATUS_ENROLL_KNOWN "'enrolled', 'already_enrolled', 'suppressed'," \
+	" 'invalid_email', 'acknowledged', 'failed'"
+
 struct status_counts {
 	int64_t rows_read, rejected, duplicates, contacts;
 	int64_t suppressed, skipped, upserted, failed, pending;
@@ -34,6 +46,7 @@ struct status_counts {
 	int64_t unchanged;       /* upserted earlier, same body: not sent */
 	int64_t missing;         /* in the previous generation, not this one */
 	int64_t cleared_fields;  /* emptied custom fields Meisa still holds */
+	int64_t enroll_unknown;  /* enroll_status not STATUS_ENROLL_KNOWN */
 };
 
 enum mb_rc status_load(struct db *db, struct status_counts *c,
@@ -48,10 +61,11 @@ extern const char status_counts_sql[];
 
 /*
  * The status object as one line of JSON (built by SQLite) into out: the
- * counts (cleared_fields as cleared_fields_not_sent), unsubscribed_as_of,
- * staging_file and last_run (the latest run, as in status_runs_json, or
- * null).  status_json_of uses counts c loaded already (loading them scans
- * the contacts: a caller that needs them twice loads them once).
+ * counts (cleared_fields as cleared_fields_not_sent, enroll_unknown),
+ * unsubscribed_as_of, staging_file and last_run (the latest run, as in
+ * status_runs_json, or null).  status_json_of uses counts c loaded
+ * already (loading them scans the contacts: a caller that needs them twice
+ * loads them once).
  */
 enum mb_rc status_json(struct db *db, struct buf *out, struct err *e);
 enum mb_rc status_json_of(struct db *db, const struct status_counts *c,

@@ -41,7 +41,10 @@ static const char oracle_sql[] =
 	" coalesce(sum(state = 'upserted' AND acked_gen < gen), 0),"
 	" (SELECT count(*) FROM contacts WHERE ?2 > 0 AND gen = ?2),"
 	" coalesce(sum(CASE WHEN cleared IS NOT NULL AND state <> 'skipped'"
-	"  THEN json_array_length(cleared) END), 0)"
+	"  THEN json_array_length(cleared) END), 0),"
+	" coalesce(sum(enroll_status IS NOT NULL AND enroll_status NOT IN"
+	"  ('enrolled', 'already_enrolled', 'suppressed', 'invalid_email',"
+	"   'acknowledged', 'failed')), 0)"
 	" FROM contacts NOT INDEXED LEFT JOIN unsubscribed u"
 	" ON u.email = contacts.email WHERE contacts.gen = ?1";
 
@@ -72,7 +75,8 @@ static void fill(struct db *db, int n, uint64_t seed)
 	static const char *const states[] = { "pending", "sent", "upserted",
 		"failed", "skipped" };
 	static const char *const enroll[] = { NULL, "enrolled",
-		"already_enrolled", "acknowledged", "failed", "not_found" };
+		"already_enrolled", "acknowledged", "failed", "not_found",
+		"suppressed", "missing_from_answer" };
 	static const char *const cleared[] = { NULL, "[\"a\"]",
 		"[\"a\",\"b\",\"c\"]" };
 	sqlite3_stmt *s;
@@ -104,7 +108,7 @@ static void fill(struct db *db, int n, uint64_t seed)
 					  : "cleaned", -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(s, 5);
-		sqlite3_bind_text(s, 6, enroll[next(&x) % 6], -1,
+		sqlite3_bind_text(s, 6, enroll[next(&x) % 8], -1,
 				  SQLITE_STATIC);
 		sqlite3_bind_int(s, 7, next(&x) % 5 == 0);
 		if (acked)
@@ -129,8 +133,8 @@ static void check_against_oracle(struct db *db)
 	struct status_counts c;
 	struct err e = ERR_INIT;
 	sqlite3_stmt *s;
-	int64_t want[12];
-	int64_t got[12];
+	int64_t want[13];
+	int64_t got[13];
 	size_t i;
 
 	cr_assert_eq(status_load(db, &c, &e), MB_OK, "%s", e.msg);
@@ -139,7 +143,7 @@ static void check_against_oracle(struct db *db)
 	sqlite3_bind_int64(s, 1, c.generation);
 	sqlite3_bind_int64(s, 2, c.generation - 1);
 	cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
-	for (i = 0; i < 12; i++)
+	for (i = 0; i < 13; i++)
 		want[i] = sqlite3_column_int64(s, (int)i);
 	sqlite3_finalize(s);
 	got[0] = c.contacts;
@@ -154,7 +158,8 @@ static void check_against_oracle(struct db *db)
 	got[9] = c.unchanged;
 	got[10] = c.missing;
 	got[11] = c.cleared_fields;
-	for (i = 0; i < 12; i++)
+	got[12] = c.enroll_unknown;
+	for (i = 0; i < 13; i++)
 		cr_expect_eq(got[i], want[i], "field %zu: %lld, want %lld", i,
 			     (long long)got[i], (long long)want[i]);
 	cr_assert_eq(c.contacts, c.upserted + c.failed + c.pending +
