@@ -873,8 +873,8 @@ static enum mb_rc export_unsubscribed(struct options *o, uint64_t *rows,
 			emails[n++] = xstrdup((const char *)
 					      sqlite3_column_text(s, 0));
 		}
-		rc = export_emails(o->output, (const char *const *)emails, n,
-				   e);
+		rc = export_emails(o->db_path, o->output,
+				   (const char *const *)emails, n, e);
 		*rows = n;
 	}
 out:
