@@ -174,10 +174,24 @@ static void catch_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Personal data: say so once when others can read an existing file. */
+static void warn_mode(const struct db *db)
+{
+	if (db->mode & 0044)
+		warning("staging file '%s' is readable by %s (mode %04o); it"
+			" holds personal data: chmod 600 it", db->path,
+			db->mode & 0004 ? "others" : "its group",
+			db->mode & 07777);
+}
+
 static enum mb_rc open_db(struct options *o, enum db_mode mode,
 			  struct db *db, struct err *e)
 {
-	return db_open(db, o->db_path, mode, e);
+	enum mb_rc rc = db_open(db, o->db_path, mode, e);
+
+	if (rc == MB_OK)
+		warn_mode(db);
+	return rc;
 }
 
 /*
@@ -190,10 +204,14 @@ static enum mb_rc open_db(struct options *o, enum db_mode mode,
 static enum mb_rc open_db_to_read(struct options *o, struct db *db,
 				  struct err *e)
 {
-	if (db_open(db, o->db_path, DB_READER, e) == MB_OK)
-		return MB_OK;
+	enum mb_rc rc = db_open(db, o->db_path, DB_READER, e);
+
+	if (rc == MB_OK)
+		warn_mode(db);
+	if (rc != MB_ELOCKED)
+		return rc;
 	err_clear(e);
-	return db_open(db, o->db_path, DB_EXISTING, e);
+	return open_db(o, DB_EXISTING, db, e);
 }
 
 /*
