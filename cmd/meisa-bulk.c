@@ -8,6 +8,7 @@
 #include <csv.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -248,42 +249,92 @@ static int saved_argc;
 static char **saved_argv;
 
 /*
- * The API key: MEISA_API_KEY, or the first line of --api-key-file.  Never an
- * argument: it would show in ps and in shell history.
+ * One rule for the key file and MEISA_API_KEY: a UTF-8 BOM and surrounding
+ * whitespace (spaces, tabs, CR, LF: an editor's or echo's newline) are not
+ * part of the key; any other byte that is not printable ASCII (an inner
+ * space or newline, a control character) is refused, and the message never
+ * shows the key.
+ */
+static enum mb_rc clean_key(struct buf *key, const char *from, struct err *e)
+{
+	const char *p = key->len ? key->data : "", *end = p + key->len, *q;
+
+	if (end - p >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+		p += 3;
+	while (p < end && strchr(" \t\r\n", *p))
+		p++;
+	while (end > p && strchr(" \t\r\n", end[-1]))
+		end--;
+	for (q = p; q < end; q++)
+		if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f)
+			return err_set(e, MB_EAUTH, "the API key contains a"
+				       " space or a control character (%s): it"
+				       " must hold the key alone, without"
+				       " inner spaces, line breaks or"
+				       " non-ASCII characters", from);
+	if (p == end)
+		return err_set(e, MB_EAUTH, "no API key: set MEISA_API_KEY (or"
+			       " use --api-key-file FILE)");
+	memmove(key->data, p, (size_t)(end - p));
+	key->len = (size_t)(end - p);
+	key->data[key->len] = '\0';
+	return MB_OK;
+}
+
+/* The whole key file (a key is short: more than 4 KiB is not a key). */
+static enum mb_rc read_key_file(const char *path, struct buf *key,
+				struct err *e)
+{
+	char text[4096];
+	enum mb_rc rc = MB_OK;
+	struct stat st;
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return err_set(e, MB_EAUTH, "cannot open key file '%s': %s",
+			       path, strerror(errno));
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return err_set(e, MB_EAUTH, "key file '%s' is a directory",
+			       path);
+	}
+	if (S_ISREG(st.st_mode) && (st.st_mode & 077))
+		warning("key file '%s' is readable by others; chmod 600 it",
+			path);
+	n = fread(text, 1, sizeof(text), f);
+	if (ferror(f))
+		rc = err_set(e, MB_EAUTH, "cannot read key file '%s': %s",
+			     path, strerror(errno));
+	else if (n == sizeof(text))
+		rc = err_set(e, MB_EAUTH, "key file '%s' is too long to hold"
+			     " an API key alone", path);
+	else
+		buf_set(key, text, n);
+	fclose(f);
+	memset(text, 0, sizeof(text));
+	return rc;
+}
+
+/*
+ * The API key: MEISA_API_KEY, or the --api-key-file.  Never an argument: it
+ * would show in ps and in shell history.
  */
 static enum mb_rc read_key(const struct options *o, struct buf *key,
 			   struct err *e)
 {
 	const char *env = getenv("MEISA_API_KEY");
-	char line[1024];
-	struct stat st;
-	FILE *f;
+	enum mb_rc rc = MB_OK;
+	char from[PATH_MAX + 16];
 
+	snprintf(from, sizeof(from), "MEISA_API_KEY");
 	if (o->api_key_file) {
-		f = fopen(o->api_key_file, "r");
-		if (!f)
-			return err_set(e, MB_EAUTH, "cannot open key file '%s':"
-				       " %s", o->api_key_file,
-				       strerror(errno));
-		if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-			warning("key file '%s' is readable by others; chmod"
-				" 600 it", o->api_key_file);
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
-		fclose(f);
-		line[strcspn(line, "\r\n")] = '\0';
-		buf_set(key, line, strlen(line));
-		memset(line, 0, sizeof(line));
+		snprintf(from, sizeof(from), "key file '%s'", o->api_key_file);
+		rc = read_key_file(o->api_key_file, key, e);
 	} else if (env) {
 		buf_set(key, env, strlen(env));
 	}
-	while (key->len && (key->data[key->len - 1] == ' ' ||
-			    key->data[key->len - 1] == '\t'))
-		key->data[--key->len] = '\0';
-	if (!key->len)
-		return err_set(e, MB_EAUTH, "no API key: set MEISA_API_KEY (or"
-			       " use --api-key-file FILE)");
-	return MB_OK;
+	return rc == MB_OK ? clean_key(key, from, e) : rc;
 }
 
 static int64_t env_ms(const char *name, int64_t scale, int64_t fallback)
