@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
@@ -337,6 +338,61 @@ static enum mb_rc read_key(const struct options *o, struct buf *key,
 	return rc == MB_OK ? clean_key(key, from, e) : rc;
 }
 
+/*
+ * The URL as shown to the user: without "user:password@" (MEISA_BASE_URL
+ * may carry a proxy's or a gateway's password).  Caller frees.
+ */
+static char *shown_url(const char *url)
+{
+	const char *sep = strstr(url, "://"), *host, *at = NULL, *p, *end;
+	char *out;
+
+	if (!sep)
+		return xstrdup(url);
+	host = sep + 3;
+	end = host + strcspn(host, "/?#");
+	for (p = host; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return xstrdup(url);
+	out = xmalloc(strlen(url) + 1);
+	sprintf(out, "%.*s%s", (int)(host - url), url, at + 1);
+	return out;
+}
+
+/* Loopback: 127.0.0.0/8, ::1 and localhost ("host" or "host:port"). */
+static int is_loopback(const char *host, size_t len)
+{
+	size_t i;
+
+	if (len >= 5 && !strncmp(host, "[::1]", 5))
+		return len == 5 || host[5] == ':';
+	len = strcspn(host, ":") < len ? strcspn(host, ":") : len;
+	if (len == 9 && !strncasecmp(host, "localhost", 9))
+		return 1;
+	if (len < 4 || strncmp(host, "127.", 4))
+		return 0;
+	for (i = 4; i < len; i++)
+		if (!strchr("0123456789.", host[i]))
+			return 0;
+	return 1;
+}
+
+/* The key in the clear to another machine: say so, even with -q. */
+static void warn_plain_http(const char *url)
+{
+	char *shown = shown_url(url);
+	const char *host = shown + 7;
+	size_t len = strcspn(host, "/?#");
+
+	if (!strncasecmp(shown, "http://", 7) && !is_loopback(host, len))
+		fprintf(stderr, "%s: warning: MEISA_BASE_URL is plain http://"
+			" to '%.*s': the API key travels unencrypted; use"
+			" https://\n", progname, (int)len, host);
+	free(shown);
+}
+
 static int64_t env_ms(const char *name, int64_t scale, int64_t fallback)
 {
 	const char *v = getenv(name);
@@ -358,6 +414,7 @@ static void fill_api_opts(const struct options *o, const struct buf *key,
 
 	*api = (struct meisa_opts)MEISA_OPTS_INIT;
 	api->base_url = base && *base ? base : MEISA_DEFAULT_BASE_URL;
+	warn_plain_http(api->base_url);
 	api->api_key = key->data;
 	api->insecure = o->insecure;
 	api->rate = o->rate;
@@ -1025,6 +1082,7 @@ static enum mb_rc ping(struct options *o, struct meisa *m, sqlite3 *mem,
 	struct meisa_key_info ki;
 	const char *need[] = { "contacts:read", "contacts:write",
 			       "sequences:read", "sequences:enroll" };
+	char *url = shown_url(m->opts.base_url);
 	enum mb_rc rc;
 	size_t i;
 
@@ -1033,11 +1091,10 @@ static enum mb_rc ping(struct options *o, struct meisa *m, sqlite3 *mem,
 	if (rc == MB_OK && o->json) {
 		printf("{\"environment\":\"%s\",\"scopes\":\"%s\","
 		       "\"base_url\":\"%s\"}\n", ki.environment,
-		       buf_str(&ki.scopes), m->opts.base_url);
+		       buf_str(&ki.scopes), url);
 	} else if (rc == MB_OK) {
 		printf("ok: %s key at %s\nscopes: %s\n", ki.environment,
-		       m->opts.base_url, ki.scopes.len ? ki.scopes.data :
-		       "(none)");
+		       url, ki.scopes.len ? ki.scopes.data : "(none)");
 		for (i = 0; i < 4; i++)
 			if (!meisa_has_scope(&ki, need[i]))
 				warning("the key lacks %s (%s)", need[i], i < 2 ?
@@ -1051,6 +1108,7 @@ static enum mb_rc ping(struct options *o, struct meisa *m, sqlite3 *mem,
 			     " needs", meisa_has_scope(&ki, "contacts:write") ?
 			     "contacts:read" : "contacts:write");
 	buf_release(&ki.scopes);
+	free(url);
 	return rc;
 }
 
