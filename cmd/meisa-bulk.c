@@ -1459,9 +1459,10 @@ static int take_option(struct options *o, int c, const char *arg)
 	case LO_SEQUENCE: o->sequence = arg; break;
 	case LO_RATE: o->rate = arg; break;
 	case LO_CONC:
-		if (parse_number("--concurrency", arg, 1, &n) || n > 256) {
-			if (n > 256)
-				error("--concurrency is at most 256");
+		if (parse_number("--concurrency", arg, 1, &n))
+			return -1;
+		if (n > 256) {
+			error("--concurrency is at most 256");
 			return -1;
 		}
 		o->concurrency = (long)n;
@@ -1476,7 +1477,14 @@ static int take_option(struct options *o, int c, const char *arg)
 	case LO_YES: o->yes = 1; break;
 	case LO_KEYFILE: o->api_key_file = arg; break;
 	case LO_INSECURE: o->insecure = 1; break;
-	case 'o': o->output = arg; break;
+	case 'o':
+		if (!*arg) {
+			error("-o wants a file name (or - for standard"
+			      " output)");
+			return -1;
+		}
+		o->output = arg;
+		break;
 	case LO_SEARCH: o->search = arg; break;
 	case LO_RUNS: o->runs = 1; break;
 	default: return -1;
@@ -1590,6 +1598,28 @@ static int check_arguments(const struct cmd *cmd, const struct options *o)
 	return 0;
 }
 
+/*
+ * Git's close_stdout: output that could not be written (a closed pipe, a
+ * full disk) fails a command that otherwise succeeded, so that `push
+ * --json | consumer` never exits 0 with its result lost.
+ */
+static int close_stdout(int status)
+{
+	int failed = fflush(stdout) != 0, saved = errno;
+
+	failed |= ferror(stdout) != 0;
+	/* EBADF: started with stdout closed and nothing written to it. */
+	if (fclose(stdout) != 0 && !failed && errno != EBADF) {
+		failed = 1;
+		saved = errno;
+	}
+	if (!failed || status != 0)
+		return status;
+	error("cannot write to standard output: %s",
+	      strerror(saved ? saved : EIO));
+	return 74;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -1637,5 +1667,5 @@ int main(int argc, char **argv)
 	}
 	while (o.noverrides)
 		mapping_override_release(&o.overrides[--o.noverrides]);
-	return status;
+	return close_stdout(status);
 }
