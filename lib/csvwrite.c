@@ -82,6 +82,10 @@ static enum mb_rc check_target(const char *path, int *direct,
 		return MB_OK;   /* created below; its error names the cause */
 	if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
 		*direct = 1;
+	else if (S_ISREG(st.st_mode) && (!strncmp(path, "/dev/", 5) ||
+		 !strncmp(path, "/proc/", 6)))
+		*direct = 1;    /* /dev/stdout to a file: the rename would
+				   replace the link in /dev */
 	else if (S_ISDIR(st.st_mode))
 		return err_set(e, MB_EIO, "cannot write '%s': it is a"
 			       " directory", path);
@@ -94,8 +98,12 @@ static enum mb_rc check_target(const char *path, int *direct,
 static enum mb_rc open_direct(struct csvwrite *w, int *fd_out,
 			      struct err *e)
 {
-	/* No O_CREAT, no O_TRUNC: the node exists and is not a file. */
-	int fd = open(w->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	/*
+	 * No O_CREAT, no O_TRUNC: the node exists and is not ours.  O_APPEND
+	 * for /dev/stdout onto a file, so that `>>` appends and `>` (empty)
+	 * starts at 0 as for any other writer.
+	 */
+	int fd = open(w->path, O_WRONLY | O_NOCTTY | O_CLOEXEC | O_APPEND);
 
 	if (fd < 0)
 		return err_set(e, MB_EIO, "cannot open '%s' for writing: %s",

@@ -202,13 +202,18 @@ static enum mb_rc not_regular(struct db *db, mode_t mode, struct err *e)
 		       " name of a regular file", db->path, file_kind(mode));
 }
 
-/* 1 when the staging file's directory takes new files (-wal, -shm). */
+/*
+ * 0 when the staging file's directory exists but takes no new files (-wal,
+ * -shm): permissions or a read-only mount.  A missing directory counts as
+ * writable here: open() then names the real cause.
+ */
 static int dir_writable(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir = slash ? xstrndup(path, (size_t)(slash - path + 1)) :
 		xstrdup(".");
-	int ok = access(dir, W_OK) == 0;
+	int ok = access(dir, W_OK) == 0 ||
+		 (errno != EACCES && errno != EROFS && errno != EPERM);
 
 	free(dir);
 	return ok;

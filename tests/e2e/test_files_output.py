@@ -154,6 +154,23 @@ def test_export_to_a_fifo_writes_the_csv_into_it(tmp_path):
     assert stat.S_ISFIFO(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o644
 
 
+def test_dev_stdout_onto_a_file_writes_the_file_and_keeps_the_link(
+        tmp_path):
+    db = staged(tmp_path)
+    before = os.readlink("/dev/stdout")
+    out = tmp_path / "out.csv"
+    with open(out, "wb") as f:
+        res = subprocess.run([os.path.join(MB_BUILD, "meisa-bulk"),
+                              "export", "rejects", "--db", db, "-o",
+                              "/dev/stdout"], stdout=f,
+                             stderr=subprocess.PIPE, env=tool_env(),
+                             timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert os.readlink("/dev/stdout") == before
+    assert out.read_bytes().startswith(b"source,line,email,reason,detail")
+    assert not [n for n in os.listdir("/dev") if "meisa-bulk-" in n]
+
+
 @pytest.mark.parametrize("command", ["status", "push", "stage", "export"])
 def test_a_fifo_as_staging_file_is_refused_at_once(tmp_path, command):
     fifo = str(tmp_path / "fifo.db")
