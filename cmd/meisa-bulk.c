@@ -338,29 +338,6 @@ static enum mb_rc read_key(const struct options *o, struct buf *key,
 	return rc == MB_OK ? clean_key(key, from, e) : rc;
 }
 
-/*
- * The URL as shown to the user: without "user:password@" (MEISA_BASE_URL
- * may carry a proxy's or a gateway's password).  Caller frees.
- */
-static char *shown_url(const char *url)
-{
-	const char *sep = strstr(url, "://"), *host, *at = NULL, *p, *end;
-	char *out;
-
-	if (!sep)
-		return xstrdup(url);
-	host = sep + 3;
-	end = host + strcspn(host, "/?#");
-	for (p = host; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (!at)
-		return xstrdup(url);
-	out = xmalloc(strlen(url) + 1);
-	sprintf(out, "%.*s%s", (int)(host - url), url, at + 1);
-	return out;
-}
-
 /* Loopback: 127.0.0.0/8, ::1 and localhost ("host" or "host:port"). */
 static int is_loopback(const char *host, size_t len)
 {
@@ -382,7 +359,7 @@ static int is_loopback(const char *host, size_t len)
 /* The key in the clear to another machine: say so, even with -q. */
 static void warn_plain_http(const char *url)
 {
-	char *shown = shown_url(url);
+	char *shown = http_url_shown(url);
 	const char *host = shown + 7;
 	size_t len = strcspn(host, "/?#");
 
@@ -1082,7 +1059,7 @@ static enum mb_rc ping(struct options *o, struct meisa *m, sqlite3 *mem,
 	struct meisa_key_info ki;
 	const char *need[] = { "contacts:read", "contacts:write",
 			       "sequences:read", "sequences:enroll" };
-	char *url = shown_url(m->opts.base_url);
+	char *url = http_url_shown(m->opts.base_url);
 	enum mb_rc rc;
 	size_t i;
 

@@ -235,6 +235,12 @@ def test_ping_never_shows_the_password_in_the_base_url(sandbox):
                         "MEISA_BULK_BACKOFF_MS": "10"})
     assert res.returncode == 69
     assert "s3cr3tpw" not in res.stdout + res.stderr
+    for bad in ("ftp://admin:s3cr3tpw@example.com/api",
+                "http://admin:s3cr3tpw@127.0.0.1:9/a b"):
+        res = run_bulk(["ping"], base_url=bad)
+        assert res.returncode == 64, res.stderr
+        assert "invalid API base URL" in res.stderr
+        assert "s3cr3tpw" not in res.stdout + res.stderr
 
 
 @pytest.mark.parametrize("url,warned", [
