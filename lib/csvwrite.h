@@ -4,11 +4,13 @@
  * UTF-8, comma-separated, RFC 4180 quoting (a cell is quoted when it holds a
  * comma, quote, CR or LF; quotes are doubled), lines ending in CR LF, gzip
  * when the path ends in ".gz", "-" for stdout.  A cell that begins with =,
- * +, -, @, TAB or CR is written with a leading ' so that a spreadsheet does
- * not run it as a formula (inside the quotes when it is quoted: "'=1,2").  The file is created
- * with mode 0600 whatever the umask (it holds personal data), written to a
- * temporary name beside it and renamed into place on csvwrite_close, so a
- * failed export never leaves a half file under the final name.
+ * +, -, @ (or their full-width forms U+FF1D, U+FF0B, U+FF0D, U+FF20), TAB
+ * or CR is written with a leading ' so that a spreadsheet does not run it
+ * as a formula (inside the quotes when it is quoted: "'=1,2").  The file
+ * is created with mode 0600 whatever the umask (it holds personal data),
+ * written to a temporary name beside it and renamed into place on
+ * csvwrite_close, so a failed export never leaves a half file under the
+ * final name.
  *
  * A path that names an existing character device or FIFO (/dev/null, a
  * terminal, a named pipe) is written in place: no temporary file, no
