@@ -8,11 +8,13 @@
 #include <csv.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
@@ -175,10 +177,24 @@ static void catch_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Personal data: say so once when others can read an existing file. */
+static void warn_mode(const struct db *db)
+{
+	if (db->mode & 0044)
+		warning("staging file '%s' is readable by %s (mode %04o); it"
+			" holds personal data: chmod 600 it", db->path,
+			db->mode & 0004 ? "others" : "its group",
+			db->mode & 07777);
+}
+
 static enum mb_rc open_db(struct options *o, enum db_mode mode,
 			  struct db *db, struct err *e)
 {
-	return db_open(db, o->db_path, mode, e);
+	enum mb_rc rc = db_open(db, o->db_path, mode, e);
+
+	if (rc == MB_OK)
+		warn_mode(db);
+	return rc;
 }
 
 /*
@@ -191,10 +207,14 @@ static enum mb_rc open_db(struct options *o, enum db_mode mode,
 static enum mb_rc open_db_to_read(struct options *o, struct db *db,
 				  struct err *e)
 {
-	if (db_open(db, o->db_path, DB_READER, e) == MB_OK)
-		return MB_OK;
+	enum mb_rc rc = db_open(db, o->db_path, DB_READER, e);
+
+	if (rc == MB_OK)
+		warn_mode(db);
+	if (rc != MB_ELOCKED)
+		return rc;
 	err_clear(e);
-	return db_open(db, o->db_path, DB_EXISTING, e);
+	return open_db(o, DB_EXISTING, db, e);
 }
 
 /*
@@ -231,42 +251,124 @@ static int saved_argc;
 static char **saved_argv;
 
 /*
- * The API key: MEISA_API_KEY, or the first line of --api-key-file.  Never an
- * argument: it would show in ps and in shell history.
+ * One rule for the key file and MEISA_API_KEY: a UTF-8 BOM and surrounding
+ * whitespace (spaces, tabs, CR, LF: an editor's or echo's newline) are not
+ * part of the key; any other byte that is not printable ASCII (an inner
+ * space or newline, a control character) is refused, and the message never
+ * shows the key.
+ */
+static enum mb_rc clean_key(struct buf *key, const char *from, struct err *e)
+{
+	const char *p = key->len ? key->data : "", *end = p + key->len, *q;
+
+	if (end - p >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+		p += 3;
+	while (p < end && strchr(" \t\r\n", *p))
+		p++;
+	while (end > p && strchr(" \t\r\n", end[-1]))
+		end--;
+	for (q = p; q < end; q++)
+		if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f)
+			return err_set(e, MB_EAUTH, "the API key contains a"
+				       " space or a control character (%s): it"
+				       " must hold the key alone, without"
+				       " inner spaces, line breaks or"
+				       " non-ASCII characters", from);
+	if (p == end)
+		return err_set(e, MB_EAUTH, "no API key: set MEISA_API_KEY (or"
+			       " use --api-key-file FILE)");
+	memmove(key->data, p, (size_t)(end - p));
+	key->len = (size_t)(end - p);
+	key->data[key->len] = '\0';
+	return MB_OK;
+}
+
+/* The whole key file (a key is short: more than 4 KiB is not a key). */
+static enum mb_rc read_key_file(const char *path, struct buf *key,
+				struct err *e)
+{
+	char text[4096];
+	enum mb_rc rc = MB_OK;
+	struct stat st;
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return err_set(e, MB_EAUTH, "cannot open key file '%s': %s",
+			       path, strerror(errno));
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return err_set(e, MB_EAUTH, "key file '%s' is a directory",
+			       path);
+	}
+	if (S_ISREG(st.st_mode) && (st.st_mode & 077))
+		warning("key file '%s' is readable by others; chmod 600 it",
+			path);
+	n = fread(text, 1, sizeof(text), f);
+	if (ferror(f))
+		rc = err_set(e, MB_EAUTH, "cannot read key file '%s': %s",
+			     path, strerror(errno));
+	else if (n == sizeof(text))
+		rc = err_set(e, MB_EAUTH, "key file '%s' is too long to hold"
+			     " an API key alone", path);
+	else
+		buf_set(key, text, n);
+	fclose(f);
+	memset(text, 0, sizeof(text));
+	return rc;
+}
+
+/*
+ * The API key: MEISA_API_KEY, or the --api-key-file.  Never an argument: it
+ * would show in ps and in shell history.
  */
 static enum mb_rc read_key(const struct options *o, struct buf *key,
 			   struct err *e)
 {
 	const char *env = getenv("MEISA_API_KEY");
-	char line[1024];
-	struct stat st;
-	FILE *f;
+	enum mb_rc rc = MB_OK;
+	char from[PATH_MAX + 16];
 
+	snprintf(from, sizeof(from), "MEISA_API_KEY");
 	if (o->api_key_file) {
-		f = fopen(o->api_key_file, "r");
-		if (!f)
-			return err_set(e, MB_EAUTH, "cannot open key file '%s':"
-				       " %s", o->api_key_file,
-				       strerror(errno));
-		if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-			warning("key file '%s' is readable by others; chmod"
-				" 600 it", o->api_key_file);
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
-		fclose(f);
-		line[strcspn(line, "\r\n")] = '\0';
-		buf_set(key, line, strlen(line));
-		memset(line, 0, sizeof(line));
+		snprintf(from, sizeof(from), "key file '%s'", o->api_key_file);
+		rc = read_key_file(o->api_key_file, key, e);
 	} else if (env) {
 		buf_set(key, env, strlen(env));
 	}
-	while (key->len && (key->data[key->len - 1] == ' ' ||
-			    key->data[key->len - 1] == '\t'))
-		key->data[--key->len] = '\0';
-	if (!key->len)
-		return err_set(e, MB_EAUTH, "no API key: set MEISA_API_KEY (or"
-			       " use --api-key-file FILE)");
-	return MB_OK;
+	return rc == MB_OK ? clean_key(key, from, e) : rc;
+}
+
+/* Loopback: 127.0.0.0/8, ::1 and localhost ("host" or "host:port"). */
+static int is_loopback(const char *host, size_t len)
+{
+	size_t i;
+
+	if (len >= 5 && !strncmp(host, "[::1]", 5))
+		return len == 5 || host[5] == ':';
+	len = strcspn(host, ":") < len ? strcspn(host, ":") : len;
+	if (len == 9 && !strncasecmp(host, "localhost", 9))
+		return 1;
+	if (len < 4 || strncmp(host, "127.", 4))
+		return 0;
+	for (i = 4; i < len; i++)
+		if (!strchr("0123456789.", host[i]))
+			return 0;
+	return 1;
+}
+
+/* The key in the clear to another machine: say so, even with -q. */
+static void warn_plain_http(const char *url)
+{
+	char *shown = http_url_shown(url);
+	const char *host = shown + 7;
+	size_t len = strcspn(host, "/?#");
+
+	if (!strncasecmp(shown, "http://", 7) && !is_loopback(host, len))
+		fprintf(stderr, "%s: warning: MEISA_BASE_URL is plain http://"
+			" to '%.*s': the API key travels unencrypted; use"
+			" https://\n", progname, (int)len, host);
+	free(shown);
 }
 
 static int64_t env_ms(const char *name, int64_t scale, int64_t fallback)
@@ -290,6 +392,7 @@ static void fill_api_opts(const struct options *o, const struct buf *key,
 
 	*api = (struct meisa_opts)MEISA_OPTS_INIT;
 	api->base_url = base && *base ? base : MEISA_DEFAULT_BASE_URL;
+	warn_plain_http(api->base_url);
 	api->api_key = key->data;
 	api->insecure = o->insecure;
 	api->rate = o->rate;
@@ -889,8 +992,8 @@ static enum mb_rc export_unsubscribed(struct options *o, uint64_t *rows,
 			emails[n++] = xstrdup((const char *)
 					      sqlite3_column_text(s, 0));
 		}
-		rc = export_emails(o->output, (const char *const *)emails, n,
-				   e);
+		rc = export_emails(o->db_path, o->output,
+				   (const char *const *)emails, n, e);
 		*rows = n;
 	}
 out:
@@ -972,6 +1075,7 @@ static enum mb_rc ping(struct options *o, struct meisa *m, sqlite3 *mem,
 	struct meisa_key_info ki;
 	const char *need[] = { "contacts:read", "contacts:write",
 			       "sequences:read", "sequences:enroll" };
+	char *url = http_url_shown(m->opts.base_url);
 	enum mb_rc rc;
 	size_t i;
 
@@ -980,11 +1084,10 @@ static enum mb_rc ping(struct options *o, struct meisa *m, sqlite3 *mem,
 	if (rc == MB_OK && o->json) {
 		printf("{\"environment\":\"%s\",\"scopes\":\"%s\","
 		       "\"base_url\":\"%s\"}\n", ki.environment,
-		       buf_str(&ki.scopes), m->opts.base_url);
+		       buf_str(&ki.scopes), url);
 	} else if (rc == MB_OK) {
 		printf("ok: %s key at %s\nscopes: %s\n", ki.environment,
-		       m->opts.base_url, ki.scopes.len ? ki.scopes.data :
-		       "(none)");
+		       url, ki.scopes.len ? ki.scopes.data : "(none)");
 		for (i = 0; i < 4; i++)
 			if (!meisa_has_scope(&ki, need[i]))
 				warning("the key lacks %s (%s)", need[i], i < 2 ?
@@ -998,6 +1101,7 @@ static enum mb_rc ping(struct options *o, struct meisa *m, sqlite3 *mem,
 			     " needs", meisa_has_scope(&ki, "contacts:write") ?
 			     "contacts:read" : "contacts:write");
 	buf_release(&ki.scopes);
+	free(url);
 	return rc;
 }
 
@@ -1354,9 +1458,10 @@ static int take_option(struct options *o, int c, const char *arg)
 	case LO_SEQUENCE: o->sequence = arg; break;
 	case LO_RATE: o->rate = arg; break;
 	case LO_CONC:
-		if (parse_number("--concurrency", arg, 1, &n) || n > 256) {
-			if (n > 256)
-				error("--concurrency is at most 256");
+		if (parse_number("--concurrency", arg, 1, &n))
+			return -1;
+		if (n > 256) {
+			error("--concurrency is at most 256");
 			return -1;
 		}
 		o->concurrency = (long)n;
@@ -1372,7 +1477,14 @@ static int take_option(struct options *o, int c, const char *arg)
 	case LO_YES: o->yes = 1; break;
 	case LO_KEYFILE: o->api_key_file = arg; break;
 	case LO_INSECURE: o->insecure = 1; break;
-	case 'o': o->output = arg; break;
+	case 'o':
+		if (!*arg) {
+			error("-o wants a file name (or - for standard"
+			      " output)");
+			return -1;
+		}
+		o->output = arg;
+		break;
 	case LO_SEARCH: o->search = arg; break;
 	case LO_RUNS: o->runs = 1; break;
 	default: return -1;
@@ -1486,6 +1598,28 @@ static int check_arguments(const struct cmd *cmd, const struct options *o)
 	return 0;
 }
 
+/*
+ * Git's close_stdout: output that could not be written (a closed pipe, a
+ * full disk) fails a command that otherwise succeeded, so that `push
+ * --json | consumer` never exits 0 with its result lost.
+ */
+static int close_stdout(int status)
+{
+	int failed = fflush(stdout) != 0, saved = errno;
+
+	failed |= ferror(stdout) != 0;
+	/* EBADF: started with stdout closed and nothing written to it. */
+	if (fclose(stdout) != 0 && !failed && errno != EBADF) {
+		failed = 1;
+		saved = errno;
+	}
+	if (!failed || status != 0)
+		return status;
+	error("cannot write to standard output: %s",
+	      strerror(saved ? saved : EIO));
+	return 74;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -1533,5 +1667,5 @@ int main(int argc, char **argv)
 	}
 	while (o.noverrides)
 		mapping_override_release(&o.overrides[--o.noverrides]);
-	return status;
+	return close_stdout(status);
 }

@@ -24,6 +24,8 @@
 /* Exported rows are small; a bigger cap only delays a runaway's error. */
 #define LINE_MAX_BYTES ((size_t)16 << 20)
 
+#define TMP_NAME ".meisa-bulk-XXXXXX"
+
 static int ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
@@ -31,12 +33,19 @@ static int ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/*
+ * The temporary file: a short name in the target's directory, so that a
+ * target name up to NAME_MAX still leaves room (a suffix would not) and the
+ * rename stays on one file system.
+ */
 static enum mb_rc create_tmp(struct csvwrite *w, int *fd_out, struct err *e)
 {
+	const char *slash = strrchr(w->path, '/');
+	int dir_len = slash ? (int)(slash - w->path + 1) : 0;
 	int fd;
 
-	w->tmp_path = xmalloc(strlen(w->path) + sizeof(".tmp-XXXXXX"));
-	sprintf(w->tmp_path, "%s.tmp-XXXXXX", w->path);
+	w->tmp_path = xmalloc((size_t)dir_len + sizeof(TMP_NAME));
+	sprintf(w->tmp_path, "%.*s" TMP_NAME, dir_len, w->path);
 	/* mkostemp opens with O_CREAT | O_EXCL and mode 0600. */
 	fd = mkostemp(w->tmp_path, O_CLOEXEC);
 	if (fd < 0) {
@@ -56,6 +65,53 @@ static enum mb_rc create_tmp(struct csvwrite *w, int *fd_out, struct err *e)
 	return MB_OK;
 }
 
+/*
+ * A character device or a FIFO (/dev/null, /dev/tty, a pipe) is written
+ * where it is: a temporary file renamed over it would replace the device
+ * node, and its mode is not ours to change.  Other special files (block
+ * devices, sockets, directories) are refused.  *direct is 0 for a regular
+ * file or a name that does not exist yet.
+ */
+static enum mb_rc check_target(const char *path, int *direct,
+			       struct err *e)
+{
+	struct stat st;
+
+	*direct = 0;
+	if (stat(path, &st) != 0)
+		return MB_OK;   /* created below; its error names the cause */
+	if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+		*direct = 1;
+	else if (S_ISREG(st.st_mode) && (!strncmp(path, "/dev/", 5) ||
+		 !strncmp(path, "/proc/", 6)))
+		*direct = 1;    /* /dev/stdout to a file: the rename would
+				   replace the link in /dev */
+	else if (S_ISDIR(st.st_mode))
+		return err_set(e, MB_EIO, "cannot write '%s': it is a"
+			       " directory", path);
+	else if (!S_ISREG(st.st_mode))
+		return err_set(e, MB_EIO, "cannot write '%s': not a regular"
+			       " file, a character device or a FIFO", path);
+	return MB_OK;
+}
+
+static enum mb_rc open_direct(struct csvwrite *w, int *fd_out,
+			      struct err *e)
+{
+	/*
+	 * No O_CREAT, no O_TRUNC: the node exists and is not ours.  O_APPEND
+	 * for /dev/stdout onto a file, so that `>>` appends and `>` (empty)
+	 * starts at 0 as for any other writer.
+	 */
+	int fd = open(w->path, O_WRONLY | O_NOCTTY | O_CLOEXEC | O_APPEND);
+
+	if (fd < 0)
+		return err_set(e, MB_EIO, "cannot open '%s' for writing: %s",
+			       w->path, strerror(errno));
+	*fd_out = fd;
+	return MB_OK;
+}
+
 static enum mb_rc open_stream(struct csvwrite *w, int fd, struct err *e)
 {
 	if (w->is_gzip) {
@@ -68,7 +124,8 @@ static enum mb_rc open_stream(struct csvwrite *w, int fd, struct err *e)
 	if (!w->file) {
 		close(fd);
 		return err_set(e, MB_EIO, "cannot open '%s' for writing: %s",
-			       w->tmp_path, strerror(errno ? errno : ENOMEM));
+			       w->tmp_path ? w->tmp_path : w->path,
+			       strerror(errno ? errno : ENOMEM));
 	}
 	return MB_OK;
 }
@@ -76,7 +133,7 @@ static enum mb_rc open_stream(struct csvwrite *w, int fd, struct err *e)
 enum mb_rc csvwrite_open(struct csvwrite *w, const char *path, struct err *e)
 {
 	enum mb_rc rc;
-	int fd = -1;
+	int fd = -1, direct = 0;
 
 	buf_init(&w->line, LINE_MAX_BYTES);
 	w->path = xstrdup(path);
@@ -85,13 +142,23 @@ enum mb_rc csvwrite_open(struct csvwrite *w, const char *path, struct err *e)
 	w->fd = -1;
 	w->is_stdout = !strcmp(path, "-");
 	w->is_gzip = !w->is_stdout && ends_with(path, ".gz");
+	w->is_direct = 0;
+	w->escape_controls = 0;
 	if (w->is_stdout) {
 		w->file = stdout;
+		w->escape_controls = isatty(STDOUT_FILENO);
 		return MB_OK;
 	}
-	rc = create_tmp(w, &fd, e);
+	rc = *path ? check_target(path, &direct, e) :
+		err_set(e, MB_EUSAGE, "an empty output file name");
+	if (rc == MB_OK && direct)
+		rc = open_direct(w, &fd, e);
+	else if (rc == MB_OK)
+		rc = create_tmp(w, &fd, e);
 	if (rc == MB_OK) {
 		w->fd = fd;
+		w->is_direct = direct;
+		w->escape_controls = direct && isatty(fd);
 		rc = open_stream(w, fd, e);
 	}
 	if (rc != MB_OK)
@@ -104,9 +171,18 @@ static int needs_quotes(const char *cell)
 	return cell[strcspn(cell, ",\"\r\n")] != '\0';
 }
 
-/* SPEC.md: =, +, -, @, TAB or CR first would make a spreadsheet formula. */
+/*
+ * SPEC.md: =, +, -, @, TAB or CR first would make a spreadsheet formula;
+ * so would their full-width forms U+FF1D, U+FF0B, U+FF0D and U+FF20, which
+ * spreadsheets (Excel, LibreOffice) read as the ASCII ones.
+ */
 static int needs_neutralising(const char *cell)
 {
+	const unsigned char *u = (const unsigned char *)cell;
+
+	if (u[0] == 0xef && u[1] == 0xbc)
+		return u[2] == 0x9d || u[2] == 0x8b || u[2] == 0x8d ||
+		       u[2] == 0xa0;
 	return cell[0] && strchr("=+-@\t\r", cell[0]);
 }
 
@@ -151,6 +227,44 @@ static enum mb_rc write_out(struct csvwrite *w, struct err *e)
 		       strerror(errno));
 }
 
+static int is_control(const unsigned char *p)
+{
+	/* C1 controls are U+0080..U+009F: 0xc2 0x80..0x9f in UTF-8. */
+	return (*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f ||
+	       (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f);
+}
+
+/*
+ * For a terminal: the row with each control byte written as \xNN, so that
+ * an ESC sequence in the data is shown, not obeyed.
+ */
+static enum mb_rc escape_controls(struct buf *line)
+{
+	struct buf out = BUF_INIT;
+	const unsigned char *p = (const unsigned char *)line->data;
+	const unsigned char *end = p + line->len;
+	enum mb_rc rc = MB_OK;
+	char hex[16];
+	int n;
+
+	buf_init(&out, line->max * 4);
+	for (; rc == MB_OK && p < end; p++) {
+		if (!is_control(p)) {
+			rc = buf_addch(&out, (char)*p);
+			continue;
+		}
+		n = *p == 0xc2 ? 2 : 1;
+		snprintf(hex, sizeof(hex), n == 2 ? "\\x%02x\\x%02x" :
+			 "\\x%02x", p[0], p[n - 1]);
+		rc = buf_addstr(&out, hex);
+		p += n - 1;
+	}
+	if (rc == MB_OK)
+		rc = buf_set(line, buf_str(&out), out.len);
+	buf_release(&out);
+	return rc;
+}
+
 enum mb_rc csvwrite_row(struct csvwrite *w, const char *const *cells, size_t n,
 			struct err *e)
 {
@@ -167,6 +281,8 @@ enum mb_rc csvwrite_row(struct csvwrite *w, const char *const *cells, size_t n,
 		if (rc == MB_OK)
 			rc = csvwrite_cell(&w->line, cells[i]);
 	}
+	if (rc == MB_OK && w->escape_controls)
+		rc = escape_controls(&w->line);
 	if (rc == MB_OK)
 		rc = buf_addstr(&w->line, LINE_END);
 	if (rc != MB_OK)
@@ -202,6 +318,8 @@ static enum mb_rc finish_file(struct csvwrite *w, struct err *e)
 	if (first_errno)
 		return err_set(e, MB_EIO, "cannot write '%s': %s", w->path,
 			       strerror(first_errno));
+	if (w->is_direct)
+		return MB_OK;
 	if (rename(w->tmp_path, w->path) != 0)
 		return err_set(e, MB_EIO, "cannot rename '%s' to '%s': %s",
 			       w->tmp_path, w->path, strerror(errno));
@@ -248,4 +366,6 @@ void csvwrite_abort(struct csvwrite *w)
 	w->fd = -1;
 	w->is_gzip = 0;
 	w->is_stdout = 0;
+	w->is_direct = 0;
+	w->escape_controls = 0;
 }

@@ -181,17 +181,87 @@ static void close_lock(struct db *db)
 	db->lock_fd = -1;
 }
 
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+static enum mb_rc not_regular(struct db *db, mode_t mode, struct err *e)
+{
+	return err_set(e, MB_EDB, "staging file '%s' is %s: give --db the"
+		       " name of a regular file", db->path, file_kind(mode));
+}
+
 /*
- * Create the file ourselves with 0600 before SQLite sees it, so the mode
- * does not depend on the umask, then take the run lock on it.
+ * 0 when the staging file's directory exists but takes no new files (-wal,
+ * -shm): permissions or a read-only mount.  A missing directory counts as
+ * writable here: open() then names the real cause.
+ */
+static int dir_writable(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, (size_t)(slash - path + 1)) :
+		xstrdup(".");
+	int ok = access(dir, W_OK) == 0 ||
+		 (errno != EACCES && errno != EROFS && errno != EPERM);
+
+	free(dir);
+	return ok;
+}
+
+/*
+ * What may be checked before opening: a device, FIFO or directory is
+ * refused before open() (a FIFO would block it), and a writer needs a
+ * directory where SQLite can create the -wal and -shm files.
+ */
+static enum mb_rc check_path(struct db *db, enum db_mode mode,
+			     struct err *e)
+{
+	struct stat st;
+
+	if (stat(db->path, &st) == 0 && !S_ISREG(st.st_mode))
+		return not_regular(db, st.st_mode, e);
+	if (mode != DB_READER && !dir_writable(db->path))
+		return err_set(e, MB_EDB, "cannot write the staging file '%s':"
+			       " its directory is not writable (SQLite keeps"
+			       " its -wal and -shm files beside it)",
+			       db->path);
+	return MB_OK;
+}
+
+/*
+ * Open the file ourselves before SQLite sees it: a new one is created with
+ * 0600 whatever the umask; an existing one keeps its mode (it may be shared
+ * on purpose; cmd/ warns when others can read it); then take the run lock.
+ * O_NONBLOCK: a FIFO put in place since check_path must not hang us.
  */
 static enum mb_rc open_file(struct db *db, enum db_mode mode, struct err *e)
 {
 	int flags = (mode == DB_READER ? O_RDONLY : O_RDWR) | O_CLOEXEC |
-		    (mode == DB_CREATE ? O_CREAT : 0);
+		    O_NONBLOCK | O_NOCTTY;
+	int created = 0;
 	struct stat st;
+	enum mb_rc rc;
 
-	db->lock_fd = open(db->path, flags, 0600);
+	rc = check_path(db, mode, e);
+	if (rc != MB_OK)
+		return rc;
+	if (mode == DB_CREATE) {
+		db->lock_fd = open(db->path, flags | O_CREAT | O_EXCL, 0600);
+		created = db->lock_fd >= 0;
+	}
+	if (db->lock_fd < 0 && (mode != DB_CREATE || errno == EEXIST))
+		db->lock_fd = open(db->path, flags);
 	if (db->lock_fd < 0) {
 		if (errno == ENOENT && mode != DB_CREATE)
 			return err_set(e, MB_EDB, "staging file '%s' does not"
@@ -200,12 +270,17 @@ static enum mb_rc open_file(struct db *db, enum db_mode mode, struct err *e)
 		return err_set(e, MB_EDB, "cannot open staging file '%s': %s",
 			       db->path, strerror(errno));
 	}
-	if (mode == DB_READER)
-		return MB_OK;
-	if (fstat(db->lock_fd, &st) == 0 && st.st_size == 0 &&
-	    fchmod(db->lock_fd, 0600) != 0)
+	if (fstat(db->lock_fd, &st) != 0)
+		return err_set(e, MB_EDB, "cannot open staging file '%s': %s",
+			       db->path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return not_regular(db, st.st_mode, e);
+	if (created && fchmod(db->lock_fd, 0600) != 0)
 		return err_set(e, MB_EDB, "cannot set mode of '%s': %s",
 			       db->path, strerror(errno));
+	db->mode = created ? 0600 : (unsigned)(st.st_mode & 07777);
+	if (mode == DB_READER)
+		return MB_OK;
 	if (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno == EWOULDBLOCK)
 			return err_set(e, MB_ELOCKED, "staging file '%s' is in"
@@ -216,6 +291,24 @@ static enum mb_rc open_file(struct db *db, enum db_mode mode, struct err *e)
 			       strerror(errno));
 	}
 	return MB_OK;
+}
+
+/*
+ * The first read of the file: SQLite's "file is not a database" and
+ * "database disk image is malformed" get messages of their own (exit 65),
+ * not the "cannot create or use" of MB_EDB.
+ */
+static enum mb_rc first_read_failed(struct db *db, struct err *e)
+{
+	int code = sqlite3_errcode(db->sql) & 0xff;
+
+	if (code == SQLITE_NOTADB)
+		return err_set(e, MB_EDATA, "'%s' is not a meisa-bulk staging"
+			       " file (not an SQLite database)", db->path);
+	if (code == SQLITE_CORRUPT)
+		return err_set(e, MB_EDATA, "staging file '%s' is damaged: %s",
+			       db->path, sqlite3_errmsg(db->sql));
+	return e->rc;
 }
 
 static enum mb_rc check_version(struct db *db, int64_t *version,
@@ -231,7 +324,7 @@ static enum mb_rc check_version(struct db *db, int64_t *version,
 		rc = db_int(db, "SELECT count(*) FROM sqlite_master", &tables,
 			    e);
 	if (rc != MB_OK)
-		return rc;
+		return first_read_failed(db, e);
 	if (app_id == 0 && tables == 0)
 		return MB_OK;   /* new, empty file */
 	if (app_id != DB_APPLICATION_ID)
@@ -316,6 +409,54 @@ static void sql_body_hash(sqlite3_context *ctx, int argc,
 		(size_t)sqlite3_value_bytes(argv[0])));
 }
 
+/*
+ * "file:PATH?immutable=1", PATH percent-encoded where a URI needs it.
+ * Caller frees.
+ */
+static char *immutable_uri(const char *path)
+{
+	struct buf uri = BUF_INIT;
+	const unsigned char *p;
+
+	buf_addstr(&uri, path[0] == '/' ? "file://" : "file:");
+	for (p = (const unsigned char *)path; *p; p++) {
+		if (*p == '%' || *p == '?' || *p == '#' || *p <= ' ' ||
+		    *p >= 0x7f)
+			buf_printf(&uri, "%%%02X", *p);
+		else
+			buf_addch(&uri, (char)*p);
+	}
+	buf_addstr(&uri, "?immutable=1");
+	return buf_detach(&uri, NULL);
+}
+
+/*
+ * A reader of a WAL file needs to create its -shm (and -wal) unless they
+ * exist.  In a directory it cannot write (a read-only mount, an archive of
+ * last month's run), and with no -wal left by a crash, the file is a
+ * closed, complete database: open it immutable, which needs neither.
+ */
+static int open_sqlite(struct db *db, enum db_mode mode)
+{
+	int flags = SQLITE_OPEN_NOMUTEX | (mode == DB_READER ?
+		SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
+	char *wal, *uri;
+	int rc, immutable = 0;
+
+	if (mode == DB_READER && !dir_writable(db->path)) {
+		wal = xmalloc(strlen(db->path) + 5);
+		sprintf(wal, "%s-wal", db->path);
+		immutable = access(wal, F_OK) != 0;
+		free(wal);
+	}
+	if (!immutable)
+		return sqlite3_open_v2(db->path, &db->sql, flags, NULL);
+	uri = immutable_uri(db->path);
+	rc = sqlite3_open_v2(uri, &db->sql, flags | SQLITE_OPEN_URI, NULL);
+	free(uri);
+	return rc;
+}
+
 enum mb_rc db_open(struct db *db, const char *path, enum db_mode mode,
 		   struct err *e)
 {
@@ -327,9 +468,7 @@ enum mb_rc db_open(struct db *db, const char *path, enum db_mode mode,
 	if (rc != MB_OK)
 		goto out;
 	/* One thread uses the connection at a time: no mutexes needed. */
-	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_NOMUTEX |
-			    (mode == DB_READER ? SQLITE_OPEN_READONLY :
-			     SQLITE_OPEN_READWRITE), NULL) != SQLITE_OK) {
+	if (open_sqlite(db, mode) != SQLITE_OK) {
 		rc = db_fail(db, "cannot open staging file", e);
 		goto out;
 	}

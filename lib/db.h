@@ -65,10 +65,20 @@ struct db {
 	sqlite3 *sql;
 	char *path;
 	int lock_fd;
+	unsigned mode;           /* the file's permission bits when opened */
 };
 
-#define DB_INIT { NULL, NULL, -1 }
+#define DB_INIT { NULL, NULL, -1, 0 }
 
+/*
+ * Open the staging file at path.  Refused: a path that is not a regular
+ * file (device, FIFO, directory: MB_EDB, never opened for long, never
+ * chmodded); for DB_CREATE and DB_EXISTING, a file whose directory is not
+ * writable (MB_EDB, saying so).  A DB_READER in such a directory reads the
+ * file as it is.  A file that is not SQLite or is damaged is MB_EDATA with
+ * a message of its own.  Only a file db_open creates is chmodded (0600);
+ * db->mode tells the caller an existing file's permission bits.
+ */
 enum mb_rc db_open(struct db *db, const char *path, enum db_mode mode,
 		   struct err *e);
 void db_close(struct db *db);

@@ -26,8 +26,21 @@
 enum mb_rc export_table(struct db *db, const char *what, const char *path,
 			uint64_t *rows, struct err *e);
 
-/* Write a one-column file of addresses (Meisa's unsubscribed list). */
-enum mb_rc export_emails(const char *path, const char *const *emails,
-			 size_t n, struct err *e);
+/*
+ * Write a one-column file of addresses (Meisa's unsubscribed list).
+ * db_path (may be NULL) is the staging file path must not overwrite.
+ */
+enum mb_rc export_emails(const char *db_path, const char *path,
+			 const char *const *emails, size_t n, struct err *e);
+
+/*
+ * MB_EUSAGE, nothing written, when path (followed through links) is the
+ * staging file db_path, one of its -wal, -shm or -journal files (by inode,
+ * or by name when it does not exist yet), or any existing SQLite database:
+ * a CSV renamed over it would destroy what it holds.  export_table and
+ * export_emails check this themselves.
+ */
+enum mb_rc export_check_output(const char *db_path, const char *path,
+			       struct err *e);
 
 #endif

@@ -373,7 +373,8 @@ static void done_unlink(struct http *h, struct http_request *req)
 
 static enum mb_rc check_base_url(const char *url, struct err *e)
 {
-	const char *p, *host;
+	const char *p, *host, *why = NULL;
+	char *shown;
 
 	if (!url || !*url)
 		return err_set(e, MB_EUSAGE, "no API base URL");
@@ -382,17 +383,18 @@ static enum mb_rc check_base_url(const char *url, struct err *e)
 	else if (!strncasecmp(url, "https://", 8))
 		host = url + 8;
 	else
-		return err_set(e, MB_EUSAGE, "invalid API base URL '%s': "
-			       "expected http:// or https://", url);
-	if (!*host || *host == '/')
-		return err_set(e, MB_EUSAGE, "invalid API base URL '%s': "
-			       "no host", url);
-	for (p = url; *p; p++)
+		why = "expected http:// or https://";
+	if (!why && (!*host || *host == '/'))
+		why = "no host";
+	for (p = url; !why && *p; p++)
 		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
-			return err_set(e, MB_EUSAGE, "invalid API base URL "
-				       "'%s': contains a space or a control "
-				       "character", url);
-	return MB_OK;
+			why = "contains a space or a control character";
+	if (!why)
+		return MB_OK;
+	shown = http_url_shown(url);
+	err_set(e, MB_EUSAGE, "invalid API base URL '%s': %s", shown, why);
+	free(shown);
+	return MB_EUSAGE;
 }
 
 static enum mb_rc check_key(const char *key, struct err *e)
@@ -824,4 +826,23 @@ const char *http_curl_version(void)
 	snprintf(text, sizeof(text), "%s (%s)", v->version,
 		 v->ssl_version ? v->ssl_version : "no TLS");
 	return text;
+}
+
+char *http_url_shown(const char *url)
+{
+	const char *sep = strstr(url, "://"), *host, *at = NULL, *p, *end;
+	char *out;
+
+	if (!sep)
+		return xstrdup(url);
+	host = sep + 3;
+	end = host + strcspn(host, "/?#");
+	for (p = host; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return xstrdup(url);
+	out = xmalloc(strlen(url) + 1);
+	sprintf(out, "%.*s%s", (int)(host - url), url, at + 1);
+	return out;
 }

@@ -180,4 +180,10 @@ int64_t http_parse_retry_after(const char *value, int64_t now_s);
 /* The version of the libcurl in use and its TLS library (for --version). */
 const char *http_curl_version(void);
 
+/*
+ * url as it may be shown (messages, ping): without a "user:password@" part,
+ * which may hold a proxy's or a gateway's password.  Caller frees.
+ */
+char *http_url_shown(const char *url);
+
 #endif

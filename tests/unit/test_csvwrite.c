@@ -46,6 +46,14 @@ static const struct cell_case cells[] = {
 	{ "'already", "'already" },
 	{ "Zoë; Ünïcode", "Zoë; Ünïcode" },
 	{ "semi;colon|pipe\ttab", "semi;colon|pipe\ttab" },
+	/* Full-width forms: spreadsheets read them as =, +, - and @. */
+	{ "\xef\xbc\x9d" "1+2", "'\xef\xbc\x9d" "1+2" },      /* U+FF1D */
+	{ "\xef\xbc\x8b" "33", "'\xef\xbc\x8b" "33" },        /* U+FF0B */
+	{ "\xef\xbc\x8d" "5", "'\xef\xbc\x8d" "5" },          /* U+FF0D */
+	{ "\xef\xbc\xa0" "SUM(A1)", "'\xef\xbc\xa0" "SUM(A1)" },/* U+FF20 */
+	{ "\xef\xbc\x9d" "1,2", "\"'\xef\xbc\x9d" "1,2\"" },
+	{ "a\xef\xbc\x9d" "b", "a\xef\xbc\x9d" "b" },
+	{ "\xef\xbc\x91", "\xef\xbc\x91" },                  /* U+FF11 */
 };
 
 Test(csvwrite, cells_table)
@@ -228,6 +236,51 @@ Test(csvwrite, abort_removes_the_temporary_file, .init = tmpdir_make,
 	cr_assert_eq(files_in_dir(), 0);
 	csvwrite_abort(&w);
 	csvwrite_abort(NULL);
+}
+
+/* Regression: the temporary name was the target's plus a suffix. */
+Test(csvwrite, a_name_of_254_bytes_fits, .init = tmpdir_make,
+     .fini = tmpdir_remove)
+{
+	struct csvwrite w = CSVWRITE_INIT;
+	struct err e = ERR_INIT;
+	char name[255], path[384];
+	struct stat st;
+
+	memset(name, 'n', 250);
+	strcpy(name + 250, ".csv");
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	cr_assert_eq(csvwrite_open(&w, path, &e), MB_OK, "%s", e.msg);
+	cr_assert_eq(csvwrite_row(&w, header, 4, &e), MB_OK);
+	cr_assert_eq(csvwrite_close(&w, &e), MB_OK, "%s", e.msg);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(files_in_dir(), 1);
+}
+
+Test(csvwrite, an_empty_name_is_a_usage_error)
+{
+	struct csvwrite w = CSVWRITE_INIT;
+	struct err e = ERR_INIT;
+
+	cr_assert_eq(csvwrite_open(&w, "", &e), MB_EUSAGE);
+	assert_released(&w);
+}
+
+/* Regression: /dev/full was replaced by a regular file, exit 0. */
+Test(csvwrite, a_character_device_is_written_in_place)
+{
+	struct csvwrite w = CSVWRITE_INIT;
+	struct err e = ERR_INIT;
+	struct stat st;
+
+	cr_assert_eq(csvwrite_open(&w, "/dev/full", &e), MB_OK, "%s", e.msg);
+	cr_assert_null(w.tmp_path);
+	cr_assert_eq(csvwrite_row(&w, header, 4, &e), MB_OK);
+	cr_assert_eq(csvwrite_close(&w, &e), MB_EIO);
+	cr_assert(strstr(e.msg, "No space left on device"), "%s", e.msg);
+	cr_assert_eq(stat("/dev/full", &st), 0);
+	cr_assert(S_ISCHR(st.st_mode));
+	assert_released(&w);
 }
 
 Test(csvwrite, cannot_create_names_the_file)

@@ -1079,3 +1079,24 @@ Test(http, close_with_requests_held)
 	http_close(&h);
 	assert_closed(&h);
 }
+
+/* Regression: ping printed MEISA_BASE_URL with its user:password@. */
+Test(http, url_shown_without_userinfo)
+{
+	static const char *const cases[][2] = {
+		{ "http://admin:pw@host/api/v1", "http://host/api/v1" },
+		{ "https://a@b:pw@host:8443/x", "https://host:8443/x" },
+		{ "http://host/x@y", "http://host/x@y" },
+		{ "http://host?u=a@b", "http://host?u=a@b" },
+		{ "https://api.meisa.io/api/v1", "https://api.meisa.io/api/v1" },
+		{ "no scheme@host", "no scheme@host" },
+	};
+	size_t i;
+	char *s;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		s = http_url_shown(cases[i][0]);
+		cr_assert_str_eq(s, cases[i][1], "case %zu", i);
+		free(s);
+	}
+}
