@@ -34,12 +34,14 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
 # Three libraries, one link line per program (issue 14), so that each
 # program carries only what it uses: meisa-bulk never links libmicrohttpd,
 # meisa-sandbox never libcurl, libcsv, libzip or zlib.
-#   core     leaf utilities with no other lib/ dependency: buffers, errors,
+#   core     utilities that use nothing outside the core: buffers, errors,
 #            JSON, SHA-256, CSV writing, xalloc (both programs link it;
 #            the linker takes only the members a program calls)
 #   sandbox  lib/sandbox*.c, the local Meisa (libmicrohttpd, SQLite)
 #   client   every other lib/*.c, what meisa-bulk is made of: a new file
 #            lands here unless it is listed in CORE_SRC or named sandbox*
+# A module both programs use belongs in CORE_SRC (the sandbox's link fails
+# on it otherwise), and a package a core module needs in SANDBOX_LIBS too.
 LIB_SRC     := $(wildcard lib/*.c)
 CORE_SRC    := lib/buf.c lib/err.c lib/json.c lib/sha256.c lib/csvwrite.c \
 	lib/xalloc.c

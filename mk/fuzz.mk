@@ -26,7 +26,7 @@ ALL_FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_TARGETS ?= $(ALL_FUZZ_TARGETS)
 # The targets exercise the client (and the core under it), never the
 # sandbox: they link those two libraries and the client's link line.
-FUZZ_CLIENT_LIBS = $(1)/libmeisa-client.a $(1)/libmeisa-core.a
+client_archives = $(1)/libmeisa-client.a $(1)/libmeisa-core.a
 
 $(FUZZ_DIR)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
@@ -44,7 +44,7 @@ $(eval $(call libs,$(FUZZ_DIR)))
 
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/%,$(FUZZ_TARGETS))
 $(patsubst %,$(FUZZ_DIR)/%,$(ALL_FUZZ_TARGETS)): $(FUZZ_DIR)/%: \
-		$(FUZZ_DIR)/%.o $(call FUZZ_CLIENT_LIBS,$(FUZZ_DIR))
+		$(FUZZ_DIR)/%.o $(call client_archives,$(FUZZ_DIR))
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ $(CLIENT_LIBS) -o $@
 
 # Replay runners: the same targets with a plain main() (fuzz/replay.c),
@@ -57,7 +57,7 @@ $(O)/asan/fuzz/%.o: fuzz/%.c
 
 FUZZ_REPLAY_BINS := $(patsubst %,$(O)/asan/fuzz/%,$(ALL_FUZZ_TARGETS))
 $(FUZZ_REPLAY_BINS): $(O)/asan/fuzz/%: $(O)/asan/fuzz/%.o \
-		$(O)/asan/fuzz/replay.o $(call FUZZ_CLIENT_LIBS,$(O)/asan)
+		$(O)/asan/fuzz/replay.o $(call client_archives,$(O)/asan)
 	$(CC) $(SAN_FLAGS) $^ $(CLIENT_LIBS) -o $@
 
 -include $(wildcard $(FUZZ_DIR)/*.d $(FUZZ_DIR)/lib/*.d $(O)/asan/fuzz/*.d)
@@ -141,7 +141,7 @@ $(eval $(call libs,$(FUZZ_COV_DIR)))
 FUZZ_COV_BINS := $(patsubst %,$(FUZZ_COV_DIR)/%,$(FUZZ_TARGETS))
 $(patsubst %,$(FUZZ_COV_DIR)/%,$(ALL_FUZZ_TARGETS)): $(FUZZ_COV_DIR)/%: \
 		$(FUZZ_COV_DIR)/%.o $(FUZZ_COV_DIR)/replay.o \
-		$(call FUZZ_CLIENT_LIBS,$(FUZZ_COV_DIR))
+		$(call client_archives,$(FUZZ_COV_DIR))
 	$(FUZZ_CC) $(FUZZ_COV_FLAGS) $^ $(CLIENT_LIBS) -o $@
 
 -include $(wildcard $(FUZZ_COV_DIR)/*.d $(FUZZ_COV_DIR)/lib/*.d)
