@@ -24,37 +24,55 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
 ALL_FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_TARGETS ?= $(ALL_FUZZ_TARGETS)
-FUZZ_LIB_OBJ := $(patsubst lib/%.c,$(FUZZ_DIR)/lib/%.o,$(LIB_SRC))
+# The targets exercise the client (and the core under it), never the
+# sandbox: they link those two libraries and the client's link line.
+client_archives = $(1)/libmeisa-client.a $(1)/libmeisa-core.a
 
-$(FUZZ_DIR)/lib/%.o: lib/%.c $(wildcard lib/*.h) | deps-ok fuzz-deps
+$(FUZZ_DIR)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(WERROR) $(FUZZ_CFLAGS) \
-		-fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Ilib -c $< -o $@
+		-fsanitize=fuzzer-no-link $(DEP_FLAGS) $(PKG_CFLAGS) -Ilib \
+		-c $< -o $@
 
-$(FUZZ_DIR)/libmeisa.a: $(FUZZ_LIB_OBJ)
-	rm -f $@ && ar rcs $@ $^
-
-$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(FUZZ_DIR)/libmeisa.a
+$(FUZZ_DIR)/%.o: fuzz/%.c
+	@mkdir -p $(@D)
 	$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(WERROR) $(FUZZ_CFLAGS) \
-		-fsanitize=fuzzer $(PKG_CFLAGS) -Ilib $< $(FUZZ_DIR)/libmeisa.a \
-		$(PKG_LIBS) -o $@
+		-fsanitize=fuzzer-no-link $(DEP_FLAGS) $(PKG_CFLAGS) -Ilib \
+		-c $< -o $@
+
+$(eval $(call libs,$(FUZZ_DIR)))
+
+FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/%,$(FUZZ_TARGETS))
+$(patsubst %,$(FUZZ_DIR)/%,$(ALL_FUZZ_TARGETS)): $(FUZZ_DIR)/%: \
+		$(FUZZ_DIR)/%.o $(call client_archives,$(FUZZ_DIR))
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ $(CLIENT_LIBS) -o $@
 
 # Replay runners: the same targets with a plain main() (fuzz/replay.c),
 # built by the normal compiler in the sanitised tree, so make check replays
 # fixtures/fuzz/ without clang.
-$(O)/asan/fuzz/%: fuzz/%.c fuzz/replay.c $(wildcard fuzz/*.h) $(O)/asan/libmeisa.a
+$(O)/asan/fuzz/%.o: fuzz/%.c
 	@mkdir -p $(@D)
-	$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(WERROR) $(SAN_FLAGS) $(PKG_CFLAGS) \
-		-Ilib $< fuzz/replay.c $(O)/asan/libmeisa.a $(PKG_LIBS) -o $@
+	$(CC) $(STD_FLAGS) $(WARN_FLAGS) $(WERROR) $(SAN_FLAGS) $(DEP_FLAGS) \
+		$(PKG_CFLAGS) -Ilib -c $< -o $@
 
 FUZZ_REPLAY_BINS := $(patsubst %,$(O)/asan/fuzz/%,$(ALL_FUZZ_TARGETS))
+$(FUZZ_REPLAY_BINS): $(O)/asan/fuzz/%: $(O)/asan/fuzz/%.o \
+		$(O)/asan/fuzz/replay.o $(call client_archives,$(O)/asan)
+	$(CC) $(SAN_FLAGS) $^ $(CLIENT_LIBS) -o $@
 
-.PHONY: fuzz fuzz-build fuzz-deps fuzz-corpus fuzz-replay
+-include $(wildcard $(FUZZ_DIR)/*.d $(FUZZ_DIR)/lib/*.d $(O)/asan/fuzz/*.d)
+
+.PHONY: fuzz fuzz-build fuzz-bins fuzz-deps fuzz-corpus fuzz-replay
 fuzz-deps:
 	@$(MAKE) --no-print-directory \
 		PKGS_WANTED="clang libclang-rt-14-dev python3" pkgs-ok
 
-fuzz-build: $(patsubst %,$(FUZZ_DIR)/%,$(FUZZ_TARGETS))
+# Top-level: the package checks first, then the build (see all).
+fuzz-build: deps-ok fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-bins
+
+fuzz-bins: $(FUZZ_BINS)
+	@:
 
 fuzz-corpus:
 	@$(PYTHON) fuzz/corpus.py $(FUZZ_DIR)/seeds
@@ -63,7 +81,7 @@ fuzz-replay: $(FUZZ_REPLAY_BINS)
 
 # The e2e suite replays fixtures/fuzz/ with these.
 e2e: $(FUZZ_REPLAY_BINS)
-check: $(FUZZ_REPLAY_BINS)
+CHECK_BINS += $(FUZZ_REPLAY_BINS)
 
 fuzz: fuzz-build fuzz-corpus
 	@set -e; mkdir -p $(FUZZ_DIR)/findings; \
@@ -108,21 +126,32 @@ FUZZ_COV_FLAGS := -O0 -g -fprofile-instr-generate -fcoverage-mapping
 LLVM_PROFDATA  ?= llvm-profdata-14
 LLVM_COV       ?= llvm-cov-14
 
-$(FUZZ_COV_DIR)/lib/%.o: lib/%.c $(wildcard lib/*.h) | deps-ok fuzz-deps
+$(FUZZ_COV_DIR)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(FUZZ_COV_FLAGS) $(PKG_CFLAGS) \
-		-Ilib -c $< -o $@
+	$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(FUZZ_COV_FLAGS) $(DEP_FLAGS) \
+		$(PKG_CFLAGS) -Ilib -c $< -o $@
 
-$(FUZZ_COV_DIR)/libmeisa.a: $(patsubst lib/%.c,$(FUZZ_COV_DIR)/lib/%.o,$(LIB_SRC))
-	rm -f $@ && ar rcs $@ $^
+$(FUZZ_COV_DIR)/%.o: fuzz/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(FUZZ_COV_FLAGS) $(DEP_FLAGS) \
+		$(PKG_CFLAGS) -Ilib -c $< -o $@
 
-$(FUZZ_COV_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(wildcard fuzz/*.h) \
-		$(FUZZ_COV_DIR)/libmeisa.a
-	$(FUZZ_CC) $(STD_FLAGS) $(WARN_FLAGS) $(FUZZ_COV_FLAGS) $(PKG_CFLAGS) \
-		-Ilib $< fuzz/replay.c $(FUZZ_COV_DIR)/libmeisa.a $(PKG_LIBS) -o $@
+$(eval $(call libs,$(FUZZ_COV_DIR)))
 
-.PHONY: fuzz-coverage
-fuzz-coverage: $(patsubst %,$(FUZZ_COV_DIR)/%,$(FUZZ_TARGETS)) fuzz-corpus
+FUZZ_COV_BINS := $(patsubst %,$(FUZZ_COV_DIR)/%,$(FUZZ_TARGETS))
+$(patsubst %,$(FUZZ_COV_DIR)/%,$(ALL_FUZZ_TARGETS)): $(FUZZ_COV_DIR)/%: \
+		$(FUZZ_COV_DIR)/%.o $(FUZZ_COV_DIR)/replay.o \
+		$(call client_archives,$(FUZZ_COV_DIR))
+	$(FUZZ_CC) $(FUZZ_COV_FLAGS) $^ $(CLIENT_LIBS) -o $@
+
+-include $(wildcard $(FUZZ_COV_DIR)/*.d $(FUZZ_COV_DIR)/lib/*.d)
+
+.PHONY: fuzz-coverage fuzz-coverage-bins
+fuzz-coverage-bins: $(FUZZ_COV_BINS)
+	@:
+
+fuzz-coverage: deps-ok fuzz-deps fuzz-corpus
+	@$(MAKE) --no-print-directory fuzz-coverage-bins
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		rm -f $(FUZZ_COV_DIR)/$$t.profraw; \
 		LLVM_PROFILE_FILE=$(FUZZ_COV_DIR)/$$t.profraw \

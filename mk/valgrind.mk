@@ -31,7 +31,7 @@ VALGRIND_TESTS ?= tests/e2e/test_stage.py tests/e2e/test_push.py \
 valgrind-deps:
 	@$(MAKE) --no-print-directory PKGS_WANTED="valgrind" pkgs-ok
 
-check-valgrind: valgrind-deps
+check-valgrind: deps-ok valgrind-deps
 	$(MAKE) --no-print-directory WERROR=-Werror $(O)/meisa-bulk \
 		$(O)/meisa-sandbox
 	@rm -rf $(VALGRIND_DIR) && mkdir -p $(VALGRIND_DIR)/logs
