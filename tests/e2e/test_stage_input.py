@@ -116,7 +116,9 @@ def test_zip_of_3000_members_stages_in_seconds(tmp_path, bulk):
     took = time.monotonic() - start
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout)["contacts"] == 3000
-    assert took < 10, took
+    # Release build about 2 s, ASan about 5 s; re-opened per member, the
+    # release build took over 40 s.
+    assert took < 15, took
 
 
 def test_zip_with_too_many_members_is_refused(tmp_path, bulk):
@@ -166,3 +168,28 @@ def test_unicode_spellings_of_one_mailbox_are_one_contact(tmp_path, bulk):
     assert (st["contacts"], st["duplicates"], st["rejected"]) == (2, 4, 1)
     reason = query(db, "SELECT detail FROM rejects")[0][0]
     assert "domain" in reason, reason
+
+
+def test_unsubscribed_list_matches_under_the_same_normalisation(
+        tmp_path, sandbox_factory, bulk):
+    """Meisa's list was matched after lower(trim()) only: an address it
+    holds as an A-label, or upper case in NFD, was enrolled."""
+    unsub = tmp_path / "unsub.txt"
+    unsub.write_text("USER@XN--EXMPLE-CUA.COM\n%s\n" % unicodedata.normalize(
+        "NFD", "bob@EXÄMPLE.com"), encoding="utf-8")
+    sb = sandbox_factory("--rate", "none", "--key", "meisa_test_k",
+                         "--sequence", "onboarding=active",
+                         "--unsubscribed", str(unsub))
+    path = tmp_path / "in.csv"
+    path.write_text("email\nuser@exämple.com\nbob@exämple.com\n"
+                    "ok@example.com\n", encoding="utf-8")
+    r = bulk(["import", str(path), "--db", str(tmp_path / "s.db"),
+              "--sequence", "onboarding", "--rate", "none", "--json"],
+             key="meisa_test_k", base_url=sb.url)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["contacts"], out["suppressed"]) == (3, 2), out
+    sent = [e for c in sb.requests("path = ?",
+                                   ("/api/v1/sequences/api/bulk-enroll/",))
+            for e in json.loads(c["body"])["emails"]]
+    assert sent == ["ok@example.com"]
