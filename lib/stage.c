@@ -474,12 +474,9 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 
 	rc = db_exec(st->db, "CREATE TEMP TABLE IF NOT EXISTS conflict_detail("
 		     "contact_id INTEGER PRIMARY KEY, detail TEXT)", e);
-	for (i = 0; i < sizeof(list) / sizeof(list[0]) && rc == MB_OK; i++) {
+	for (i = 0; i < sizeof(list) / sizeof(list[0]) && rc == MB_OK; i++)
 		rc = db_prepare(st->db, list[i].stmt, list[i].sql, e);
-		if (rc != MB_OK)
-			return rc;
-	}
-	return st->multi ? prepare_multi(st, e) : MB_OK;
+	return rc;
 }
 
 static void finalize_all(struct stager *st)
@@ -829,7 +826,15 @@ static enum mb_rc write_batch(struct stager *st, const struct batch *b,
 		const struct staged *r = &b->rows[i];
 
 		if (st->multi && multi_ahead(b, i)) {
-			rc = insert_multi(st, b, i, e);
+			/*
+			 * Prepared when first needed: its 288 numbered
+			 * parameters cost SQLite a quadratic lookup (most of
+			 * the time of a zip of 3,000 one-row members).
+			 */
+			if (!st->ins_multi)
+				rc = prepare_multi(st, e);
+			if (rc == MB_OK)
+				rc = insert_multi(st, b, i, e);
 			i += STAGE_MULTI;
 			continue;
 		}
@@ -1325,20 +1330,26 @@ static enum mb_rc run_pipeline(struct stager *st, struct reader *rd,
 	return MB_OK;
 }
 
-/* A file with these bytes is among generation gen's inputs. */
-static enum mb_rc already_staged(struct db *db, int64_t gen,
+/*
+ * A file with these bytes (size, SHA-256) is among generation gen's
+ * inputs.  The size lets the lookup use the index on (gen, size): by the
+ * hash alone it scanned every input of the generation, twice per input
+ * (quadratic in the members of a zip).
+ */
+static enum mb_rc already_staged(struct db *db, int64_t gen, uint64_t size,
 				 const char *sha256, int *found, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	enum mb_rc rc;
 	int step;
 
-	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ? AND"
-			" sha256 = ?", e);
+	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ?1 AND"
+			" size = ?3 AND sha256 = ?2", e);
 	if (rc != MB_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, gen);
 	sqlite3_bind_text(s, 2, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
 	step = sqlite3_step(s);
 	*found = step == SQLITE_ROW;
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
@@ -1394,6 +1405,54 @@ static enum mb_rc open_generation(struct stager *st, int64_t run_id,
 }
 
 /*
+ * A file's transaction.  The members of one zip share one (zip_end
+ * commits it after the archive's last member), each member a savepoint in
+ * it, so that a member refused as a whole is still undone alone: a commit
+ * per member wrote some twenty pages each (a zip of 3,000 one-row members
+ * took 4 s, most of it writing).  A crash or a stop mid-archive keeps
+ * nothing of the archive; staging it again is right, as for a file.
+ */
+static enum mb_rc file_begin(struct db *db, const struct input *in,
+			     struct err *e)
+{
+	enum mb_rc rc = MB_OK;
+
+	if (!in->zip)
+		return db_begin(db, e);
+	if (sqlite3_get_autocommit(db->sql))
+		rc = db_begin(db, e);
+	if (rc == MB_OK)
+		rc = db_exec(db, "SAVEPOINT member", e);
+	return rc;
+}
+
+static enum mb_rc file_commit(struct db *db, const struct input *in,
+			      struct err *e)
+{
+	return db_exec(db, in->zip ? "RELEASE member" : "COMMIT", e);
+}
+
+static void file_rollback(struct db *db, const struct input *in)
+{
+	if (!in->zip)
+		db_rollback(db);
+	else if (!sqlite3_get_autocommit(db->sql))
+		db_exec(db, "ROLLBACK TO member; RELEASE member", NULL);
+}
+
+/* After input i: commit its archive's transaction if it was the last. */
+static enum mb_rc zip_end(struct db *db, const struct inputs *in, size_t i,
+			  struct err *e)
+{
+	if (!in->v[i].zip || (i + 1 < in->n && in->v[i + 1].zip ==
+			      in->v[i].zip))
+		return MB_OK;
+	if (sqlite3_get_autocommit(db->sql))
+		return MB_OK;
+	return db_commit(db, e);
+}
+
+/*
  * Stage one file into generation *gen (0: open a new one, and set *gen
  * when the file is committed).
  */
@@ -1432,7 +1491,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	rd.src = (struct source)SOURCE_INIT;
 	rd.map = (struct mapping)MAPPING_INIT;
 	record_init(&rd.rec);
-	rc = db_begin(db, e);
+	rc = file_begin(db, in, e);
 	if (rc != MB_OK)
 		goto out;
 	if (!st.gen)
@@ -1456,10 +1515,11 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		rc = err_set(e, MB_EIO, "cannot read '%s' to its end", path);
 	/* The same bytes under another name: undo, it is staged already. */
 	if (rc == MB_OK)
-		rc = already_staged(db, st.gen, rd.sha256, &found, e);
+		rc = already_staged(db, st.gen, rd.size, rd.sha256, &found,
+				    e);
 	if (rc == MB_OK && found) {
 		finalize_all(&st);
-		db_rollback(db);
+		file_rollback(db, in);
 		warn_skipped(opts, path, counts);
 		goto out;
 	}
@@ -1477,7 +1537,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	if (rc == MB_OK)
 		rc = update_input(&st, &rd, rd.rc == MB_OK, e);
 	if (rc == MB_OK)
-		rc = db_commit(db, e);
+		rc = file_commit(db, in, e);
 	if (rc == MB_OK) {
 		if (!*gen)
 			counts->new_generation = 1;
@@ -1488,7 +1548,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 out:
 	finalize_all(&st);
 	if (rc != MB_OK)
-		db_rollback(db);
+		file_rollback(db, in);
 	if (in->zip) {
 		in->zip->packed += in->zip->arc.members[in->member].comp_size;
 		in->zip->inflated += source_inflated(&rd.src);
@@ -1550,7 +1610,7 @@ static enum mb_rc seen_before(struct db *db, int64_t gen,
 		rc = fingerprint_file(in->path, in->fd, &size, sha256, e);
 	}
 	if (rc == MB_OK)
-		rc = already_staged(db, gen, sha256, found, e);
+		rc = already_staged(db, gen, size, sha256, found, e);
 	return rc;
 }
 
@@ -1568,24 +1628,58 @@ static enum mb_rc all_seen(struct db *db, int64_t gen,
 	return rc;
 }
 
-/* A stop request: what is kept, what is not, what to do. */
-static enum mb_rc stopped(const char *name, const struct stage_counts *counts,
-			  const char *where, struct err *e)
+/* A stop request met at input in: what is kept, what to do. */
+static enum mb_rc stopped(const struct input *in,
+			  const struct stage_counts *counts, struct err *e)
 {
-	return err_set(e, MB_ESTOPPED, "staging stopped %s '%s': nothing of"
-		       " that file is kept (rolled back, as after a crash);"
-		       " the %llu files staged before it are kept; run the"
-		       " same command again to resume", where, name,
+	return err_set(e, MB_ESTOPPED, "staging stopped at '%s': nothing of"
+		       " %s is kept (rolled back, as after a crash); the %llu"
+		       " files staged before it are kept; run the same command"
+		       " again to resume", in->zip ? in->path : in->name,
+		       in->zip ? "that archive" : "that file",
 		       (unsigned long long)counts->files_staged);
+}
+
+/*
+ * Input v: skipped (staged before), staged, or refused as a whole (warned,
+ * counted); anything else is a local failure or a stop (MB_ESTOPPED).
+ */
+static enum mb_rc stage_input(struct db *db, const struct stage_opts *opts,
+			      struct input *v, int64_t *gen,
+			      struct stage_counts *counts, struct err *e)
+{
+	struct err file_err = ERR_INIT;
+	enum mb_rc rc;
+	int found = 0;
+
+	if (stop_requested(opts))
+		return MB_ESTOPPED;
+	rc = seen_before(db, *gen, v, &found, e);
+	if (rc != MB_OK)
+		return rc;
+	if (found) {
+		warn_skipped(opts, v->name, counts);
+		return MB_OK;
+	}
+	rc = stage_one(db, opts, v, gen, counts, &file_err);
+	if (rc == MB_EDATA || rc == MB_ENOINPUT) {
+		warn(opts, 1, file_err.msg);
+		counts->files_failed++;
+		return MB_OK;
+	}
+	if (rc != MB_OK)
+		*e = file_err;
+	return rc;
 }
 
 static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 			    struct inputs *in, struct stage_counts *counts,
 			    struct err *e)
 {
-	enum mb_rc rc, file_rc;
-	int64_t latest = 0, gen;
-	int pushed = 0, found, all = 0;
+	enum mb_rc rc;
+	struct stage_counts before = *counts;
+	int64_t latest = 0, gen, before_gen = 0;
+	int pushed = 0, all = 0;
 	size_t i;
 
 	rc = db_gen_latest(db, &latest, &pushed, e);
@@ -1598,33 +1692,26 @@ static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 		return rc;
 	}
 	gen = pushed ? 0 : latest;
-	for (i = 0; i < in->n && rc == MB_OK; i++) {
-		struct err file_err = ERR_INIT;
-
-		if (stop_requested(opts)) {
-			rc = stopped(in->v[i].name, counts, "before", e);
-			break;
+	for (i = 0; i < in->n; i++) {
+		if (!i || in->v[i].zip != in->v[i - 1].zip) {
+			before = *counts;      /* a zip's transaction starts */
+			before_gen = gen;
 		}
-		rc = seen_before(db, gen, &in->v[i], &found, e);
+		rc = stage_input(db, opts, &in->v[i], &gen, counts, e);
+		if (rc == MB_OK)
+			rc = zip_end(db, in, i, e);
 		if (rc != MB_OK)
 			break;
-		if (found) {
-			warn_skipped(opts, in->v[i].name, counts);
-			continue;
+	}
+	if (rc != MB_OK && i < in->n) {
+		/* A zip's earlier members go with the one that failed. */
+		db_rollback(db);
+		if (in->v[i].zip) {
+			*counts = before;
+			gen = before_gen;
 		}
-		file_rc = stage_one(db, opts, &in->v[i], &gen, counts,
-				    &file_err);
-		if (file_rc == MB_EDATA || file_rc == MB_ENOINPUT) {
-			warn(opts, 1, file_err.msg);
-			counts->files_failed++;
-			continue;
-		}
-		if (file_rc == MB_ESTOPPED) {
-			rc = stopped(in->v[i].name, counts, "in", e);
-		} else if (file_rc != MB_OK) {
-			*e = file_err;
-			rc = file_rc;
-		}
+		if (rc == MB_ESTOPPED)
+			rc = stopped(&in->v[i], counts, e);
 	}
 	if (gen)
 		counts->generation = gen;
