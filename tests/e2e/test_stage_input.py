@@ -100,6 +100,56 @@ def test_sigterm_during_stage_exits_75_and_rerun_resumes(tmp_path, bulk):
         st["contacts"]
 
 
+def test_sighup_during_import_staging_exits_75(tmp_path):
+    """import's staging ignored signals too; SIGHUP (a closed terminal)
+    stops it like SIGTERM."""
+    big = big_file(tmp_path, 200000)
+    db = tmp_path / "s.db"
+    proc = subprocess.Popen(
+        [os.path.join(MB_BUILD, "meisa-bulk"), "import", "--db", str(db),
+         "--rate", "none", str(big)],
+        env=tool_env({"MEISA_API_KEY": "meisa_test_k",
+                      "MEISA_BASE_URL": "http://127.0.0.1:9/api/v1"}),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    assert proc.poll() is None, proc.communicate()
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 75, err
+    assert time.monotonic() - sent < 3
+    assert "stopped by a signal" in err and "rolled back" in err, err
+    assert query(str(db), "SELECT count(*) FROM contacts")[0][0] == 0
+
+
+def test_sigterm_while_a_fifo_waits_for_its_writer(tmp_path):
+    """A pipe whose writer is silent kept the reader in read(2)."""
+    fifo = tmp_path / "in.csv"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(
+        ["sh", "-c", 'printf "email\na@example.com\n" > "$1" & exec 3>"$1";'
+         ' exec sleep 60', "sh", str(fifo)])
+    proc = None
+    try:
+        proc = subprocess.Popen(
+            [os.path.join(MB_BUILD, "meisa-bulk"), "stage", "--db",
+             str(tmp_path / "s.db"), str(fifo)], env=tool_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        assert proc.poll() is None, proc.communicate()
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 75, err
+        assert time.monotonic() - sent < 2
+        assert "rolled back" in err and "again" in err, err
+    finally:
+        for p in (proc, writer):
+            if p:
+                p.kill()
+                p.wait()
+
+
 def member_zip(path, n):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
         for i in range(n):
