@@ -465,10 +465,10 @@ static enum mb_rc sniff_in_gzip(struct source *src, struct err *e)
 			       " the result", src->path);
 	kind = compressed_kind(p, n);
 	if (kind)
-		return err_set(e, MB_EDATA, "'%s' is a %s-compressed file"
-			       " inside a gzip file: decompress both (gunzip,"
-			       " then %s -d) and stage the CSV", src->path,
-			       kind, kind);
+		return err_set(e, MB_EDATA, "'%s' is gzip-compressed %s data"
+			       " (a compressed file inside a gzip file):"
+			       " decompress both (gunzip, then %s -d) and stage"
+			       " the CSV", src->path, kind, kind);
 	return MB_OK;
 }
 
