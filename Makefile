@@ -9,10 +9,10 @@
 
 CC      ?= cc
 PYTHON  := /usr/bin/python3
-PKGS    := sqlite3 libcurl zlib libmicrohttpd libzip
+PKGS    := sqlite3 libcurl zlib libmicrohttpd libzip libidn2
 DEB_PKGS := libcsv-dev zlib1g-dev libzip-dev libsqlite3-dev libcurl4-openssl-dev \
 	libmicrohttpd-dev libcriterion-dev python3-pytest pkg-config sqlite3 \
-	mandoc
+	mandoc libidn2-dev libunistring-dev
 # What the benchmarks measure with (installed by make bench-*).
 BENCH_PKGS := wrk time bc curl gzip
 
@@ -29,7 +29,9 @@ WERROR     ?=
 O          ?= build
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
+# libunistring has no .pc file either (NFC of addresses: lib/validate.c).
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lunistring \
+	-lpthread -lm
 
 # Three libraries, one link line per program (issue 14), so that each
 # program carries only what it uses: meisa-bulk never links libmicrohttpd,

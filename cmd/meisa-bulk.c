@@ -463,8 +463,13 @@ static enum mb_rc do_stage(struct options *o, struct db *db, int64_t run,
 	so.delimiter = o->delimiter;
 	so.source = o->source ? o->source : "import";
 	so.warn = on_stage_warning;
+	so.stop = &stop_requested;
+	/* A closed terminal stops staging as SIGTERM does (rolled back). */
+	signal(SIGHUP, on_signal);
 	rc = stage_files(db, &so, (const char *const *)o->args,
 			 (size_t)o->nargs, counts, e);
+	if (rc == MB_ESTOPPED && stop_requested)
+		err_prefix(e, "stopped by a signal");
 	if (verbose && (rc == MB_OK || rc == MB_EDATA))
 		print_inputs(db, run);
 	return rc;

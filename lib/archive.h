@@ -25,8 +25,9 @@
  * Errors from archive_open, all naming the file: MB_ENOINPUT when it cannot
  * be opened; MB_EIO for a read error; MB_EDATA when the central directory
  * is missing or damaged (a truncated download), when a CSV member is
- * encrypted, when members overlap (a zip bomb's trick), and when no member
- * is CSV (an .xlsx or .ods workbook gets "save it as CSV").
+ * encrypted, when members overlap (a zip bomb's trick), when no member
+ * is CSV (an .xlsx or .ods workbook gets "save it as CSV"), and when it
+ * has more than ARCHIVE_MAX_MEMBERS members (the message gives the count).
  */
 #ifndef MB_ARCHIVE_H
 #define MB_ARCHIVE_H
@@ -38,6 +39,14 @@
 #include "err.h"
 
 struct zip;                      /* libzip's archive (zip_t) */
+
+/*
+ * Members one archive may have.  Every member is an input of its own (a
+ * transaction, a row in inputs); an export of one CSV per status or per
+ * list has a handful.  10,000 members of a few rows stage in a few seconds;
+ * an archive with more is a file dump, not an export.
+ */
+#define ARCHIVE_MAX_MEMBERS 10000
 
 enum archive_kind {
 	ARCHIVE_OTHER = 0,       /* not CSV: ignored */
@@ -78,11 +87,25 @@ int archive_is_zip(const void *head, size_t n);
 enum mb_rc archive_is_zip_file(const char *path, int *is_zip,
 			       struct err *e);
 
+/*
+ * The same on fd, open for reading path (named in messages): read with
+ * pread(2), so fd's offset does not move; never reads a pipe.
+ */
+enum mb_rc archive_is_zip_fd(int fd, const char *path, int *is_zip,
+			     struct err *e);
+
 /* What a member of this name is (see above); name as stored. */
 enum archive_kind archive_classify(const char *name);
 
 /* Read path's central directory into a (see above for the errors). */
 enum mb_rc archive_open(struct archive *a, const char *path, struct err *e);
+
+/*
+ * The same on fd, open for reading path (named in messages); fd stays the
+ * caller's (libzip reads a copy of it).
+ */
+enum mb_rc archive_open_fd(struct archive *a, const char *path, int fd,
+			   struct err *e);
 
 /* A set of kinds for archive_list: ARCHIVE_KIND(A) | ARCHIVE_KIND(B). */
 #define ARCHIVE_KIND(kind) (1u << (kind))

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "validate.h"
 #include "xalloc.h"
 
 /*
@@ -457,6 +458,37 @@ static int open_sqlite(struct db *db, enum db_mode mode)
 	return rc;
 }
 
+/*
+ * mb_email(x): x as stage stores an address (validate_email's one
+ * normalisation), or NULL when x is not an address stage would accept.
+ */
+static void sql_email(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *text = (const char *)sqlite3_value_text(argv[0]);
+	struct buf out = BUF_INIT;
+
+	if (text && !validate_email(text, (size_t)sqlite3_value_bytes(
+					    argv[0]), &out))
+		sqlite3_result_text(ctx, out.data, (int)out.len,
+				    SQLITE_TRANSIENT);
+	else
+		sqlite3_result_null(ctx);
+	buf_release(&out);
+}
+
+/* The SQL functions the staging file's statements use. */
+static int create_functions(sqlite3 *sql)
+{
+	int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+
+	if (sqlite3_create_function(sql, "mb_body_hash", 1, flags, NULL,
+				    sql_body_hash, NULL, NULL) != SQLITE_OK)
+		return -1;
+	return sqlite3_create_function(sql, "mb_email", 1, flags, NULL,
+				       sql_email, NULL, NULL) == SQLITE_OK ?
+		0 : -1;
+}
+
 enum mb_rc db_open(struct db *db, const char *path, enum db_mode mode,
 		   struct err *e)
 {
@@ -474,10 +506,7 @@ enum mb_rc db_open(struct db *db, const char *path, enum db_mode mode,
 	}
 	sqlite3_busy_timeout(db->sql, 5000);
 	sqlite3_extended_result_codes(db->sql, 1);
-	if (sqlite3_create_function(db->sql, "mb_body_hash", 1, SQLITE_UTF8 |
-				    SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-				    NULL, sql_body_hash, NULL, NULL) !=
-	    SQLITE_OK) {
+	if (create_functions(db->sql) != 0) {
 		rc = db_fail(db, "cannot open staging file", e);
 		goto out;
 	}

@@ -237,8 +237,10 @@ static enum mb_rc store_unsubscribed(struct push *p, struct push_plan *plan,
 		goto out;
 	rc = db_exec(p->db, "DELETE FROM unsubscribed", e);
 	if (rc == MB_OK)
+		/* Normalised as staged addresses are (validate.h). */
 		rc = db_prepare(p->db, &s, "INSERT OR IGNORE INTO unsubscribed"
-				" SELECT lower(trim(value)) FROM json_each(?1,"
+				" SELECT coalesce(mb_email(value),"
+				" lower(trim(value))) FROM json_each(?1,"
 				" '$.emails') WHERE json_valid(?1)"
 				" AND type = 'text'", e);
 	if (rc == MB_OK) {

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -60,8 +61,12 @@
  */
 #define MEMBER_READ (16 * 1024)
 
+/* A pipe or FIFO is polled this often for a stop request (source.h). */
+#define POLL_SLICE_MS 200
+
 struct reader {
 	int fd;
+	int is_pipe;             /* not a regular file: may wait for data */
 	int eof;                 /* read(2) returned 0 */
 	int in_member;           /* inside a gzip member: EOF now is damage */
 	int zinit;               /* inflateInit2() done */
@@ -71,6 +76,7 @@ struct reader {
 	struct sha256 sha;       /* of every raw byte read (not for members) */
 	uint64_t raw_bytes;
 	zip_t *za;               /* a member's archive, or NULL */
+	int owns_za;             /* opened here (else borrowed) */
 	zip_file_t *zf;          /* the member's stream */
 	uint64_t index;          /* the member's index */
 	uint64_t comp_size;      /* its compressed size */
@@ -142,19 +148,57 @@ static enum mb_rc read_member(struct source *src, void *out, size_t cap,
 	return MB_OK;
 }
 
+static int stop_requested(const struct source *src)
+{
+	return src->stop && *src->stop;
+}
+
+static enum mb_rc stopped(const struct source *src, struct err *e)
+{
+	return err_set(e, MB_ESTOPPED, "stopped while reading '%s'",
+		       src->path);
+}
+
+/*
+ * A pipe's writer may keep it open and silent for as long as it likes:
+ * wait for data in slices, so that a stop request is not stuck in read(2).
+ */
+static enum mb_rc wait_readable(struct source *src, struct err *e)
+{
+	struct reader *r = src->in;
+	struct pollfd p;
+	int ready;
+
+	do {
+		if (stop_requested(src))
+			return stopped(src, e);
+		p.fd = r->fd;
+		p.events = POLLIN;
+		p.revents = 0;
+		ready = poll(&p, 1, POLL_SLICE_MS);
+	} while (ready == 0 || (ready < 0 && errno == EINTR));
+	return MB_OK;            /* read(2) tells what is there */
+}
+
 static enum mb_rc read_fd(struct source *src, void *out, size_t cap,
 			  size_t *n, struct err *e)
 {
 	struct reader *r = src->in;
+	enum mb_rc rc;
 	ssize_t got;
 
+	if (stop_requested(src))
+		return stopped(src, e);
 	if (r->zf)
 		return read_member(src, out, cap, n, e);
 	if (cap > INT_MAX)
 		cap = INT_MAX;
-	do
+	do {
+		rc = r->is_pipe ? wait_readable(src, e) : MB_OK;
+		if (rc != MB_OK)
+			return rc;
 		got = read(r->fd, out, cap);
-	while (got < 0 && errno == EINTR);
+	} while (got < 0 && errno == EINTR);
 	if (got < 0)
 		return err_set(e, MB_EIO, "cannot read '%s': %s", src->path,
 			       strerror(errno));
@@ -395,12 +439,48 @@ static const char *looks_utf16(const unsigned char *p, size_t n)
 	return NULL;
 }
 
+/* The name of a compression format p starts with, or NULL. */
+static const char *compressed_kind(const unsigned char *p, size_t n)
+{
+	if (n >= 3 && !memcmp(p, "BZh", 3))
+		return "bzip2";
+	if (n >= 6 && !memcmp(p, "\xfd" "7zXZ\0", 6))
+		return "xz";
+	if (n >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4))
+		return "zstd";
+	return NULL;
+}
+
+/* What a gzip file holds when it is not text: compressed data again. */
+static enum mb_rc sniff_in_gzip(struct source *src, struct err *e)
+{
+	const unsigned char *p = (const unsigned char *)src->head;
+	size_t n = src->head_len;
+	const char *kind;
+
+	if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+		return err_set(e, MB_EDATA, "'%s' is gzip-compressed twice (a"
+			       " gzip file inside a gzip file): decompress it"
+			       " once (gunzip -c FILE > once.csv.gz) and stage"
+			       " the result", src->path);
+	kind = compressed_kind(p, n);
+	if (kind)
+		return err_set(e, MB_EDATA, "'%s' is gzip-compressed %s data"
+			       " (a compressed file inside a gzip file):"
+			       " decompress both (gunzip, then %s -d) and stage"
+			       " the CSV", src->path, kind, kind);
+	return MB_OK;
+}
+
 static enum mb_rc sniff(struct source *src, struct err *e)
 {
 	const unsigned char *p = (const unsigned char *)src->head;
 	size_t n = src->head_len;
 	const char *utf16;
+	enum mb_rc rc = src->is_gzip ? sniff_in_gzip(src, e) : MB_OK;
 
+	if (rc != MB_OK)
+		return rc;
 	if (archive_is_zip(p, n) && src->is_member)
 		return err_set(e, MB_EDATA, "'%s' is a zip archive inside a "
 			       "zip archive: unzip the outer one and stage "
@@ -438,20 +518,19 @@ static enum mb_rc sniff(struct source *src, struct err *e)
 		       "in its first %zu bytes)", src->path, n);
 }
 
-static enum mb_rc open_fd(struct source *src, int *fd_out, struct err *e)
+/* r->fd is open: refuse a directory, note a pipe. */
+static enum mb_rc check_fd(struct source *src, struct err *e)
 {
+	struct reader *r = src->in;
 	struct stat st;
-	int fd = open(src->path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (fstat(r->fd, &st) != 0)
 		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s",
 			       src->path, strerror(errno));
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
+	if (S_ISDIR(st.st_mode))
 		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s",
 			       src->path, strerror(EISDIR));
-	}
-	*fd_out = fd;
+	r->is_pipe = !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
 	return MB_OK;
 }
 
@@ -508,16 +587,31 @@ static struct reader *reader_new(struct source *src, const char *path)
 	return r;
 }
 
-enum mb_rc source_open(struct source *src, const char *path, struct err *e)
+enum mb_rc source_open_fd(struct source *src, const char *path, int fd,
+			  struct err *e)
 {
 	struct reader *r = reader_new(src, path);
-	enum mb_rc rc = open_fd(src, &r->fd, e);
+	enum mb_rc rc;
 
+	r->fd = fd;
+	rc = check_fd(src, e);
 	if (rc == MB_OK)
 		rc = start(src, e);
 	if (rc != MB_OK)
 		source_close(src);
 	return rc;
+}
+
+enum mb_rc source_open(struct source *src, const char *path, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		source_close(src);
+		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
+			       strerror(errno));
+	}
+	return source_open_fd(src, path, fd, e);
 }
 
 static enum mb_rc member_encrypted(const struct source *src, struct err *e)
@@ -527,24 +621,41 @@ static enum mb_rc member_encrypted(const struct source *src, struct err *e)
 		       "and stage the CSV files", src->path);
 }
 
+/* m's archive: the caller's handle, or one of our own. */
+static enum mb_rc open_archive(struct source *src,
+			       const struct source_member *m, struct err *e)
+{
+	struct reader *r = src->in;
+	zip_error_t ze;
+	int code = 0;
+
+	if (m->za) {
+		r->za = m->za;
+		return MB_OK;
+	}
+	r->za = zip_open(m->zip_path, ZIP_RDONLY, &code);
+	if (r->za) {
+		r->owns_za = 1;
+		return MB_OK;
+	}
+	zip_error_init_with_code(&ze, code);
+	err_set(e, MB_EDATA, "cannot open '%s': %s", src->path,
+		zip_error_strerror(&ze));
+	zip_error_fini(&ze);
+	return MB_EDATA;
+}
+
 /* Open m's archive and the member's stream (see archive.c for why). */
 static enum mb_rc open_member(struct source *src,
 			      const struct source_member *m, struct err *e)
 {
 	struct reader *r = src->in;
+	enum mb_rc rc = open_archive(src, m, e);
 	zip_stat_t st;
 	int code = 0;
 
-	r->za = zip_open(m->zip_path, ZIP_RDONLY, &code);
-	if (!r->za) {
-		zip_error_t ze;
-
-		zip_error_init_with_code(&ze, code);
-		err_set(e, MB_EDATA, "cannot open '%s': %s", src->path,
-			zip_error_strerror(&ze));
-		zip_error_fini(&ze);
-		return MB_EDATA;
-	}
+	if (rc != MB_OK)
+		return rc;
 	zip_stat_init(&st);
 	if (zip_stat_index(r->za, m->index, 0, &st) != 0 ||
 	    !(st.valid & ZIP_STAT_NAME) || strcmp(st.name, m->name) != 0)
@@ -616,7 +727,7 @@ void source_close(struct source *src)
 			inflateEnd(&r->z);
 		if (r->zf)
 			zip_fclose(r->zf);
-		if (r->za)
+		if (r->za && r->owns_za)
 			zip_discard(r->za);
 		if (r->fd >= 0)
 			close(r->fd);

@@ -8,7 +8,9 @@
  * open with a message that says what to do: a zip archive or .xlsx (PK 03
  * 04: "unzip it"), an .xls workbook ("save it as CSV"), UTF-16 (a FF FE or
  * FE FF byte order mark, or NULs in every other byte: "convert it first with
- * iconv -f UTF-16 -t UTF-8"), binary data (NUL bytes in the first 8 KiB).
+ * iconv -f UTF-16 -t UTF-8"), binary data (NUL bytes in the first 8 KiB),
+ * and a gzip file whose content is compressed again (gzip inside gzip:
+ * "compressed twice"; bzip2, xz or zstd inside gzip) with how to undo it.
  * A NUL byte later in the file is passed on as data.  A leading UTF-8 byte
  * order mark is removed.  Memory use is fixed whatever the file size (about
  * 300 KiB per open source).
@@ -40,10 +42,13 @@
 #ifndef MB_SOURCE_H
 #define MB_SOURCE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
+
+struct zip;                      /* libzip's archive (zip_t) */
 
 struct source {
 	char *path;              /* copy of the path, for messages */
@@ -55,11 +60,27 @@ struct source {
 	size_t head_len;
 	size_t head_off;         /* next byte of head to deliver */
 	int is_member;           /* a zip member (source_open_member) */
+	/*
+	 * Set by the caller (kept by open and close): when *stop becomes
+	 * non-zero, the next read fails with MB_ESTOPPED.  A pipe or FIFO
+	 * waiting for its writer is polled in slices of 200 ms so that a stop
+	 * is seen while nothing comes.  NULL: never stop.
+	 */
+	const volatile sig_atomic_t *stop;
 };
 
-#define SOURCE_INIT { NULL, NULL, 0, 0, 0, NULL, 0, 0, 0 }
+#define SOURCE_INIT { NULL, NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
 
 enum mb_rc source_open(struct source *src, const char *path, struct err *e);
+
+/*
+ * As source_open, on fd, a descriptor the caller opened for reading path
+ * (path names it in messages).  The source takes fd: it is closed by
+ * source_close, or before return when the open fails.  This is how an input
+ * is opened once: a FIFO or a pipe cannot be opened a second time.
+ */
+enum mb_rc source_open_fd(struct source *src, const char *path, int fd,
+			  struct err *e);
 
 /*
  * One member of a zip archive (see archive.h), all fields borrowed.  The
@@ -69,6 +90,7 @@ enum mb_rc source_open(struct source *src, const char *path, struct err *e);
  * cannot add up to a bomb.
  */
 struct source_member {
+	struct zip *za;          /* the open archive, or NULL: open zip_path */
 	const char *zip_path;    /* the archive on disk */
 	uint64_t index;          /* libzip's index of the member */
 	const char *name;        /* its stored name, checked against index */
@@ -76,7 +98,7 @@ struct source_member {
 	uint64_t out_before;     /* what they inflated to */
 };
 
-#define SOURCE_MEMBER_INIT { NULL, 0, NULL, 0, 0 }
+#define SOURCE_MEMBER_INIT { NULL, NULL, 0, NULL, 0, 0 }
 
 /*
  * Open member m of a zip archive and stream it like a file (display names
@@ -87,7 +109,10 @@ struct source_member {
  * MB_EDATA after the bytes before it, as for gzip.  Zip bombs: once the
  * archive's members have produced 64 MiB, more than 200 times their
  * compressed size is refused (MB_EDATA).  Memory stays flat: libzip
- * inflates as it is read.
+ * inflates as it is read.  With m->za, the member is read through that
+ * handle (borrowed: the caller keeps it open until source_close and uses
+ * it from no other thread meanwhile): an archive is opened once, however
+ * many members it has (re-opening parses the whole central directory).
  */
 enum mb_rc source_open_member(struct source *src, const char *display,
 			      const struct source_member *m, struct err *e);

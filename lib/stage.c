@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "archive.h"
@@ -81,6 +82,9 @@ const char stage_canonical_sql[] =
 #define STAGE_MULTI 32
 #define STAGE_QUEUE 4
 
+/* The writer waiting for rows looks at opts->stop this often. */
+#define STOP_SLICE_MS 100
+
 /* One finished row: a contact to insert or a reject to record. */
 struct staged {
 	unsigned long line;
@@ -108,6 +112,7 @@ struct queue {
 	size_t nbatches;         /* allocated, at most STAGE_QUEUE + 1 */
 	int reader_done;
 	int aborted;             /* the writer failed: reader must stop */
+	const volatile sig_atomic_t *stop;  /* opts->stop */
 };
 
 /*
@@ -123,6 +128,7 @@ struct zipped {
 /* One input: a file as given, or a CSV member of a zip given. */
 struct input {
 	const char *path;        /* the file given */
+	int fd;                  /* open on it until the reader takes it; -1 */
 	char *name;              /* path, or "ZIP:MEMBER": messages, inputs */
 	struct zipped *zip;      /* the member's archive, or NULL */
 	size_t member;           /* its index in zip->arc.members */
@@ -141,6 +147,7 @@ struct reader {
 	const struct stage_opts *opts;
 	const char *path;
 	const struct source_member *member;  /* a zip member, or NULL */
+	int fd;                  /* else the file, for source (-1 once taken) */
 	int hash;                /* compute body hashes (see stage_one) */
 	struct queue *q;
 	struct source src;
@@ -265,8 +272,12 @@ enum mb_rc stage_body(const struct record *rec, const char *source,
 	return rc;
 }
 
-/* Every input must open before anything is staged (exit 66 early). */
-static enum mb_rc check_readable(const char *path, struct err *e)
+/*
+ * Every input is opened once, here, before anything is staged (exit 66
+ * early), and that descriptor is what is read: a FIFO opened twice lost its
+ * writer (SIGPIPE at the first close) and then blocked the second open.
+ */
+static enum mb_rc open_input(const char *path, int *fd_out, struct err *e)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -279,44 +290,39 @@ static enum mb_rc check_readable(const char *path, struct err *e)
 		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
 			       strerror(EISDIR));
 	}
-	close(fd);
+	*fd_out = fd;
 	return MB_OK;
 }
 
+static int stop_requested(const struct stage_opts *opts)
+{
+	return opts->stop && *opts->stop;
+}
+
 /*
- * Hash a whole file up front.  Only used when an earlier input has the
- * same size: otherwise the reader hashes the bytes as it parses them.
+ * Hash a whole regular file up front (pread: the reader still starts at
+ * its first byte).  Only used when an earlier input has the same size:
+ * otherwise the reader hashes the bytes as it parses them.
  */
-static enum mb_rc fingerprint_file(const char *path, uint64_t *size, char sha256[65],
-				   struct err *e)
+static enum mb_rc fingerprint_file(const char *path, int fd, uint64_t *size,
+				   char sha256[65], struct err *e)
 {
 	static char block[1 << 16];
 	struct sha256 sha;
 	unsigned char digest[32];
-	enum mb_rc rc = MB_OK;
 	ssize_t n;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
-			       strerror(errno));
 	sha256_init(&sha);
 	*size = 0;
-	while ((n = read(fd, block, sizeof(block))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = err_set(e, MB_EIO, "cannot read '%s': %s", path,
-				     strerror(errno));
-			break;
-		}
+	while ((n = pread(fd, block, sizeof(block), (off_t)*size)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set(e, MB_EIO, "cannot read '%s': %s",
+				       path, strerror(errno));
 		sha256_update(&sha, block, (size_t)n);
 		*size += (uint64_t)n;
 	}
-	close(fd);
-	if (rc != MB_OK)
-		return rc;
 	sha256_final(&sha, digest);
 	sha256_hex(digest, sha256);
 	return MB_OK;
@@ -468,12 +474,9 @@ static enum mb_rc prepare_all(struct stager *st, struct err *e)
 
 	rc = db_exec(st->db, "CREATE TEMP TABLE IF NOT EXISTS conflict_detail("
 		     "contact_id INTEGER PRIMARY KEY, detail TEXT)", e);
-	for (i = 0; i < sizeof(list) / sizeof(list[0]) && rc == MB_OK; i++) {
+	for (i = 0; i < sizeof(list) / sizeof(list[0]) && rc == MB_OK; i++)
 		rc = db_prepare(st->db, list[i].stmt, list[i].sql, e);
-		if (rc != MB_OK)
-			return rc;
-	}
-	return st->multi ? prepare_multi(st, e) : MB_OK;
+	return rc;
 }
 
 static void finalize_all(struct stager *st)
@@ -823,7 +826,15 @@ static enum mb_rc write_batch(struct stager *st, const struct batch *b,
 		const struct staged *r = &b->rows[i];
 
 		if (st->multi && multi_ahead(b, i)) {
-			rc = insert_multi(st, b, i, e);
+			/*
+			 * Prepared when first needed: its 288 numbered
+			 * parameters cost SQLite a quadratic lookup (most of
+			 * the time of a zip of 3,000 one-row members).
+			 */
+			if (!st->ins_multi)
+				rc = prepare_multi(st, e);
+			if (rc == MB_OK)
+				rc = insert_multi(st, b, i, e);
 			i += STAGE_MULTI;
 			continue;
 		}
@@ -839,11 +850,37 @@ static enum mb_rc write_batch(struct stager *st, const struct batch *b,
 
 /* ---- the queue between the two threads ------------------------------- */
 
-static void queue_init(struct queue *q)
+static void queue_init(struct queue *q, const volatile sig_atomic_t *stop)
 {
+	pthread_condattr_t attr;
+
 	memset(q, 0, sizeof(*q));
+	q->stop = stop;
 	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->changed, NULL);
+	/* Waits are slices of STOP_SLICE_MS: immune to wall clock steps. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->changed, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+static int queue_stopped(const struct queue *q)
+{
+	return q->stop && *q->stop;
+}
+
+/* Wait for a change, or STOP_SLICE_MS (to look at q->stop). */
+static void queue_wait_slice(struct queue *q)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += STOP_SLICE_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&q->changed, &q->lock, &until);
 }
 
 static void batch_free_all(struct batch *b)
@@ -902,14 +939,17 @@ static void queue_put_full(struct queue *q, struct batch *b)
 	pthread_mutex_unlock(&q->lock);
 }
 
-/* The next full batch, or NULL when the reader is done and none is left. */
+/*
+ * The next full batch, or NULL when the reader is done and none is left,
+ * or when a stop is requested.
+ */
 static struct batch *queue_take_full(struct queue *q)
 {
 	struct batch *b;
 
 	pthread_mutex_lock(&q->lock);
-	while (!q->full_head && !q->reader_done)
-		pthread_cond_wait(&q->changed, &q->lock);
+	while (!q->full_head && !q->reader_done && !queue_stopped(q))
+		queue_wait_slice(q);
 	b = q->full_head;
 	if (b) {
 		q->full_head = b->next;
@@ -1031,21 +1071,25 @@ static void *reader_main(void *arg)
 	struct csvread_opts copts = CSVREAD_OPTS_INIT;
 
 	copts.delimiter = rd->opts->delimiter;
+	rd->src.stop = rd->opts->stop;
 	rd->cur = queue_take_free(rd->q);
-	if (!rd->cur)
+	if (!rd->cur) {
 		rd->rc = MB_ESTOPPED;
-	else if (rd->member)
+	} else if (rd->member) {
 		rd->rc = source_open_member(&rd->src, rd->path, rd->member,
 					    &rd->err);
-	else
-		rd->rc = source_open(&rd->src, rd->path, &rd->err);
+	} else {
+		rd->rc = source_open_fd(&rd->src, rd->path, rd->fd, &rd->err);
+		rd->fd = -1;
+	}
 	if (rd->rc == MB_OK)
 		rd->rc = csvread_run(&rd->src, &copts, on_row, rd,
 				     &rd->delimiter, &rd->err);
 	if (rd->rc == MB_OK && !rd->have_header)
 		rd->rc = err_set(&rd->err, MB_EDATA, "'%s' is empty: no header"
 				 " row", rd->path);
-	if (rd->src.in) {
+	/* Stopped: the file is rolled back, no need to read it to its end. */
+	if (rd->src.in && rd->rc != MB_ESTOPPED) {
 		struct err fp_err = ERR_INIT;
 
 		rd->have_fingerprint = source_fingerprint(&rd->src, &rd->size,
@@ -1060,23 +1104,28 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-/* Write every batch the reader produces; on failure make it stop. */
+/*
+ * Write every batch the reader produces; on failure, or when a stop is
+ * requested (checked between batches of STAGE_BATCH rows and while
+ * waiting), make it stop.  What the reader had queued is freed with the
+ * queue.
+ */
 static enum mb_rc write_all(struct stager *st, struct queue *q, struct err *e)
 {
 	enum mb_rc rc = MB_OK;
 	struct batch *b;
 
-	int told = 0;
-
-	while ((b = queue_take_full(q)) != NULL) {
-		if (rc == MB_OK)
-			rc = write_batch(st, b, e);
-		if (rc != MB_OK && !told) {
-			queue_set(q, &q->aborted);
-			told = 1;
-		}
+	while (rc == MB_OK && (b = queue_take_full(q)) != NULL) {
+		rc = write_batch(st, b, e);
 		queue_give_back(q, b);
+		if (rc == MB_OK && queue_stopped(q))
+			break;
 	}
+	if (rc == MB_OK && queue_stopped(q))
+		rc = err_set(e, MB_ESTOPPED, "stopped while staging '%s'",
+			     st->path);
+	if (rc != MB_OK)
+		queue_set(q, &q->aborted);
 	return rc;
 }
 
@@ -1237,11 +1286,14 @@ static void warn(const struct stage_opts *opts, int refused,
 		opts->warn(opts->warn_ctx, refused, msg);
 }
 
-/* Local failures that are about this machine, not about the file. */
+/*
+ * Local failures that are about this machine, not about the file; and a
+ * stop, which must not commit the rows read before it.
+ */
 static int is_local_failure(enum mb_rc rc)
 {
 	return rc == MB_EDB || rc == MB_ELOCKED || rc == MB_EINTERNAL ||
-	       rc == MB_EIO;
+	       rc == MB_EIO || rc == MB_ESTOPPED;
 }
 
 /*
@@ -1257,7 +1309,7 @@ static enum mb_rc run_pipeline(struct stager *st, struct reader *rd,
 	pthread_t thread;
 	enum mb_rc rc;
 
-	queue_init(&q);
+	queue_init(&q, rd->opts->stop);
 	rd->q = &q;
 	if (pthread_create(&thread, NULL, reader_main, rd) != 0) {
 		queue_release(&q);
@@ -1278,20 +1330,26 @@ static enum mb_rc run_pipeline(struct stager *st, struct reader *rd,
 	return MB_OK;
 }
 
-/* A file with these bytes is among generation gen's inputs. */
-static enum mb_rc already_staged(struct db *db, int64_t gen,
+/*
+ * A file with these bytes (size, SHA-256) is among generation gen's
+ * inputs.  The size lets the lookup use the index on (gen, size): by the
+ * hash alone it scanned every input of the generation, twice per input
+ * (quadratic in the members of a zip).
+ */
+static enum mb_rc already_staged(struct db *db, int64_t gen, uint64_t size,
 				 const char *sha256, int *found, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	enum mb_rc rc;
 	int step;
 
-	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ? AND"
-			" sha256 = ?", e);
+	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ?1 AND"
+			" size = ?3 AND sha256 = ?2", e);
 	if (rc != MB_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, gen);
 	sqlite3_bind_text(s, 2, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
 	step = sqlite3_step(s);
 	*found = step == SQLITE_ROW;
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
@@ -1347,6 +1405,54 @@ static enum mb_rc open_generation(struct stager *st, int64_t run_id,
 }
 
 /*
+ * A file's transaction.  The members of one zip share one (zip_end
+ * commits it after the archive's last member), each member a savepoint in
+ * it, so that a member refused as a whole is still undone alone: a commit
+ * per member wrote some twenty pages each (a zip of 3,000 one-row members
+ * took 4 s, most of it writing).  A crash or a stop mid-archive keeps
+ * nothing of the archive; staging it again is right, as for a file.
+ */
+static enum mb_rc file_begin(struct db *db, const struct input *in,
+			     struct err *e)
+{
+	enum mb_rc rc = MB_OK;
+
+	if (!in->zip)
+		return db_begin(db, e);
+	if (sqlite3_get_autocommit(db->sql))
+		rc = db_begin(db, e);
+	if (rc == MB_OK)
+		rc = db_exec(db, "SAVEPOINT member", e);
+	return rc;
+}
+
+static enum mb_rc file_commit(struct db *db, const struct input *in,
+			      struct err *e)
+{
+	return db_exec(db, in->zip ? "RELEASE member" : "COMMIT", e);
+}
+
+static void file_rollback(struct db *db, const struct input *in)
+{
+	if (!in->zip)
+		db_rollback(db);
+	else if (!sqlite3_get_autocommit(db->sql))
+		db_exec(db, "ROLLBACK TO member; RELEASE member", NULL);
+}
+
+/* After input i: commit its archive's transaction if it was the last. */
+static enum mb_rc zip_end(struct db *db, const struct inputs *in, size_t i,
+			  struct err *e)
+{
+	if (!in->v[i].zip || (i + 1 < in->n && in->v[i + 1].zip ==
+			      in->v[i].zip))
+		return MB_OK;
+	if (sqlite3_get_autocommit(db->sql))
+		return MB_OK;
+	return db_commit(db, e);
+}
+
+/*
  * Stage one file into generation *gen (0: open a new one, and set *gen
  * when the file is committed).
  */
@@ -1372,6 +1478,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		const struct archive_member *m =
 			&in->zip->arc.members[in->member];
 
+		member.za = in->zip->arc.za;
 		member.zip_path = in->path;
 		member.index = m->index;
 		member.name = m->name;
@@ -1379,10 +1486,12 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		member.out_before = in->zip->inflated;
 		rd.member = &member;
 	}
+	rd.fd = in->fd;
+	in->fd = -1;
 	rd.src = (struct source)SOURCE_INIT;
 	rd.map = (struct mapping)MAPPING_INIT;
 	record_init(&rd.rec);
-	rc = db_begin(db, e);
+	rc = file_begin(db, in, e);
 	if (rc != MB_OK)
 		goto out;
 	if (!st.gen)
@@ -1406,10 +1515,11 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		rc = err_set(e, MB_EIO, "cannot read '%s' to its end", path);
 	/* The same bytes under another name: undo, it is staged already. */
 	if (rc == MB_OK)
-		rc = already_staged(db, st.gen, rd.sha256, &found, e);
+		rc = already_staged(db, st.gen, rd.size, rd.sha256, &found,
+				    e);
 	if (rc == MB_OK && found) {
 		finalize_all(&st);
-		db_rollback(db);
+		file_rollback(db, in);
 		warn_skipped(opts, path, counts);
 		goto out;
 	}
@@ -1427,7 +1537,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	if (rc == MB_OK)
 		rc = update_input(&st, &rd, rd.rc == MB_OK, e);
 	if (rc == MB_OK)
-		rc = db_commit(db, e);
+		rc = file_commit(db, in, e);
 	if (rc == MB_OK) {
 		if (!*gen)
 			counts->new_generation = 1;
@@ -1438,12 +1548,14 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 out:
 	finalize_all(&st);
 	if (rc != MB_OK)
-		db_rollback(db);
+		file_rollback(db, in);
 	if (in->zip) {
 		in->zip->packed += in->zip->arc.members[in->member].comp_size;
 		in->zip->inflated += source_inflated(&rd.src);
 	}
 	source_close(&rd.src);
+	if (rd.fd >= 0)
+		close(rd.fd);
 	mapping_release(&rd.map);
 	record_release(&rd.rec);
 	return rc;
@@ -1474,11 +1586,13 @@ static enum mb_rc seen_before(struct db *db, int64_t gen,
 		/* A member's fingerprint is of its stored bytes. */
 		m = &in->zip->arc.members[in->member];
 		size = m->comp_size;
-	} else if (stat(in->path, &st) == 0) {
-		size = (uint64_t)st.st_size;
-	} else {
+	} else if (fstat(in->fd, &st) != 0) {
 		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s",
 			       in->path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		return MB_OK;    /* a pipe: hashed as it is read, once */
+	} else {
+		size = (uint64_t)st.st_size;
 	}
 	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ? AND"
 			" size = ?", e);
@@ -1493,10 +1607,10 @@ static enum mb_rc seen_before(struct db *db, int64_t gen,
 	if (m) {
 		archive_fingerprint(in->zip->arc.za, m->index, &size, sha256);
 	} else {
-		rc = fingerprint_file(in->path, &size, sha256, e);
+		rc = fingerprint_file(in->path, in->fd, &size, sha256, e);
 	}
 	if (rc == MB_OK)
-		rc = already_staged(db, gen, sha256, found, e);
+		rc = already_staged(db, gen, size, sha256, found, e);
 	return rc;
 }
 
@@ -1514,13 +1628,58 @@ static enum mb_rc all_seen(struct db *db, int64_t gen,
 	return rc;
 }
 
+/* A stop request met at input in: what is kept, what to do. */
+static enum mb_rc stopped(const struct input *in,
+			  const struct stage_counts *counts, struct err *e)
+{
+	return err_set(e, MB_ESTOPPED, "staging stopped at '%s': nothing of"
+		       " %s is kept (rolled back, as after a crash); the %llu"
+		       " files staged before it are kept; run the same command"
+		       " again to resume", in->zip ? in->path : in->name,
+		       in->zip ? "that archive" : "that file",
+		       (unsigned long long)counts->files_staged);
+}
+
+/*
+ * Input v: skipped (staged before), staged, or refused as a whole (warned,
+ * counted); anything else is a local failure or a stop (MB_ESTOPPED).
+ */
+static enum mb_rc stage_input(struct db *db, const struct stage_opts *opts,
+			      struct input *v, int64_t *gen,
+			      struct stage_counts *counts, struct err *e)
+{
+	struct err file_err = ERR_INIT;
+	enum mb_rc rc;
+	int found = 0;
+
+	if (stop_requested(opts))
+		return MB_ESTOPPED;
+	rc = seen_before(db, *gen, v, &found, e);
+	if (rc != MB_OK)
+		return rc;
+	if (found) {
+		warn_skipped(opts, v->name, counts);
+		return MB_OK;
+	}
+	rc = stage_one(db, opts, v, gen, counts, &file_err);
+	if (rc == MB_EDATA || rc == MB_ENOINPUT) {
+		warn(opts, 1, file_err.msg);
+		counts->files_failed++;
+		return MB_OK;
+	}
+	if (rc != MB_OK)
+		*e = file_err;
+	return rc;
+}
+
 static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 			    struct inputs *in, struct stage_counts *counts,
 			    struct err *e)
 {
-	enum mb_rc rc, file_rc;
-	int64_t latest = 0, gen;
-	int pushed = 0, found, all = 0;
+	enum mb_rc rc;
+	struct stage_counts before = *counts;
+	int64_t latest = 0, gen, before_gen = 0;
+	int pushed = 0, all = 0;
 	size_t i;
 
 	rc = db_gen_latest(db, &latest, &pushed, e);
@@ -1533,27 +1692,26 @@ static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 		return rc;
 	}
 	gen = pushed ? 0 : latest;
-	for (i = 0; i < in->n && rc == MB_OK; i++) {
-		struct err file_err = ERR_INIT;
-
-		rc = seen_before(db, gen, &in->v[i], &found, e);
+	for (i = 0; i < in->n; i++) {
+		if (!i || in->v[i].zip != in->v[i - 1].zip) {
+			before = *counts;      /* a zip's transaction starts */
+			before_gen = gen;
+		}
+		rc = stage_input(db, opts, &in->v[i], &gen, counts, e);
+		if (rc == MB_OK)
+			rc = zip_end(db, in, i, e);
 		if (rc != MB_OK)
 			break;
-		if (found) {
-			warn_skipped(opts, in->v[i].name, counts);
-			continue;
+	}
+	if (rc != MB_OK && i < in->n) {
+		/* A zip's earlier members go with the one that failed. */
+		db_rollback(db);
+		if (in->v[i].zip) {
+			*counts = before;
+			gen = before_gen;
 		}
-		file_rc = stage_one(db, opts, &in->v[i], &gen, counts,
-				    &file_err);
-		if (file_rc == MB_EDATA || file_rc == MB_ENOINPUT) {
-			warn(opts, 1, file_err.msg);
-			counts->files_failed++;
-			continue;
-		}
-		if (file_rc != MB_OK) {
-			*e = file_err;
-			rc = file_rc;
-		}
+		if (rc == MB_ESTOPPED)
+			rc = stopped(&in->v[i], counts, e);
 	}
 	if (gen)
 		counts->generation = gen;
@@ -1562,14 +1720,15 @@ static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 
 /* ---- inputs: files, and the CSV members of zips ----------------------- */
 
-static void add_input(struct inputs *in, const char *path, char *name,
-		      struct zipped *zip, size_t member)
+static void add_input(struct inputs *in, const char *path, int fd,
+		      char *name, struct zipped *zip, size_t member)
 {
 	struct input *v;
 
 	in->v = xrealloc(in->v, (in->n + 1) * sizeof(*in->v));
 	v = &in->v[in->n++];
 	v->path = path;
+	v->fd = fd;
 	v->name = name;
 	v->zip = zip;
 	v->member = member;
@@ -1604,8 +1763,8 @@ static void warn_ignored(const struct stage_opts *opts,
 
 /* A zip: each CSV member is an input; the rest is refused or ignored. */
 static enum mb_rc add_zip(const struct stage_opts *opts, struct inputs *in,
-			  const char *path, struct stage_counts *counts,
-			  struct err *e)
+			  const char *path, int fd,
+			  struct stage_counts *counts, struct err *e)
 {
 	struct zipped *z = xcalloc(1, sizeof(*z));
 	struct err zerr = ERR_INIT;
@@ -1613,7 +1772,7 @@ static enum mb_rc add_zip(const struct stage_opts *opts, struct inputs *in,
 	enum mb_rc rc;
 	size_t i;
 
-	rc = archive_open(&z->arc, path, &zerr);
+	rc = archive_open_fd(&z->arc, path, fd, &zerr);
 	if (rc != MB_OK) {
 		free(z);
 		if (rc != MB_EDATA) {
@@ -1633,7 +1792,8 @@ static enum mb_rc add_zip(const struct stage_opts *opts, struct inputs *in,
 			continue;
 		archive_display_name(&z->arc, i, &name);
 		if (kind == ARCHIVE_CSV) {
-			add_input(in, path, buf_detach(&name, NULL), z, i);
+			add_input(in, path, -1, buf_detach(&name, NULL), z,
+				  i);
 			continue;
 		}
 		err_set(&zerr, MB_EDATA, "'%s' is a zip archive inside a zip"
@@ -1646,25 +1806,29 @@ static enum mb_rc add_zip(const struct stage_opts *opts, struct inputs *in,
 }
 
 /*
- * Every path as inputs, zips detected by their first bytes (never by
- * name) and opened now: a zip that cannot be staged at all is refused
+ * Every path as inputs, from fds[i] (open on paths[i]; taken: each is
+ * handed to an input or closed), zips detected by their first bytes (never
+ * by name) and opened now: a zip that cannot be staged at all is refused
  * before anything is written, as a file that cannot be opened is.
  */
 static enum mb_rc list_inputs(const struct stage_opts *opts,
-			      const char *const *paths, size_t npaths,
-			      struct inputs *in, struct stage_counts *counts,
-			      struct err *e)
+			      const char *const *paths, int *fds,
+			      size_t npaths, struct inputs *in,
+			      struct stage_counts *counts, struct err *e)
 {
 	enum mb_rc rc = MB_OK;
 	int is_zip = 0;
 	size_t i;
 
 	for (i = 0; i < npaths && rc == MB_OK; i++) {
-		rc = archive_is_zip_file(paths[i], &is_zip, e);
+		rc = archive_is_zip_fd(fds[i], paths[i], &is_zip, e);
 		if (rc == MB_OK && is_zip)
-			rc = add_zip(opts, in, paths[i], counts, e);
-		else if (rc == MB_OK)
-			add_input(in, paths[i], xstrdup(paths[i]), NULL, 0);
+			rc = add_zip(opts, in, paths[i], fds[i], counts, e);
+		if (rc == MB_OK && !is_zip) {
+			add_input(in, paths[i], fds[i], xstrdup(paths[i]),
+				  NULL, 0);
+			fds[i] = -1;
+		}
 	}
 	return rc;
 }
@@ -1673,8 +1837,11 @@ static void inputs_release(struct inputs *in)
 {
 	size_t i;
 
-	for (i = 0; i < in->n; i++)
+	for (i = 0; i < in->n; i++) {
 		free(in->v[i].name);
+		if (in->v[i].fd >= 0)
+			close(in->v[i].fd);
+	}
 	for (i = 0; i < in->nzips; i++) {
 		archive_release(&in->zips[i]->arc);
 		free(in->zips[i]);
@@ -1689,15 +1856,22 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		       struct stage_counts *counts, struct err *e)
 {
 	struct inputs in;
+	int *fds = xcalloc(npaths + 1, sizeof(*fds));
 	enum mb_rc rc = MB_OK;
 	size_t i;
 
 	memset(&in, 0, sizeof(in));
 	memset(counts, 0, sizeof(*counts));
+	for (i = 0; i < npaths; i++)
+		fds[i] = -1;
 	for (i = 0; i < npaths && rc == MB_OK; i++)
-		rc = check_readable(paths[i], e);
+		rc = open_input(paths[i], &fds[i], e);
 	if (rc == MB_OK)
-		rc = list_inputs(opts, paths, npaths, &in, counts, e);
+		rc = list_inputs(opts, paths, fds, npaths, &in, counts, e);
+	for (i = 0; i < npaths; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
 
 	/*
 	 * Staging speed.  A file is one transaction, so a crash mid-file

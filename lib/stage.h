@@ -53,6 +53,7 @@
 #ifndef MB_STAGE_H
 #define MB_STAGE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,14 @@ struct stage_opts {
 	 */
 	void (*warn)(void *ctx, int refused, const char *msg);
 	void *warn_ctx;
+	/*
+	 * When *stop becomes non-zero (a signal handler sets it), staging
+	 * stops within about 100 ms (between batches of rows, and while a
+	 * pipe waits for its writer): the file being staged is rolled back
+	 * as after a crash, the files before it stay, and stage_files returns
+	 * MB_ESTOPPED saying so.  NULL: never stop.
+	 */
+	const volatile sig_atomic_t *stop;
 };
 
 struct stage_counts {

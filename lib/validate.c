@@ -8,11 +8,22 @@
  * clear reasons over speed: it checks in the order a person would look at
  * a bad address (wrapping, quoting, stray characters, the @, then each
  * half) so the first problem found is the one reported.
+ *
+ * Then the address is normalised for identity (normalize_address): an
+ * all-ASCII address, nearly every row, is only lower-cased in place; the
+ * rest goes through libunistring (NFC of the local part) and libidn2
+ * (UTS-46 processing of the domain, then back to its Unicode form).
  */
 #include "validate.h"
 
+#include <errno.h>
+#include <idn2.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <uninorm.h>
+
+#include "xalloc.h"
 
 #define EMAIL_MAX 254 /* RFC 5321 path limit minus the angle brackets */
 #define LOCAL_MAX 64
@@ -346,11 +357,168 @@ static const char *check_address(const unsigned char *s, size_t n)
 	return check_domain(s + at + 1, n - at - 1);
 }
 
+/* ---- normalisation for identity ---------------------------------------- */
+
+static int is_ascii(const unsigned char *s, size_t n)
+{
+	return skip_ascii(s, s + n) == s + n;
+}
+
+static void lower_ascii(char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] >= 'A' && p[i] <= 'Z')
+			p[i] += 'a' - 'A';
+}
+
+/* A label of domain d[0..n) is an IDNA A-label ("xn--", any case). */
+static int has_a_label(const unsigned char *d, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 4 <= n; i++)
+		if ((i == 0 || d[i - 1] == '.') &&
+		    (d[i] | 0x20) == 'x' && (d[i + 1] | 0x20) == 'n' &&
+		    d[i + 2] == '-' && d[i + 3] == '-')
+			return 1;
+	return 0;
+}
+
+/* libidn2's verdict on a domain, as a reason in this module's words. */
+static const char *idna_reason(int rc)
+{
+	switch (rc) {
+	case IDN2_MALLOC:
+		abort();         /* out of memory: see xalloc.h */
+	case IDN2_PUNYCODE_BAD_INPUT:
+	case IDN2_PUNYCODE_BIG_OUTPUT:
+	case IDN2_PUNYCODE_OVERFLOW:
+		return "invalid punycode (xn--) label in domain";
+	case IDN2_TOO_BIG_DOMAIN:
+		return "address too long";
+	case IDN2_TOO_BIG_LABEL:
+		return "domain label too long";
+	case IDN2_HYPHEN_STARTEND:
+		return "domain label starts or ends with '-'";
+	case IDN2_2HYPHEN:
+		return "domain label has '--' in third and fourth position";
+	case IDN2_DISALLOWED:
+	case IDN2_UNASSIGNED:
+	case IDN2_CONTEXTJ:
+	case IDN2_CONTEXTO:
+	case IDN2_CONTEXTO_NO_RULE:
+	case IDN2_BIDI:
+	case IDN2_LEADING_COMBINING:
+		return "character not allowed in a domain name (IDNA)";
+	default:
+		return "invalid international domain name (IDNA)";
+	}
+}
+
+/* The local part s[0..n) in NFC, ASCII letters lower-cased, onto out. */
+static const char *normalize_local(const unsigned char *s, size_t n,
+				   struct buf *out)
+{
+	size_t at = out->len, len = 0;
+	uint8_t *nfc = NULL;
+	enum mb_rc rc;
+
+	if (!is_ascii(s, n)) {
+		nfc = u8_normalize(UNINORM_NFC, s, n, NULL, &len);
+		if (!nfc && errno == ENOMEM)
+			abort();  /* out of memory: see xalloc.h */
+		if (!nfc)
+			return "invalid utf-8 in address";
+		s = nfc;
+		n = len;
+	}
+	rc = buf_add(out, s, n);
+	free(nfc);
+	if (rc != MB_OK)
+		return "address too long";
+	lower_ascii(out->data + at, n);
+	return n > LOCAL_MAX ? "local part too long" : NULL;
+}
+
+/*
+ * The domain s[0..n) onto out in its one form: through IDNA (UTS-46
+ * mapping, non-transitional: case folding and NFC included), which gives
+ * the A-label form and refuses what is no domain name, then back to its
+ * U-labels (Unicode, NFC, lower case), the form the user knows.
+ */
+static const char *normalize_domain(const unsigned char *s, size_t n,
+				    struct buf *out)
+{
+	char *name = xstrndup((const char *)s, n);
+	char *ascii = NULL, *unicode = NULL;
+	const char *reason = NULL;
+	int rc;
+
+	rc = idn2_lookup_u8((const uint8_t *)name, (uint8_t **)&ascii,
+			    IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+	if (rc == IDN2_OK)
+		rc = idn2_to_unicode_8z8z(ascii, &unicode, 0);
+	if (rc != IDN2_OK)
+		reason = idna_reason(rc);
+	else if (buf_addstr(out, unicode) != MB_OK)
+		reason = "address too long";
+	free(name);
+	idn2_free(ascii);
+	idn2_free(unicode);
+	return reason;
+}
+
+/* The slow path of validate_email: s[0..n) is not all ASCII, or xn--. */
+static const char *normalize_unicode(const unsigned char *s, size_t n,
+				     size_t at, struct buf *out)
+{
+	struct buf tmp;
+	const char *reason;
+
+	buf_init(&tmp, out->max);
+	reason = normalize_local(s, at, &tmp);
+	if (!reason && buf_addch(&tmp, '@') != MB_OK)
+		reason = "address too long";
+	if (!reason)
+		reason = normalize_domain(s + at + 1, n - at - 1, &tmp);
+	if (!reason && tmp.len > EMAIL_MAX)
+		reason = "address too long";
+	if (!reason)
+		buf_set(out, tmp.data, tmp.len);
+	buf_release(&tmp);
+	return reason;
+}
+
+/*
+ * The one normalisation of an address for identity (what is staged, sent,
+ * exported and matched against Meisa's unsubscribed list).  Checks that
+ * only hold for some forms (UTS-46 validity of the local part, more
+ * suites) belong here, so every caller gets them.
+ */
+static const char *normalize_address(const char *p, size_t n,
+				     struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	const unsigned char *at = memchr(s, '@', n);
+
+	if (!at)
+		return "no @";
+	if (!is_ascii(s, n) || has_a_label(at + 1, n - (size_t)(at - s) - 1))
+		return normalize_unicode(s, n, (size_t)(at - s), out);
+	/* buf_set() empties out before it can fail: check the cap first. */
+	if (n > out->max)
+		return "address too long";
+	buf_set(out, s, n);
+	lower_ascii(out->data, n);
+	return NULL;
+}
+
 const char *validate_email(const char *p, size_t n, struct buf *out)
 {
 	const unsigned char *s = (const unsigned char *)p;
 	const char *reason;
-	size_t i;
 
 	trim(&s, &n);
 	reason = unwrap_angle(&s, &n);
@@ -359,12 +527,5 @@ const char *validate_email(const char *p, size_t n, struct buf *out)
 	reason = check_address(s, n);
 	if (reason)
 		return reason;
-	/* buf_set() empties out before it can fail: check the cap first. */
-	if (n > out->max)
-		return "address too long";
-	buf_set(out, s, n);
-	for (i = 0; i < n; i++)
-		if (out->data[i] >= 'A' && out->data[i] <= 'Z')
-			out->data[i] += 'a' - 'A';
-	return NULL;
+	return normalize_address((const char *)s, n, out);
 }

@@ -20,6 +20,17 @@
  *               with '-'; the last label (TLD) not all digits; punycode
  *               labels (xn--...) are ordinary labels;
  *   whole       at most 254 octets.
+ *
+ * Normalised for identity, so that one mailbox is one contact however it
+ * is spelt: the local part to Unicode NFC with its ASCII letters in lower
+ * case (other letters are kept as written: providers differ); the domain
+ * through IDNA (libidn2, UTS-46 non-transitional processing: full case
+ * folding, NFC, A-labels decoded) and stored as its U-labels.  So
+ * user@exämple.com in NFC or NFD, USER@EXÄMPLE.COM and
+ * user@xn--exmple-cua.com are all user@exämple.com (NFC).  The Unicode
+ * form is what is staged, sent to Meisa and exported: the address Meisa
+ * shows is the one the user knows.  All-ASCII addresses without an xn--
+ * label (nearly every row) are only lower-cased.
  */
 #ifndef MB_VALIDATE_H
 #define MB_VALIDATE_H
@@ -38,8 +49,9 @@ int validate_utf8(const char *p, size_t n);
 /*
  * Normalise and check one email cell: trim white space (space, tab, CR, LF),
  * take the address out of "Jane Doe <jane@x.com>", "\"Doe, Jane\"
- * <jane@x.com>" or "<jane@x.com>", lower-case its ASCII letters (non-ASCII
- * bytes are kept as they are).  On success the address is written to out
+ * <jane@x.com>" or "<jane@x.com>", normalise it (above: one function, also
+ * behind the staging file's mb_email() SQL function, which matches Meisa's
+ * unsubscribed list).  On success the address is written to out
  * (replacing its contents) and NULL is returned; otherwise a static,
  * lowercase reason is returned and out is unchanged.  The reasons:
  *
@@ -65,6 +77,11 @@ int validate_utf8(const char *p, size_t n);
  *                         "domain label too long",
  *                         "domain label starts or ends with '-'",
  *                         "numeric top-level domain"
+ *   IDNA (non-ASCII or    "invalid punycode (xn--) label in domain",
+ *   xn-- domains):        "character not allowed in a domain name (IDNA)",
+ *                         "domain label has '--' in third and fourth
+ *                         position", "invalid international domain name
+ *                         (IDNA)", and the length and '-' reasons above
  *
  * p need not be NUL-terminated and may hold NUL bytes (they are refused).
  */

@@ -5,6 +5,7 @@
  * written with libzip itself, AES-encrypted ones included.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,4 +326,46 @@ Test(archive, fingerprint_is_of_the_stored_bytes)
 	cr_assert_str_neq(h1, h2);
 	archive_release(&a);
 	archive_release(&b);
+}
+
+/* The zip check reads with pread: the descriptor is then read from 0. */
+Test(archive, is_zip_fd_leaves_the_offset)
+{
+	const char *path = tmpdir_write("o.zip", "PK\x03\x04rest", 8);
+	char head[4];
+	int is_zip = -1;
+	int fd = open(path, O_RDONLY);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(archive_is_zip_fd(fd, path, &is_zip, NULL), MB_OK);
+	cr_assert_eq(is_zip, 1);
+	cr_assert_eq(read(fd, head, 4), 4);
+	cr_assert_eq(memcmp(head, "PK\x03\x04", 4), 0);
+	close(fd);
+}
+
+/* Past ARCHIVE_MAX_MEMBERS: refused, with the archive and its count. */
+Test(archive, too_many_members_are_refused)
+{
+	const char *path = tmpdir_path("many.zip");
+	struct archive a = ARCHIVE_INIT;
+	struct err e = ERR_INIT;
+	char name[32], want[64];
+	zip_t *z;
+	int code = 0, i;
+
+	z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &code);
+	cr_assert_not_null(z);
+	for (i = 0; i <= ARCHIVE_MAX_MEMBERS; i++) {
+		snprintf(name, sizeof(name), "m%05d.csv", i);
+		cr_assert_geq(zip_file_add(z, name, zip_source_buffer(z, CSV,
+			strlen(CSV), 0), 0), 0);
+	}
+	cr_assert_eq(zip_close(z), 0);
+	cr_assert_eq(archive_open(&a, path, &e), MB_EDATA);
+	snprintf(want, sizeof(want), "has %d members, more than the %d",
+		 ARCHIVE_MAX_MEMBERS + 1, ARCHIVE_MAX_MEMBERS);
+	cr_assert(strstr(e.msg, path) && strstr(e.msg, want), "%s", e.msg);
+	cr_assert_null(a.members);
+	archive_release(&a);
 }

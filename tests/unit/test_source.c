@@ -5,9 +5,12 @@
  * and the zip-bomb guard over an archive's members.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <zip.h>
 #include <zlib.h>
 
@@ -211,6 +214,13 @@ static const struct refusal refusals[] = {
 	{ "bin.csv", "\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0", 20,
 	  0, "is binary data, not CSV" },
 	{ "nul.csv", "email\nx@y.z\0\n", 13, 0, "is binary data, not CSV" },
+	/* It read "binary data (NUL bytes)", which sends one to iconv. */
+	{ "twice.csv.gz", "\x1f\x8b\x08\0\0\0\0\0\0\x03", 10, 1,
+	  "is gzip-compressed twice (a gzip file inside a gzip file):"
+	  " decompress it once" },
+	{ "xz.csv.gz", "\xfd" "7zXZ\0\0\x04", 8, 1,
+	  "is gzip-compressed xz data (a compressed file inside a gzip"
+	  " file): decompress both" },
 };
 
 Test(source, refusals_name_the_file_and_say_what_to_do)
@@ -789,4 +799,67 @@ Test(source, zip_bomb_is_refused_after_what_came_before)
 		     "%s", e.msg);
 	source_close(&src);
 	free(lines);
+}
+
+/* A pipe is read from the descriptor given, never opened by name. */
+Test(source, pipe_read_from_the_descriptor_given)
+{
+	static const char text[] = "email\na@example.com\n";
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	char out[256];
+	size_t total;
+	int fds[2];
+
+	cr_assert_eq(pipe(fds), 0);
+	cr_assert_eq(write(fds[1], text, sizeof(text) - 1),
+		     (ssize_t)sizeof(text) - 1);
+	close(fds[1]);
+	cr_assert_eq(source_open_fd(&src, "in.fifo", fds[0], &e), MB_OK,
+		     "%s", e.msg);
+	cr_assert_eq(read_all(&src, out, sizeof(out), 5, &total, &e), MB_OK);
+	cr_assert_eq(total, sizeof(text) - 1);
+	cr_assert_eq(memcmp(out, text, total), 0);
+	source_close(&src);
+	assert_closed(&src);
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void *stop_soon(void *arg)
+{
+	struct timespec t = { 0, 300 * 1000 * 1000 };
+
+	(void)arg;
+	nanosleep(&t, NULL);
+	stop_flag = 1;
+	return NULL;
+}
+
+/* A silent writer kept a stop request waiting in read(2) forever. */
+Test(source, stop_is_seen_while_a_pipe_waits)
+{
+	struct source src = SOURCE_INIT;
+	struct err e = ERR_INIT;
+	pthread_t thread;
+	char out[64];
+	size_t total = 0;
+	int fds[2];
+
+	cr_assert_eq(pipe(fds), 0);
+	cr_assert_eq(write(fds[1], "email\n", 6), 6);
+	stop_flag = 0;
+	src.stop = &stop_flag;
+	cr_assert_eq(pthread_create(&thread, NULL, stop_soon, NULL), 0);
+	/* What came before the stop is delivered first, as for damage. */
+	cr_assert_eq(source_open_fd(&src, "silent.fifo", fds[0], &e), MB_OK,
+		     "%s", e.msg);
+	cr_assert_eq(read_all(&src, out, sizeof(out), 16, &total, &e),
+		     MB_ESTOPPED);
+	pthread_join(thread, NULL);
+	cr_assert_eq(total, 6);
+	cr_assert(strstr(e.msg, "'silent.fifo'"), "%s", e.msg);
+	source_close(&src);
+	assert_closed(&src);
+	close(fds[1]);
 }

@@ -81,9 +81,11 @@ static const struct valid_case valid_cases[] = {
 	{ S("user@c--n.com"), NULL },
 	{ S("user@example.co-uk"), NULL },
 	/* internationalised domains, punycode and UTF-8 */
-	{ S("user@xn--bcher-kva.ch"), NULL },
-	{ S("user@example.xn--p1ai"), NULL },
-	{ S("user@xn--80ak6aa92e.com"), NULL },
+	/* A-labels are decoded: the Unicode form is the one stored */
+	{ S("user@xn--bcher-kva.ch"), "user@b\xc3\xbc" "cher.ch" },
+	{ S("user@example.xn--p1ai"), "user@example.\xd1\x80\xd1\x84" },
+	{ S("user@xn--80ak6aa92e.com"),
+	  "user@\xd0\xb0\xd1\x80\xd1\x80\xd3\x8f\xd0\xb5.com" },
 	{ S("xn--test@example.com"), NULL },
 	{ S("user@b\xc3\xbc" "cher.ch"), NULL },
 	{ S("user@\xd0\xbc\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0"
@@ -98,12 +100,12 @@ static const struct valid_case valid_cases[] = {
 	    "\xce\xb3\xce\xbc\xce\xb1.\xce\xb4\xce\xbf\xce\xba\xce\xb9"
 	    "\xce\xbc\xce\xae"), NULL },
 	{ S("\xf0\x9f\x98\x80@example.com"), NULL },
-	/* case: ASCII letters lowered, non-ASCII bytes kept */
+	/* case: ASCII letters lowered, the domain folded fully (IDNA) */
 	{ S("Jane.Doe@Example.COM"), "jane.doe@example.com" },
 	{ S("JOHN.DOE@GMAIL.COM"), "john.doe@gmail.com" },
 	{ S("user@EXAMPLE.COM"), "user@example.com" },
 	{ S("\xc3\x96MIL@Example.com"), "\xc3\x96mil@example.com" },
-	{ S("User@XN--BCHER-KVA.CH"), "user@xn--bcher-kva.ch" },
+	{ S("User@XN--BCHER-KVA.CH"), "user@b\xc3\xbc" "cher.ch" },
 	/* trimming */
 	{ S("  jane@example.com  "), "jane@example.com" },
 	{ S("\tjane@example.com\r\n"), "jane@example.com" },
@@ -363,7 +365,7 @@ Test(email, normalisation)
 		{ "  \"Doe, Jane\"   < Jane@X.com >  ", "jane@x.com" },
 		{ "<jane@x.com>", "jane@x.com" },
 		{ "Jane<jane@x.com>", "jane@x.com" },
-		{ "\xc3\x96MIL@B\xc3\x9c" "CHER.DE", "\xc3\x96mil@b\xc3\x9c"
+		{ "\xc3\x96MIL@B\xc3\x9c" "CHER.DE", "\xc3\x96mil@b\xc3\xbc"
 		  "cher.de" },
 	};
 	struct buf out = BUF_INIT;
@@ -376,6 +378,73 @@ Test(email, normalisation)
 					      &out), "'%s'", cases[i].in);
 		cr_expect_str_eq(buf_str(&out), cases[i].want);
 		cr_expect_eq(out.len, strlen(cases[i].want));
+	}
+	buf_release(&out);
+}
+
+/*
+ * One mailbox, one form (issue 13 item 10): NFC and NFD, upper case and
+ * the A-label of one address all gave contacts of their own.
+ */
+#define EXAMPLE_NFC "ex\xc3\xa4mple.com"      /* ex + U+00E4 + mple */
+#define EXAMPLE_NFD "exa\xcc\x88mple.com"     /* ex + a + U+0308 */
+
+Test(email, one_mailbox_one_form)
+{
+	static const struct norm_case cases[] = {
+		{ "user@" EXAMPLE_NFC, "user@" EXAMPLE_NFC },
+		{ "user@" EXAMPLE_NFD, "user@" EXAMPLE_NFC },
+		{ "user@xn--exmple-cua.com", "user@" EXAMPLE_NFC },
+		{ "user@XN--EXMPLE-CUA.COM", "user@" EXAMPLE_NFC },
+		{ "USER@EX\xc3\x84MPLE.COM", "user@" EXAMPLE_NFC },
+		{ "USER@EXA\xcc\x88MPLE.COM", "user@" EXAMPLE_NFC },
+		{ "j\xc3\xb6rg@example.org", "j\xc3\xb6rg@example.org" },
+		{ "jo\xcc\x88rg@example.org", "j\xc3\xb6rg@example.org" },
+		{ "Jo\xcc\x88rg@Example.ORG", "j\xc3\xb6rg@example.org" },
+		/* non-transitional: sharp s stays (it is not "ss") */
+		{ "x@fa\xc3\x9f.de", "x@fa\xc3\x9f.de" },
+		{ "x@xn--fa-hia.de", "x@fa\xc3\x9f.de" },
+		/* ASCII-only: lower case, nothing else */
+		{ "A.B+tag@Sub.Example.COM", "a.b+tag@sub.example.com" },
+	};
+	struct buf out = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_set(&out, "old content", 11);
+		cr_expect_null(validate_email(cases[i].in, strlen(cases[i].in),
+					      &out), "'%s'", cases[i].in);
+		cr_expect_str_eq(buf_str(&out), cases[i].want, "'%s'",
+				 cases[i].in);
+	}
+	buf_release(&out);
+}
+
+/* Domains IDNA refuses: a reason, out untouched, no crash. */
+Test(email, invalid_international_domains)
+{
+	static const struct norm_case cases[] = {
+		{ "user@xn--zz.com", "invalid punycode (xn--) label in domain" },
+		{ "user@xn--.com", "domain label starts or ends with '-'" },
+		{ "user@xn--a-ecp.com",
+		  "invalid international domain name (IDNA)" },
+		{ "user@ex\xe2\x98\x83mple.com",       /* U+2603 snowman */
+		  "character not allowed in a domain name (IDNA)" },
+		{ "user@\xc3\xbc" "mlaut-.com",
+		  "domain label starts or ends with '-'" },
+	};
+	struct buf out = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *reason;
+
+		buf_set(&out, "old", 3);
+		reason = validate_email(cases[i].in, strlen(cases[i].in),
+					&out);
+		cr_expect_str_eq(reason ? reason : "(accepted)", cases[i].want,
+				 "'%s'", cases[i].in);
+		cr_expect_str_eq(buf_str(&out), "old");
 	}
 	buf_release(&out);
 }
