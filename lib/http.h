@@ -80,6 +80,7 @@ struct http_request {
 	int64_t retry_after_ms;  /* from Retry-After; -1 when absent */
 	int curl_code;           /* CURLcode; 0 on success */
 	char errbuf[256];        /* libcurl's error text */
+	char location[512];      /* a 3xx's Location, resolved; "" if none */
 	double total_time_s;
 	unsigned sends;          /* times it went out: 0 (no connection), 1,
 				    or more when libcurl re-sent it */

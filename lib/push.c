@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
+#include "clock.h"
 #include "xalloc.h"
 
 #define CURRENT_GEN "(SELECT coalesce(max(id), 0) FROM generations)"
@@ -45,11 +45,11 @@ struct upserts {
 	int in_tx;
 	unsigned batch;
 	int64_t last_commit_ms;
-	int64_t last_answer_ms;  /* last 2xx/4xx: the API is up */
 	struct retry *retries;
 	size_t nretries;
 	struct push_progress progress;
 	int64_t last_progress_ms;
+	int64_t last_eta_ms;     /* when progress.eta_ms was computed */
 	enum mb_rc fatal;        /* MB_EAUTH: stop sending */
 	struct err fatal_err;
 };
@@ -111,7 +111,7 @@ static enum mb_rc save_sends(struct push *p, struct err *e)
 /* Replay the send times of the last hour so the limiter knows them. */
 static enum mb_rc load_sends(struct push *p, struct err *e)
 {
-	int64_t horizon = ratelimit_horizon_ms(&p->api.rl);
+	int64_t horizon = ratelimit_horizon_ms(&p->api.rl), wall, mono;
 	sqlite3_stmt *s = NULL;
 	enum mb_rc rc;
 
@@ -121,9 +121,17 @@ static enum mb_rc load_sends(struct push *p, struct err *e)
 			" ORDER BY t_ms", e);
 	if (rc != MB_OK)
 		return rc;
-	sqlite3_bind_int64(s, 1, db_now_ms() - horizon);
+	/*
+	 * Stored times are wall-clock; the limiter runs on the monotonic
+	 * clock.  Times "in the future" (the wall clock went back since) count
+	 * as sent now rather than stalling the windows for the step.
+	 */
+	wall = clock_wall_ms();
+	mono = clock_mono_ms();
+	sqlite3_bind_int64(s, 1, wall - horizon);
 	while (sqlite3_step(s) == SQLITE_ROW)
-		ratelimit_record(&p->api.rl, sqlite3_column_int64(s, 0));
+		ratelimit_record(&p->api.rl, clock_wall_to_mono(
+				 sqlite3_column_int64(s, 0), wall, mono));
 	sqlite3_finalize(s);
 	return MB_OK;
 }
@@ -137,7 +145,7 @@ enum mb_rc push_open(struct push *p, struct db *db,
 	memset(p, 0, sizeof(*p));
 	p->db = db;
 	p->opts = *opts;
-	p->started_ms = db_now_ms();
+	p->started_ms = clock_mono_ms();
 	api.on_send = on_send;
 	api.ctx = p;
 	rc = meisa_open(&p->api, &api, db->sql, e);
@@ -350,7 +358,7 @@ static enum mb_rc count_plan(struct push *p, struct push_plan *plan,
 	}
 	plan->requests = plan->to_upsert + plan->chunks;
 	plan->estimate_ms = ratelimit_estimate_ms(&p->api.rl,
-			(uint64_t)plan->requests, db_now_ms());
+			(uint64_t)plan->requests, clock_mono_ms());
 	buf_release(&sql);
 	return rc;
 }
@@ -411,7 +419,7 @@ static enum mb_rc commit_batch(struct push *p, struct upserts *u,
 		rc = db_commit(p->db, e);
 	u->in_tx = 0;
 	u->batch = 0;
-	u->last_commit_ms = db_now_ms();
+	u->last_commit_ms = clock_mono_ms();
 	return rc;
 }
 
@@ -513,68 +521,107 @@ static enum mb_rc settle(struct push *p, struct upserts *u,
 	return rc;
 }
 
+/* Giving up loses nothing of what was acknowledged: say so. */
+static void progress_kept(struct err *e)
+{
+	char msg[ERR_MSG_MAX];
+
+	snprintf(msg, sizeof(msg), "%s", e->msg);
+	err_set(e, e->rc, "%s; progress is kept, run the same command again"
+		" to resume", msg);
+}
+
+/* Stop sending with e's error (the first stop wins). */
+static void set_fatal(struct upserts *u, enum mb_rc rc, const struct err *e)
+{
+	if (u->fatal != MB_OK)
+		return;
+	u->fatal = rc;
+	u->fatal_err = *e;
+	if (rc == MB_EUNAVAILABLE)
+		progress_kept(&u->fatal_err);
+}
+
+/* The verdicts of meisa_classify, applied to one upsert's answer. */
 static enum mb_rc on_answer(struct push *p, struct upserts *u,
 			    struct http_request *req, struct err *e)
 {
 	unsigned attempts = (unsigned)(uintptr_t)req->tag;
-	int64_t now = db_now_ms();
-	long status = req->status;
+	enum meisa_verdict verdict = meisa_classify(req);
+	int64_t now = clock_mono_ms();
+	struct err stop = ERR_INIT;
 	enum mb_rc rc;
 
 	meisa_resent(&p->api, req);
-	if (status == 401 || status == 403) {
-		if (u->fatal == MB_OK) {
-			u->fatal = MB_EAUTH;
-			meisa_answer_error(req, MB_EAUTH, status == 401 ?
-					   "the API key was refused" :
-					   "the API key lacks a scope",
-					   &u->fatal_err);
-		}
+	switch (verdict) {
+	case MEISA_DONE:
+	case MEISA_REFUSED:
+		meisa_final(&p->api);
+		rc = settle(p, u, req, verdict == MEISA_DONE, e);
+		http_request_free(req);
+		return rc;
+	case MEISA_THROTTLED:
+		rc = meisa_throttled(&p->api, req, &stop);
+		if (rc != MB_OK)
+			set_fatal(u, rc, &stop);
+		add_retry(u, req, now, attempts);
+		return MB_OK;
+	case MEISA_RETRY:
+		meisa_failed(&p->api, req);
+		add_retry(u, req, now + meisa_backoff_ms(&p->api, attempts),
+			  attempts + 1);
+		return MB_OK;
+	default:
+		set_fatal(u, meisa_stop_error(req, verdict, &stop), &stop);
 		http_request_free(req);
 		return MB_OK;
 	}
-	if (status == 429) {
-		p->api.throttled++;
-		ratelimit_on_429(&p->api.rl, now, req->retry_after_ms);
-		add_retry(u, req, now, attempts);
-		return MB_OK;
+}
+
+/*
+ * The time left, from every window of --rate and the sends recorded
+ * (ratelimit_estimate_ms simulates them: recomputed once a second at most);
+ * -1 without windows (cmd/ then goes by the rate measured).
+ */
+static void estimate(struct push *p, struct upserts *u, int64_t now)
+{
+	struct push_progress *pr = &u->progress;
+
+	if (!p->api.rl.nwindows) {
+		pr->eta_ms = -1;
+		return;
 	}
-	if (status == 0 || status >= 500) {
-		p->api.retries++;
-		add_retry(u, req, now + backoff_delay_ms(attempts,
-			  p->opts.api.backoff_base_ms > 0 ?
-			  p->opts.api.backoff_base_ms : 500,
-			  p->opts.api.backoff_cap_ms > 0 ?
-			  p->opts.api.backoff_cap_ms : 30000, &p->api.rng),
-			  attempts + 1);
-		return MB_OK;
-	}
-	u->last_answer_ms = now;
-	ratelimit_on_success(&p->api.rl);
-	rc = settle(p, u, req, status / 100 == 2, e);
-	http_request_free(req);
-	return rc;
+	if (u->last_eta_ms && now - u->last_eta_ms < 1000)
+		return;
+	u->last_eta_ms = now;
+	pr->eta_ms = pr->total > pr->done ? ratelimit_estimate_ms(&p->api.rl,
+			(uint64_t)(pr->total - pr->done), now) : 0;
 }
 
 static void report(struct push *p, struct upserts *u, int force)
 {
-	int64_t now = db_now_ms();
+	int64_t now = clock_mono_ms();
+	struct push_progress *pr = &u->progress;
 
 	if (!p->opts.progress || (!force && now - u->last_progress_ms < 200))
 		return;
 	u->last_progress_ms = now;
-	u->progress.requests = p->api.requests;
-	u->progress.retries = p->api.retries;
-	u->progress.throttled = p->api.throttled;
-	u->progress.elapsed_ms = now - p->started_ms;
-	p->opts.progress(p->opts.ctx, &u->progress);
+	pr->requests = p->api.requests;
+	pr->retries = p->api.retries;
+	pr->throttled = p->api.throttled;
+	pr->elapsed_ms = now - p->started_ms;
+	estimate(p, u, now);
+	pr->wait_ms = http_in_flight(&p->api.http) || force ? 0 :
+		meisa_waiting(&p->api, now, pr->wait_why,
+			      sizeof(pr->wait_why));
+	p->opts.progress(p->opts.ctx, pr);
 }
 
 /* Send what the limiter and the window allow. */
 static enum mb_rc fill(struct push *p, struct upserts *u, size_t window,
 		       int64_t *wake_ms, struct err *e)
 {
-	int64_t now = db_now_ms(), next_due = INT64_MAX, wait;
+	int64_t now = clock_mono_ms(), next_due = INT64_MAX, wait;
 	struct http_request *req;
 	enum mb_rc rc;
 
@@ -613,10 +660,9 @@ static int upserts_finished(struct push *p, struct upserts *u)
 static enum mb_rc upsert_loop(struct push *p, struct upserts *u,
 			      struct err *e)
 {
-	int64_t give_up = p->opts.api.give_up_ms > 0 ?
-		p->opts.api.give_up_ms : 300000;
 	size_t window = p->opts.api.concurrency ? p->opts.api.concurrency : 4;
 	int64_t drain_until = 0;
+	struct err stop = ERR_INIT;
 	enum mb_rc rc = MB_OK;
 
 	while (rc == MB_OK && !upserts_finished(p, u)) {
@@ -631,18 +677,13 @@ static enum mb_rc upsert_loop(struct push *p, struct upserts *u,
 		rc = http_wait(&p->api.http, (int)wake, e);
 		while (rc == MB_OK && (req = http_next_done(&p->api.http)))
 			rc = on_answer(p, u, req, e);
-		now = db_now_ms();
+		now = clock_mono_ms();
 		if (rc == MB_OK && (u->batch >= PUSH_BATCH ||
 		    now - u->last_commit_ms >= PUSH_BATCH_MS))
 			rc = commit_batch(p, u, e);
 		report(p, u, 0);
-		if (now - u->last_answer_ms > give_up && u->fatal == MB_OK) {
-			u->fatal = MB_EUNAVAILABLE;
-			err_set(&u->fatal_err, MB_EUNAVAILABLE, "Meisa answered"
-				" nothing but errors for %lld s; progress is"
-				" kept, run the same command again to resume",
-				(long long)(give_up / 1000));
-		}
+		if (rc == MB_OK && meisa_tick(&p->api, &stop) != MB_OK)
+			set_fatal(u, stop.rc, &stop);
 		if (stop_sending(p, u) && !drain_until)
 			drain_until = now + (p->opts.drain_ms > 0 ?
 					     p->opts.drain_ms : 10000);
@@ -664,7 +705,7 @@ static enum mb_rc run_upserts(struct push *p, struct push_result *res,
 
 	memset(&u, 0, sizeof(u));
 	u.progress.phase = "upsert";
-	u.last_commit_ms = u.last_answer_ms = u.last_progress_ms = db_now_ms();
+	u.last_commit_ms = u.last_progress_ms = clock_mono_ms();
 	rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state IN"
 		    " ('pending', 'sent') AND gen = " CURRENT_GEN,
 		    &u.progress.total, e);
@@ -930,6 +971,8 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 		req = http_request_new("POST", "/sequences/api/bulk-enroll/",
 				       body.data, body.len, NULL);
 		rc = meisa_call(&p->api, req, e);
+		if (rc == MB_EUNAVAILABLE)
+			progress_kept(e);
 		if (rc == MB_OK)
 			rc = record_chunk(p, id, req, e);
 		if (rc == MB_OK) {
@@ -944,7 +987,7 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 			struct push_progress pr = { "enroll", res->chunks, 0,
 				res->enroll_failed, p->api.requests,
 				p->api.retries, p->api.throttled,
-				db_now_ms() - p->started_ms };
+				clock_mono_ms() - p->started_ms, -1, 0, "" };
 
 			p->opts.progress(p->opts.ctx, &pr);
 		}
@@ -1010,6 +1053,6 @@ enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e)
 	res->requests = p->api.requests;
 	res->retries = p->api.retries;
 	res->throttled = p->api.throttled;
-	res->elapsed_ms = db_now_ms() - p->started_ms;
+	res->elapsed_ms = clock_mono_ms() - p->started_ms;
 	return rc;
 }

@@ -52,6 +52,9 @@ struct push_progress {
 	int64_t done, total, failed;
 	uint64_t requests, retries, throttled;
 	int64_t elapsed_ms;
+	int64_t eta_ms;          /* time left at --rate; -1: no windows */
+	int64_t wait_ms;         /* the limiter holds sends back this long */
+	char wait_why[48];       /* ... for this ("the 1000/h window") */
 };
 
 struct push_opts {
