@@ -306,6 +306,8 @@ enum mb_rc meisa_call(struct meisa *m, struct http_request *req,
 
 	for (;;) {
 		rc = meisa_pace(m, e);
+		if (rc == MB_OK && m->opts.before_send)
+			rc = m->opts.before_send(m->opts.ctx, e);
 		if (rc != MB_OK)
 			return rc;
 		meisa_sent(m);

@@ -45,6 +45,9 @@ struct meisa_opts {
 	/* Bumped by a SIGCONT handler (may be NULL): time stopped never
 	 * counts toward giving up. */
 	volatile sig_atomic_t *resumed;
+	/* Before a request of meisa_call goes out (may be NULL): a failure
+	 * stops the call with its rc.  Then on_send once it is on its way. */
+	enum mb_rc (*before_send)(void *ctx, struct err *e);
 	void (*on_send)(void *ctx, int64_t t_ms);   /* t_ms: wall clock */
 	void *ctx;
 	/* A one-shot call must wait wait_ms (>= 1 s) before it may send, for
@@ -54,7 +57,7 @@ struct meisa_opts {
 };
 
 #define MEISA_OPTS_INIT { NULL, NULL, 0, NULL, 4, 0, 0, 0, NULL, NULL, \
-			  NULL, NULL, NULL, NULL }
+			  NULL, NULL, NULL, NULL, NULL }
 
 /* What an answer means for the run: one decision for every call. */
 enum meisa_verdict {

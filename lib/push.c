@@ -63,9 +63,33 @@ static void on_send(void *ctx, int64_t t_ms)
 		p->sends = xrealloc(p->sends, p->sends_cap * sizeof(int64_t));
 	}
 	p->sends[p->nsends++] = t_ms;
+	/* libcurl's own re-sends find no slot: they are counted at flush. */
+	if (p->reserved) {
+		p->reserved--;
+		p->covered++;
+	}
 }
 
-/* Write buffered send times and the request counter (inside a tx). */
+/* Delete n of this run's reserved rows and take n off requests (delta). */
+static enum mb_rc drop_slots(struct push *p, size_t n, int uncount,
+			     struct err *e)
+{
+	char sql[256];
+
+	if (!n)
+		return MB_OK;
+	snprintf(sql, sizeof(sql), "DELETE FROM sends WHERE rowid IN (SELECT"
+		 " rowid FROM sends WHERE t_ms = %lld LIMIT %zu);"
+		 " UPDATE meta SET value = CAST(value AS INTEGER) - %zu"
+		 " WHERE key = 'requests'", (long long)p->reserve_stamp, n,
+		 uncount ? n : 0);
+	return db_exec(p->db, sql, e);
+}
+
+/*
+ * Write buffered send times and count the sends no slot covered (inside a
+ * tx); the covered ones replace their slot's row.
+ */
 static enum mb_rc flush_sends(struct push *p, struct err *e)
 {
 	int64_t horizon = ratelimit_horizon_ms(&p->api.rl);
@@ -86,26 +110,84 @@ static enum mb_rc flush_sends(struct push *p, struct err *e)
 	sqlite3_finalize(s);
 	snprintf(sql, sizeof(sql), "UPDATE meta SET value = CAST(value AS"
 		 " INTEGER) + %zu WHERE key = 'requests';"
-		 " DELETE FROM sends WHERE t_ms < %lld", p->nsends,
+		 " DELETE FROM sends WHERE t_ms < %lld", p->nsends - p->covered,
 		 (long long)(db_now_ms() - (horizon ? horizon : 3600000)));
 	if (rc == MB_OK)
 		rc = db_exec(p->db, sql, e);
 	if (rc == MB_OK)
-		p->nsends = 0;
+		rc = drop_slots(p, p->covered, 0, e);
+	if (rc == MB_OK)
+		p->nsends = p->covered = 0;
 	return rc;
 }
 
-/* Outside any transaction: commit the send times on their own. */
-static enum mb_rc save_sends(struct push *p, struct err *e)
+/*
+ * Make sure a slot is reserved for the next send (no transaction open):
+ * when none is left or they expired, release what is left and reserve
+ * PUSH_RESERVE more, stamped with the end of their validity (a send using
+ * one leaves before that), in one commit before the request leaves.
+ */
+static int slot_ready(const struct push *p, int64_t now_ms)
+{
+	return p->reserved && now_ms < p->reserve_until;
+}
+
+static enum mb_rc take_slot(struct push *p, int64_t now_ms, struct err *e)
+{
+	int64_t stamp = clock_wall_ms() + PUSH_RESERVE_MS;
+	char sql[256];
+	enum mb_rc rc;
+
+	if (slot_ready(p, now_ms))
+		return MB_OK;
+	snprintf(sql, sizeof(sql), "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+		 " SELECT i + 1 FROM n WHERE i < %d) INSERT INTO sends(t_ms)"
+		 " SELECT %lld FROM n; UPDATE meta SET value = CAST(value AS"
+		 " INTEGER) + %d WHERE key = 'requests'", PUSH_RESERVE,
+		 (long long)stamp, PUSH_RESERVE);
+	rc = db_begin(p->db, e);
+	if (rc == MB_OK)
+		rc = flush_sends(p, e);
+	if (rc == MB_OK)
+		rc = drop_slots(p, p->reserved, 1, e);
+	if (rc == MB_OK)
+		rc = db_exec(p->db, sql, e);
+	if (rc == MB_OK)
+		rc = db_commit(p->db, e);
+	if (rc != MB_OK) {
+		db_rollback(p->db);
+		return rc;
+	}
+	p->reserved = PUSH_RESERVE;
+	p->reserve_stamp = stamp;
+	p->reserve_until = now_ms + PUSH_RESERVE_MS;
+	return MB_OK;
+}
+
+static enum mb_rc before_send(void *ctx, struct err *e)
+{
+	return take_slot(ctx, clock_mono_ms(), e);
+}
+
+/* Outside any transaction: commit the send times on their own, and with
+ * release set give back the slots not used (a clean end). */
+static enum mb_rc save_sends(struct push *p, int release, struct err *e)
 {
 	enum mb_rc rc = db_begin(p->db, e);
 
 	if (rc == MB_OK)
 		rc = flush_sends(p, e);
+	if (rc == MB_OK && release)
+		rc = drop_slots(p, p->reserved, 1, e);
 	if (rc == MB_OK)
-		return db_commit(p->db, e);
-	db_rollback(p->db);
-	return rc;
+		rc = db_commit(p->db, e);
+	if (rc != MB_OK) {
+		db_rollback(p->db);
+		return rc;
+	}
+	if (release)
+		p->reserved = 0;
+	return MB_OK;
 }
 
 /* Replay the send times of the last hour so the limiter knows them. */
@@ -147,6 +229,7 @@ enum mb_rc push_open(struct push *p, struct db *db,
 	p->opts = *opts;
 	p->started_ms = clock_mono_ms();
 	api.on_send = on_send;
+	api.before_send = before_send;
 	api.ctx = p;
 	rc = meisa_open(&p->api, &api, db->sql, e);
 	if (rc == MB_OK)
@@ -160,8 +243,8 @@ void push_close(struct push *p)
 {
 	struct err ignored = ERR_INIT;
 
-	if (p->db && p->nsends)
-		save_sends(p, &ignored);
+	if (p->db && (p->nsends || p->reserved))
+		save_sends(p, 1, &ignored);
 	meisa_close(&p->api);
 	free(p->sends);
 	p->sends = NULL;
@@ -390,7 +473,7 @@ enum mb_rc push_preflight(struct push *p, struct push_plan *plan,
 	if (p->nsends) {
 		struct err ignored = ERR_INIT;
 
-		save_sends(p, &ignored);
+		save_sends(p, 0, &ignored);
 	}
 	return rc;
 }
@@ -636,6 +719,16 @@ static enum mb_rc fill(struct push *p, struct upserts *u, size_t window,
 			req = next_contact(p, u);
 		if (!req)
 			break;
+		/* Counted in the staging file before it leaves. */
+		rc = MB_OK;
+		if (u->in_tx && !slot_ready(p, now))
+			rc = commit_batch(p, u, e);
+		if (rc == MB_OK)
+			rc = take_slot(p, now, e);
+		if (rc != MB_OK) {
+			http_request_free(req);
+			return rc;
+		}
 		meisa_sent(&p->api);
 		rc = http_submit(&p->api.http, req, e);
 		if (rc != MB_OK) {

@@ -181,3 +181,32 @@ def test_sighup_stops_like_sigterm(tmp_path, sandbox_factory, bulk):
     runs = staging_query(db, "SELECT kind, exit_status, ended_at FROM runs"
                          " WHERE kind = 'push'")
     assert runs[-1][1] == 75 and runs[-1][2] is not None
+
+
+def test_sigkills_never_undercount_requests(tmp_path, sandbox_factory, bulk):
+    # Sends were written after they went out: each SIGKILL lost up to a
+    # batch of them, and the next run underestimated the hour window.
+    # Fast, but with an hour window: its send times are all kept.
+    RATE = "300/s,20000/h"
+    sb = sandbox_factory("--rate", "none", "--key", KEY, "--latency-ms", "5")
+    db = stage(bulk, tmp_path, 1500)
+    kills = 0
+    for delay in (0.6, 0.9, 0.7, 1.1, 0.8):
+        p = popen_push(db, sb.url, "--rate", RATE, "--concurrency", "4",
+                       "-q")
+        time.sleep(delay)
+        if p.poll() is None:
+            p.kill()
+            kills += 1
+        p.communicate(timeout=60)
+    p = popen_push(db, sb.url, "--rate", RATE, "-q")
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert kills >= 3
+    st = status(bulk, db)
+    assert st["upserted"] == 1500
+    seen = len(sb.requests())
+    assert st["requests"] >= seen
+    # The window keeps a send time for each request counted.
+    kept = staging_query(db, "SELECT count(*) FROM sends")[0][0]
+    assert kept >= seen
