@@ -6,6 +6,7 @@ answer was an error; waiting for the client's own --rate windows, the first
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -210,3 +211,19 @@ def test_sigkills_never_undercount_requests(tmp_path, sandbox_factory, bulk):
     # The window keeps a send time for each request counted.
     kept = staging_query(db, "SELECT count(*) FROM sends")[0][0]
     assert kept >= seen
+
+
+def test_progress_eta_counts_every_window(tmp_path, sandbox_factory, bulk):
+    # The ETA came from the rate measured so far: at 5/m, 17 contacts
+    # left after a burst of 5 showed "ETA 17s", not about 3.5 minutes.
+    sb = sandbox_factory("--rate", "none", "--key", KEY)
+    db = stage(bulk, tmp_path, 20)
+    p = popen_push(db, sb.url, "--rate", "5/m", "-v")
+    time.sleep(6.5)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 75, err
+    lines = [l for l in err.splitlines() if l.startswith("upsert: 3/20")]
+    assert lines, err
+    assert re.search(r"ETA 3m\d\ds", lines[0]), lines[0]
+    assert "waiting " in lines[0] and "for the 5/m window" in lines[0]
