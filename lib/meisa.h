@@ -94,7 +94,10 @@ void meisa_close(struct meisa *m);
 
 int meisa_stopping(const struct meisa *m);
 
-/* Wait (polling the stop flag) until the limiter lets a request go. */
+/*
+ * Wait (polling the stop flag, ticking the give-up rule) until the limiter
+ * lets a request go; a wait of a second or more is announced via on_wait.
+ */
 enum mb_rc meisa_pace(struct meisa *m, struct err *e);
 
 /* Record a send with the limiter and the caller. */
