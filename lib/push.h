@@ -17,10 +17,9 @@
  *
  * The staging file is the outbox.  Each answer that settles a contact
  * (2xx: upserted; 400/404/422 and the 4xx not retried: failed) is committed
- * in batches
- * (every PUSH_BATCH answers or PUSH_BATCH_MS, whichever first), so a crash
- * re-sends at most the requests in flight plus one batch: upsert is
- * idempotent, so a re-send is safe.  Answers are judged by
+ * in batches (every PUSH_BATCH answers or PUSH_BATCH_MS, whichever first),
+ * so a crash re-sends at most the requests in flight plus one batch: upsert
+ * is idempotent, so a re-send is safe.  Answers are judged by
  * meisa_classify: 429, 408, 425 and 5xx/transport errors are retried;
  * 401/403 stop the run (MB_EAUTH); 3xx and TLS failures stop it with
  * MB_EUNAVAILABLE; giving up (giveup.h) stops it with MB_EUNAVAILABLE,
