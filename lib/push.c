@@ -121,17 +121,18 @@ static enum mb_rc flush_sends(struct push *p, struct err *e)
 	return rc;
 }
 
+/* A reserved slot is left and still valid at now_ms (monotonic). */
+static int slot_ready(const struct push *p, int64_t now_ms)
+{
+	return p->reserved && now_ms < p->reserve_until;
+}
+
 /*
  * Make sure a slot is reserved for the next send (no transaction open):
  * when none is left or they expired, release what is left and reserve
  * PUSH_RESERVE more, stamped with the end of their validity (a send using
  * one leaves before that), in one commit before the request leaves.
  */
-static int slot_ready(const struct push *p, int64_t now_ms)
-{
-	return p->reserved && now_ms < p->reserve_until;
-}
-
 static enum mb_rc take_slot(struct push *p, int64_t now_ms, struct err *e)
 {
 	int64_t stamp = clock_wall_ms() + PUSH_RESERVE_MS;
