@@ -77,6 +77,7 @@ struct cmd {
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t resumes;    /* SIGCONTs: stopped time */
 static int stderr_tty;
 static int quiet, verbose;
 static const char *progname = "meisa-bulk";
@@ -165,6 +166,17 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+static void on_cont(int sig)
+{
+	(void)sig;
+	resumes++;
+}
+
+/*
+ * SIGHUP (a closed terminal or SSH session) stops like SIGTERM: exit 75
+ * with the resume hint.  SIGCONT tells the give-up rule that the time just
+ * past was spent stopped, not failing.
+ */
 static void catch_signals(void)
 {
 	struct sigaction sa;
@@ -174,6 +186,10 @@ static void catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_cont;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGCONT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -385,6 +401,16 @@ static int64_t env_ms(const char *name, int64_t scale, int64_t fallback)
 	return (int64_t)(d * (double)scale);
 }
 
+/* A one-shot call (ping, pre-flight, a chunk) must wait before sending. */
+static void on_wait(void *ctx, int64_t wait_ms, const char *why)
+{
+	char d[32];
+
+	(void)ctx;
+	giveup_duration(wait_ms, d, sizeof(d));
+	info("waiting %s for %s", d, why);
+}
+
 static void fill_api_opts(const struct options *o, const struct buf *key,
 			  struct meisa_opts *api)
 {
@@ -402,6 +428,8 @@ static void fill_api_opts(const struct options *o, const struct buf *key,
 	api->backoff_base_ms = env_ms("MEISA_BULK_BACKOFF_MS", 1, 500);
 	api->backoff_cap_ms = env_ms("MEISA_BULK_BACKOFF_CAP_MS", 1, 30000);
 	api->stop = &stop_requested;
+	api->resumed = &resumes;
+	api->on_wait = on_wait;
 	/* Not through warning(): -q must not hide this one. */
 	if (o->insecure)
 		fprintf(stderr, "%s: warning: --insecure: TLS certificates are"
@@ -657,37 +685,85 @@ static int cmd_stage(struct options *o)
 struct progress_state {
 	int64_t last_ms;
 	int tty;
+	int64_t last_done;
+	int64_t last_wait_ms;    /* when -v last said it waits */
 };
+
+/* "  waiting 41m for the 1000/h window", or "" when not waiting. */
+static void waiting_text(const struct push_progress *p, char *out,
+			 size_t size)
+{
+	char d[32];
+
+	out[0] = '\0';
+	if (p->wait_ms < 1000)
+		return;
+	giveup_duration(p->wait_ms, d, sizeof(d));
+	snprintf(out, size, "  waiting %s for %s", d, p->wait_why);
+}
+
+/* -v: a line on stderr while the run waits, at most once a minute. */
+static void say_waiting(struct progress_state *ps,
+			const struct push_progress *p)
+{
+	char d[32];
+
+	if (!verbose || p->wait_ms < 1000 || (ps->last_wait_ms &&
+	    p->elapsed_ms - ps->last_wait_ms < 60000))
+		return;
+	ps->last_wait_ms = p->elapsed_ms;
+	giveup_duration(p->wait_ms, d, sizeof(d));
+	fprintf(stderr, "%s%s: waiting %s for %s\n", ps->tty ? "\r\033[K" :
+		"", progname, d, p->wait_why);
+}
+
+/*
+ * Without a terminal (cron): a line every 5 s while contacts move, at most
+ * one a minute while nothing does (a run waiting for its hour window).
+ */
+static int progress_due(const struct progress_state *ps,
+			const struct push_progress *p)
+{
+	int64_t every = p->done == ps->last_done ? 60000 : 5000;
+
+	return ps->tty || p->done == p->total ||
+		p->elapsed_ms - ps->last_ms >= every;
+}
 
 static void on_progress(void *ctx, const struct push_progress *p)
 {
 	struct progress_state *ps = ctx;
 	double rate = p->elapsed_ms > 0 ? (double)p->requests * 1000.0 /
 		(double)p->elapsed_ms : 0;
-	char eta[32] = "-";
+	char eta[32] = "-", wait[96];
 
 	if (quiet)
 		return;
-	if (!ps->tty && p->elapsed_ms - ps->last_ms < 5000 &&
-	    p->done != p->total)
+	say_waiting(ps, p);
+	if (!progress_due(ps, p))
 		return;
 	ps->last_ms = p->elapsed_ms;
-	if (rate > 0 && p->total > p->done)
+	ps->last_done = p->done;
+	/* Every window of --rate counts (1,200 at the defaults: about 1 h). */
+	if (p->eta_ms >= 0 && p->total > p->done)
+		format_duration(p->eta_ms, eta, sizeof(eta));
+	else if (rate > 0 && p->total > p->done)
 		format_duration((int64_t)((double)(p->total - p->done) /
 				rate * 1000.0), eta, sizeof(eta));
+	waiting_text(p, wait, sizeof(wait));
 	if (strcmp(p->phase, "enroll") == 0)
 		fprintf(stderr, "%senroll: %lld chunks sent, %lld failed%s",
 			ps->tty ? "\r\033[K" : "", (long long)p->done,
 			(long long)p->failed, ps->tty ? "" : "\n");
 	else
 		fprintf(stderr, "%supsert: %lld/%lld (%.0f%%)  %.1f req/s  "
-			"ETA %s  retries %llu  429s %llu  failed %lld%s",
+			"ETA %s  retries %llu  429s %llu  failed %lld%s%s",
 			ps->tty ? "\r\033[K" : "", (long long)p->done,
 			(long long)p->total, p->total ? 100.0 *
 			(double)p->done / (double)p->total : 100.0, rate, eta,
 			(unsigned long long)p->retries,
 			(unsigned long long)p->throttled, (long long)p->failed,
-			ps->tty ? "" : "\n");
+			wait, ps->tty ? "" : "\n");
 	fflush(stderr);
 }
 
@@ -744,7 +820,7 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 	struct push_opts po;
 	struct push p;
 	struct push_plan plan;
-	struct progress_state ps = { 0, stderr_tty };
+	struct progress_state ps = { 0, stderr_tty, -1, 0 };
 	enum mb_rc rc;
 
 	memset(res, 0, sizeof(*res));

@@ -117,6 +117,7 @@ static void reset_results(struct http_request *req)
 	req->curl_code = 0;
 	req->errbuf[0] = '\0';
 	req->content_type[0] = '\0';
+	req->location[0] = '\0';
 	req->total_time_s = 0;
 	req->sends = 0;
 	req->too_big = 0;
@@ -630,7 +631,7 @@ static enum mb_rc finish(struct http *h, CURL *c, CURLcode result,
 			 struct err *e)
 {
 	struct http_request *req = NULL;
-	char *priv = NULL, *ctype = NULL;
+	char *priv = NULL, *ctype = NULL, *location = NULL;
 	long status = 0;
 	double total = 0;
 	CURLMcode mc;
@@ -642,6 +643,10 @@ static enum mb_rc finish(struct http *h, CURL *c, CURLcode result,
 	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
 	snprintf(req->content_type, sizeof(req->content_type), "%s",
 		 ctype ? ctype : "");
+	/* Where a 3xx points (never followed): for the message only. */
+	if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK
+	    && location)
+		snprintf(req->location, sizeof(req->location), "%s", location);
 	if ((mc = curl_multi_remove_handle(h->multi, c)) != CURLM_OK)
 		return multi_fail(e, "curl_multi_remove_handle", mc);
 	pool_put(h, c);

@@ -82,6 +82,7 @@ struct http_request {
 	char errbuf[256];        /* libcurl's error text */
 	char content_type[64];   /* the answer's Content-Type ("" if none;
 				    shortened) */
+	char location[512];      /* a 3xx's Location, resolved; "" if none */
 	double total_time_s;
 	unsigned sends;          /* times it went out: 0 (no connection), 1,
 				    or more when libcurl re-sent it */

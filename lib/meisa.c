@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "backoff.h"
-#include "db.h"
+#include "clock.h"
 
 static int64_t opt_or(int64_t value, int64_t fallback)
 {
@@ -29,7 +29,8 @@ enum mb_rc meisa_open(struct meisa *m, const struct meisa_opts *opts,
 	m->json = json;
 	m->rl = (struct ratelimit)RATELIMIT_INIT;
 	m->http = (struct http)HTTP_INIT;
-	backoff_seed(&m->rng, (uint64_t)db_now_ms());
+	backoff_seed(&m->rng, (uint64_t)clock_wall_ms());
+	giveup_init(&m->giveup, opts->give_up_ms);
 	if (!opts->api_key || !*opts->api_key)
 		return err_set(e, MB_EAUTH, "no API key: set MEISA_API_KEY or"
 			       " use --api-key-file");
@@ -67,26 +68,82 @@ static void nap(const struct meisa *m, int64_t ms)
 	}
 }
 
+int64_t meisa_waiting(const struct meisa *m, int64_t now_ms, char *why,
+		      size_t size)
+{
+	const struct ratelimit_window *w;
+	int64_t wait = ratelimit_wait_ms(&m->rl, now_ms);
+	int64_t own = ratelimit_own_wait_ms(&m->rl, now_ms, &w);
+
+	if (wait <= 0)
+		return 0;
+	if (w && own >= wait)
+		snprintf(why, size, "the %u/%s window", w->limit,
+			 w->span_ms >= 3600000 ? "h" : w->span_ms >= 60000 ?
+			 "m" : "s");
+	else if (m->rl.paused_until_ms - now_ms >= wait)
+		snprintf(why, size, "Meisa's Retry-After");
+	else
+		snprintf(why, size, "the pace slowed by 429s");
+	return wait;
+}
+
+enum mb_rc meisa_tick(struct meisa *m, struct err *e)
+{
+	int64_t now = clock_mono_ms();
+	int resumed = 0;
+
+	if (m->opts.resumed && *m->opts.resumed != m->resumes_seen) {
+		m->resumes_seen = *m->opts.resumed;
+		resumed = 1;
+	}
+	if (giveup_tick(&m->giveup, now, ratelimit_own_wait_ms(&m->rl, now,
+			NULL) > 0, resumed))
+		return giveup_error(&m->giveup, e);
+	return MB_OK;
+}
+
+/* Nap ms in short steps, ticking the give-up rule after each. */
+static enum mb_rc wait_ticking(struct meisa *m, int64_t ms, struct err *e)
+{
+	enum mb_rc rc = MB_OK;
+
+	while (rc == MB_OK && ms > 0 && !meisa_stopping(m)) {
+		int64_t step = ms > 100 ? 100 : ms;
+
+		nap(m, step);
+		ms -= step;
+		rc = meisa_tick(m, e);
+	}
+	return rc;
+}
+
 enum mb_rc meisa_pace(struct meisa *m, struct err *e)
 {
+	enum mb_rc rc = meisa_tick(m, e);
 	int64_t wait;
+	char why[64];
+	int told = 0;
 
-	while ((wait = ratelimit_wait_ms(&m->rl, db_now_ms())) > 0) {
+	while (rc == MB_OK && (wait = meisa_waiting(m, clock_mono_ms(), why,
+						    sizeof(why))) > 0) {
 		if (meisa_stopping(m))
-			return err_set(e, MB_ESTOPPED, "stopped");
-		nap(m, wait);
+			break;
+		if (!told++ && wait >= 1000 && m->opts.on_wait)
+			m->opts.on_wait(m->opts.wait_ctx, wait, why);
+		rc = wait_ticking(m, wait, e);
 	}
-	return meisa_stopping(m) ? err_set(e, MB_ESTOPPED, "stopped") : MB_OK;
+	if (rc == MB_OK && meisa_stopping(m))
+		rc = err_set(e, MB_ESTOPPED, "stopped");
+	return rc;
 }
 
 void meisa_sent(struct meisa *m)
 {
-	int64_t now = db_now_ms();
-
-	ratelimit_record(&m->rl, now);
+	ratelimit_record(&m->rl, clock_mono_ms());
 	m->requests++;
 	if (m->opts.on_send)
-		m->opts.on_send(m->opts.ctx, now);
+		m->opts.on_send(m->opts.ctx, clock_wall_ms());
 }
 
 void meisa_resent(struct meisa *m, const struct http_request *req)
@@ -125,21 +182,132 @@ enum mb_rc meisa_answer_error(const struct http_request *req, enum mb_rc rc,
 		       req->status, text[0] ? text : "(empty body)");
 }
 
-static int retryable(long status)
+enum meisa_verdict meisa_classify(const struct http_request *req)
 {
-	return status == 0 || status == 429 || status >= 500;
+	long status = req->status;
+
+	if (!status) {
+		/* A certificate that fails verification will not get better. */
+		if (req->curl_code == CURLE_PEER_FAILED_VERIFICATION ||
+		    req->curl_code == CURLE_SSL_CACERT_BADFILE ||
+		    req->curl_code == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+			return MEISA_TLS;
+		return MEISA_RETRY;
+	}
+	if (status / 100 == 2)
+		return MEISA_DONE;
+	if (status == 401 || status == 403)
+		return MEISA_AUTH;
+	if (status == 429)
+		return MEISA_THROTTLED;
+	if (status == 408 || status == 425 || status >= 500 || status < 200)
+		return MEISA_RETRY;
+	if (status / 100 == 3)
+		return MEISA_REDIRECT;
+	return MEISA_REFUSED;
+}
+
+enum mb_rc meisa_stop_error(const struct http_request *req,
+			    enum meisa_verdict verdict, struct err *e)
+{
+	switch (verdict) {
+	case MEISA_AUTH:
+		return meisa_answer_error(req, MB_EAUTH, req->status == 401 ?
+					  "the API key was refused" :
+					  "the API key lacks a scope", e);
+	case MEISA_REDIRECT:
+		/* Following it would send the key wherever it points. */
+		return err_set(e, MB_EUNAVAILABLE, "the API answered %ld with"
+			       " a redirect to %s; check MEISA_BASE_URL",
+			       req->status, req->location[0] ? req->location :
+			       "(no Location)");
+	case MEISA_TLS:
+		return meisa_answer_error(req, MB_EUNAVAILABLE,
+			"the server's TLS certificate failed verification"
+			" (not retried)", e);
+	default:
+		return err_set(e, MB_EINTERNAL, "answer %ld does not stop the"
+			       " run", req->status);
+	}
+}
+
+void meisa_final(struct meisa *m)
+{
+	giveup_answer(&m->giveup);
+	ratelimit_on_success(&m->rl);
+}
+
+static const char *reason(long status)
+{
+	switch (status) {
+	case 408: return " Request Timeout";
+	case 425: return " Too Early";
+	case 429: return " Too Many Requests";
+	case 500: return " Internal Server Error";
+	case 502: return " Bad Gateway";
+	case 503: return " Service Unavailable";
+	case 504: return " Gateway Timeout";
+	}
+	return "";
+}
+
+/* "503 Service Unavailable: <body>" or the transport error's text. */
+static void describe(const struct http_request *req, char *out, size_t size)
+{
+	char text[300];
+
+	meisa_answer_text(req, text, sizeof(text));
+	if (!req->status)
+		snprintf(out, size, "%s", text);
+	else
+		snprintf(out, size, "%ld%s: %s", req->status,
+			 reason(req->status), text[0] ? text : "(empty body)");
+}
+
+void meisa_failed(struct meisa *m, const struct http_request *req)
+{
+	char what[GIVEUP_LAST_MAX];
+
+	m->retries++;
+	describe(req, what, sizeof(what));
+	giveup_failure(&m->giveup, what);
+}
+
+int64_t meisa_backoff_ms(struct meisa *m, unsigned attempt)
+{
+	return backoff_delay_ms(attempt, opt_or(m->opts.backoff_base_ms, 500),
+				opt_or(m->opts.backoff_cap_ms, 30000),
+				&m->rng);
+}
+
+enum mb_rc meisa_throttled(struct meisa *m, const struct http_request *req,
+			   struct err *e)
+{
+	char what[GIVEUP_LAST_MAX];
+	int64_t now = clock_mono_ms(), own;
+
+	m->throttled++;
+	/* What our own windows would impose anyway, before the pause. */
+	own = ratelimit_own_wait_ms(&m->rl, now, NULL);
+	ratelimit_on_429(&m->rl, now, req->retry_after_ms);
+	describe(req, what, sizeof(what));
+	if (giveup_on_429(&m->giveup, now, m->rl.paused_until_ms - now,
+			  req->retry_after_ms, own, what))
+		return giveup_error(&m->giveup, e);
+	return MB_OK;
 }
 
 enum mb_rc meisa_call(struct meisa *m, struct http_request *req,
 		      struct err *e)
 {
-	int64_t give_up = opt_or(m->opts.give_up_ms, 300000);
-	int64_t started = db_now_ms();
+	enum meisa_verdict verdict;
 	unsigned attempt = 0;
 	enum mb_rc rc;
 
 	for (;;) {
 		rc = meisa_pace(m, e);
+		if (rc == MB_OK && m->opts.before_send)
+			rc = m->opts.before_send(m->opts.ctx, e);
 		if (rc != MB_OK)
 			return rc;
 		meisa_sent(m);
@@ -147,37 +315,23 @@ enum mb_rc meisa_call(struct meisa *m, struct http_request *req,
 		if (rc != MB_OK)
 			return rc;
 		meisa_resent(m, req);
-		/* A certificate that fails verification will not get better. */
-		if (!req->status && (req->curl_code ==
-		    CURLE_PEER_FAILED_VERIFICATION || req->curl_code ==
-		    CURLE_SSL_CACERT_BADFILE || req->curl_code ==
-		    CURLE_SSL_PINNEDPUBKEYNOTMATCH))
-			return meisa_answer_error(req, MB_EUNAVAILABLE,
-				"the server's TLS certificate failed"
-				" verification (not retried)", e);
-		if (req->status == 401 || req->status == 403)
-			return meisa_answer_error(req, MB_EAUTH, req->status ==
-						  401 ? "the API key was refused"
-						  : "the API key lacks a scope",
-						  e);
-		if (!retryable(req->status)) {
-			ratelimit_on_success(&m->rl);
+		verdict = meisa_classify(req);
+		if (verdict == MEISA_DONE || verdict == MEISA_REFUSED) {
+			meisa_final(m);
 			return MB_OK;
 		}
-		if (req->status == 429) {
-			m->throttled++;
-			ratelimit_on_429(&m->rl, db_now_ms(),
-					 req->retry_after_ms);
-			continue;   /* a 429 is never a failure */
+		if (verdict == MEISA_THROTTLED)
+			rc = meisa_throttled(m, req, e);
+		else if (verdict != MEISA_RETRY)
+			return meisa_stop_error(req, verdict, e);
+		else {
+			meisa_failed(m, req);
+			rc = wait_ticking(m, meisa_backoff_ms(m, attempt++), e);
 		}
-		if (db_now_ms() - started > give_up)
-			return meisa_answer_error(req, MB_EUNAVAILABLE,
-				"Meisa stayed unreachable; progress is kept,"
-				" run the same command again to resume", e);
-		m->retries++;
-		nap(m, backoff_delay_ms(attempt++, opt_or(m->opts.backoff_base_ms,
-				500), opt_or(m->opts.backoff_cap_ms, 30000),
-				&m->rng));
+		if (rc == MB_OK)
+			rc = meisa_tick(m, e);
+		if (rc != MB_OK)
+			return rc;
 	}
 }
 

@@ -1,13 +1,18 @@
 /*
  * meisa: the Meisa API as meisa-bulk uses it, on top of http and ratelimit.
  *
- * struct meisa owns the transport, the limiter and the retry policy for the
- * one-shot calls of a run (ping, the sequence list, the unsubscribed list,
- * enrollment chunks): every request waits for the limiter, a 429 waits for
- * Retry-After (or the window) and is never a failure, 5xx and transport
- * errors are retried with exponential backoff and jitter, and when nothing
- * gets through for give_up_ms the call fails with MB_EUNAVAILABLE.  Answers
- * are read with SQLite's JSON functions on a connection the caller lends.
+ * struct meisa owns the transport, the limiter and the retry policy of a
+ * run: meisa_call applies it to the one-shot calls (ping, the sequence
+ * list, the unsubscribed list, enrollment chunks), and push's parallel
+ * upsert loop applies the same pieces (meisa_classify, meisa_final,
+ * meisa_failed, meisa_throttled, meisa_tick).  Every request waits for the
+ * limiter; meisa_classify decides what an answer means (see there); a 429
+ * waits for Retry-After (or the window); 408, 425, 5xx and transport errors
+ * are retried with exponential backoff and jitter; and the give-up rule of
+ * giveup.h, one struct giveup for the whole run, ends a run that gets
+ * nothing but errors with MB_EUNAVAILABLE naming the last error.  Times are
+ * CLOCK_MONOTONIC (clock.h).  Answers are read with SQLite's JSON functions
+ * on a connection the caller lends.
  *
  * Every request sent is counted and reported through on_send, so the caller
  * can persist send times (the hour window survives restarts).
@@ -21,6 +26,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "giveup.h"
 #include "http.h"
 #include "ratelimit.h"
 
@@ -36,11 +42,33 @@ struct meisa_opts {
 	int64_t backoff_base_ms; /* 0: 500 ms */
 	int64_t backoff_cap_ms;  /* 0: 30 s */
 	volatile sig_atomic_t *stop;  /* set by a signal handler; may be NULL */
-	void (*on_send)(void *ctx, int64_t t_ms);
+	/* Bumped by a SIGCONT handler (may be NULL): time stopped never
+	 * counts toward giving up. */
+	volatile sig_atomic_t *resumed;
+	/* Before a request of meisa_call goes out (may be NULL): a failure
+	 * stops the call with its rc.  Then on_send once it is on its way. */
+	enum mb_rc (*before_send)(void *ctx, struct err *e);
+	void (*on_send)(void *ctx, int64_t t_ms);   /* t_ms: wall clock */
 	void *ctx;
+	/* A one-shot call must wait wait_ms (>= 1 s) before it may send, for
+	 * why ("the 1000/h window"); called once per wait.  May be NULL. */
+	void (*on_wait)(void *ctx, int64_t wait_ms, const char *why);
+	void *wait_ctx;
 };
 
-#define MEISA_OPTS_INIT { NULL, NULL, 0, NULL, 4, 0, 0, 0, NULL, NULL, NULL }
+#define MEISA_OPTS_INIT { NULL, NULL, 0, NULL, 4, 0, 0, 0, NULL, NULL, \
+			  NULL, NULL, NULL, NULL, NULL }
+
+/* What an answer means for the run: one decision for every call. */
+enum meisa_verdict {
+	MEISA_DONE,              /* 2xx */
+	MEISA_REFUSED,           /* other 4xx: final, about this request */
+	MEISA_AUTH,              /* 401, 403: stop (MB_EAUTH) */
+	MEISA_THROTTLED,         /* 429: wait as asked, send again */
+	MEISA_RETRY,             /* 408, 425, 5xx, transport: back off */
+	MEISA_REDIRECT,          /* 3xx: stop, never followed (MB_EUNAVAILABLE) */
+	MEISA_TLS,               /* certificate not verified: stop, no retry */
+};
 
 struct meisa {
 	struct meisa_opts opts;
@@ -51,6 +79,8 @@ struct meisa {
 	uint64_t retries;        /* re-sends after 5xx/transport errors */
 	uint64_t throttled;      /* 429 answers */
 	uint64_t rng;
+	struct giveup giveup;    /* the run's failure streak */
+	sig_atomic_t resumes_seen;
 };
 
 struct meisa_key_info {
@@ -64,7 +94,10 @@ void meisa_close(struct meisa *m);
 
 int meisa_stopping(const struct meisa *m);
 
-/* Wait (polling the stop flag) until the limiter lets a request go. */
+/*
+ * Wait (polling the stop flag, ticking the give-up rule) until the limiter
+ * lets a request go; a wait of a second or more is announced via on_wait.
+ */
 enum mb_rc meisa_pace(struct meisa *m, struct err *e);
 
 /* Record a send with the limiter and the caller. */
@@ -74,10 +107,50 @@ void meisa_sent(struct meisa *m);
  * first, see http.h) as sends: Meisa counts them against the limits too. */
 void meisa_resent(struct meisa *m, const struct http_request *req);
 
+/* The verdict on a finished request (see enum meisa_verdict). */
+enum meisa_verdict meisa_classify(const struct http_request *req);
+
+/* The error for a verdict that stops the run: MEISA_AUTH -> MB_EAUTH,
+ * MEISA_REDIRECT and MEISA_TLS -> MB_EUNAVAILABLE. */
+enum mb_rc meisa_stop_error(const struct http_request *req,
+			    enum meisa_verdict verdict, struct err *e);
+
+/* A final answer (MEISA_DONE, MEISA_REFUSED): the failure streak ends. */
+void meisa_final(struct meisa *m);
+
+/* A MEISA_RETRY answer: counted as a retry, named as the last error. */
+void meisa_failed(struct meisa *m, const struct http_request *req);
+
+/* The delay before retry number attempt (backoff.h, the run's knobs). */
+int64_t meisa_backoff_ms(struct meisa *m, unsigned attempt);
+
+/*
+ * A 429: counted, the limiter paused as asked, and the give-up rule told;
+ * MB_EUNAVAILABLE (message in e) when the wait asked for is longer than
+ * the give-up time left and the own windows do not explain it.
+ */
+enum mb_rc meisa_throttled(struct meisa *m, const struct http_request *req,
+			   struct err *e);
+
+/*
+ * Let the give-up rule see time pass (call at least every few hundred ms
+ * while failing); MB_EUNAVAILABLE with giveup_error's message once failing
+ * time passes give_up_ms.
+ */
+enum mb_rc meisa_tick(struct meisa *m, struct err *e);
+
+/*
+ * How long the limiter holds the next send back from now_ms (0: it may
+ * go), and why, into why ("the 1000/h window", "Meisa's Retry-After").
+ */
+int64_t meisa_waiting(const struct meisa *m, int64_t now_ms, char *why,
+		      size_t size);
+
 /*
  * Send req and retry as described above until it gets a final answer
- * (2xx, or a 4xx other than 429).  401/403 -> MB_EAUTH (message quotes
- * Meisa's answer); otherwise MB_OK and req->status says what came back.
+ * (2xx, or a 4xx other than 408/425/429).  401/403 -> MB_EAUTH (message
+ * quotes Meisa's answer); 3xx, TLS failures and giving up ->
+ * MB_EUNAVAILABLE; otherwise MB_OK and req->status says what came back.
  */
 enum mb_rc meisa_call(struct meisa *m, struct http_request *req,
 		      struct err *e);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
+#include "clock.h"
 #include "status.h"
 #include "xalloc.h"
 
@@ -46,11 +46,11 @@ struct upserts {
 	int in_tx;
 	unsigned batch;
 	int64_t last_commit_ms;
-	int64_t last_answer_ms;  /* last 2xx/4xx: the API is up */
 	struct retry *retries;
 	size_t nretries;
 	struct push_progress progress;
 	int64_t last_progress_ms;
+	int64_t last_eta_ms;     /* when progress.eta_ms was computed */
 	enum mb_rc fatal;        /* MB_EAUTH: stop sending */
 	struct err fatal_err;
 };
@@ -64,9 +64,33 @@ static void on_send(void *ctx, int64_t t_ms)
 		p->sends = xrealloc(p->sends, p->sends_cap * sizeof(int64_t));
 	}
 	p->sends[p->nsends++] = t_ms;
+	/* libcurl's own re-sends find no slot: they are counted at flush. */
+	if (p->reserved) {
+		p->reserved--;
+		p->covered++;
+	}
 }
 
-/* Write buffered send times and the request counter (inside a tx). */
+/* Delete n of this run's reserved rows and take n off requests (delta). */
+static enum mb_rc drop_slots(struct push *p, size_t n, int uncount,
+			     struct err *e)
+{
+	char sql[256];
+
+	if (!n)
+		return MB_OK;
+	snprintf(sql, sizeof(sql), "DELETE FROM sends WHERE rowid IN (SELECT"
+		 " rowid FROM sends WHERE t_ms = %lld LIMIT %zu);"
+		 " UPDATE meta SET value = CAST(value AS INTEGER) - %zu"
+		 " WHERE key = 'requests'", (long long)p->reserve_stamp, n,
+		 uncount ? n : 0);
+	return db_exec(p->db, sql, e);
+}
+
+/*
+ * Write buffered send times and count the sends no slot covered (inside a
+ * tx); the covered ones replace their slot's row.
+ */
 static enum mb_rc flush_sends(struct push *p, struct err *e)
 {
 	int64_t horizon = ratelimit_horizon_ms(&p->api.rl);
@@ -87,32 +111,91 @@ static enum mb_rc flush_sends(struct push *p, struct err *e)
 	sqlite3_finalize(s);
 	snprintf(sql, sizeof(sql), "UPDATE meta SET value = CAST(value AS"
 		 " INTEGER) + %zu WHERE key = 'requests';"
-		 " DELETE FROM sends WHERE t_ms < %lld", p->nsends,
+		 " DELETE FROM sends WHERE t_ms < %lld", p->nsends - p->covered,
 		 (long long)(db_now_ms() - (horizon ? horizon : 3600000)));
 	if (rc == MB_OK)
 		rc = db_exec(p->db, sql, e);
 	if (rc == MB_OK)
-		p->nsends = 0;
+		rc = drop_slots(p, p->covered, 0, e);
+	if (rc == MB_OK)
+		p->nsends = p->covered = 0;
 	return rc;
 }
 
-/* Outside any transaction: commit the send times on their own. */
-static enum mb_rc save_sends(struct push *p, struct err *e)
+/* A reserved slot is left and still valid at now_ms (monotonic). */
+static int slot_ready(const struct push *p, int64_t now_ms)
+{
+	return p->reserved && now_ms < p->reserve_until;
+}
+
+/*
+ * Make sure a slot is reserved for the next send (no transaction open):
+ * when none is left or they expired, release what is left and reserve
+ * PUSH_RESERVE more, stamped with the end of their validity (a send using
+ * one leaves before that), in one commit before the request leaves.
+ */
+static enum mb_rc take_slot(struct push *p, int64_t now_ms, struct err *e)
+{
+	int64_t stamp = clock_wall_ms() + PUSH_RESERVE_MS;
+	char sql[256];
+	enum mb_rc rc;
+
+	if (slot_ready(p, now_ms))
+		return MB_OK;
+	snprintf(sql, sizeof(sql), "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+		 " SELECT i + 1 FROM n WHERE i < %d) INSERT INTO sends(t_ms)"
+		 " SELECT %lld FROM n; UPDATE meta SET value = CAST(value AS"
+		 " INTEGER) + %d WHERE key = 'requests'", PUSH_RESERVE,
+		 (long long)stamp, PUSH_RESERVE);
+	rc = db_begin(p->db, e);
+	if (rc == MB_OK)
+		rc = flush_sends(p, e);
+	if (rc == MB_OK)
+		rc = drop_slots(p, p->reserved, 1, e);
+	if (rc == MB_OK)
+		rc = db_exec(p->db, sql, e);
+	if (rc == MB_OK)
+		rc = db_commit(p->db, e);
+	if (rc != MB_OK) {
+		db_rollback(p->db);
+		return rc;
+	}
+	p->reserved = PUSH_RESERVE;
+	p->reserve_stamp = stamp;
+	p->reserve_until = now_ms + PUSH_RESERVE_MS;
+	return MB_OK;
+}
+
+static enum mb_rc before_send(void *ctx, struct err *e)
+{
+	return take_slot(ctx, clock_mono_ms(), e);
+}
+
+/* Outside any transaction: commit the send times on their own, and with
+ * release set give back the slots not used (a clean end). */
+static enum mb_rc save_sends(struct push *p, int release, struct err *e)
 {
 	enum mb_rc rc = db_begin(p->db, e);
 
 	if (rc == MB_OK)
 		rc = flush_sends(p, e);
+	if (rc == MB_OK && release)
+		rc = drop_slots(p, p->reserved, 1, e);
 	if (rc == MB_OK)
-		return db_commit(p->db, e);
-	db_rollback(p->db);
-	return rc;
+		rc = db_commit(p->db, e);
+	if (rc != MB_OK) {
+		db_rollback(p->db);
+		return rc;
+	}
+	if (release)
+		p->reserved = 0;
+	return MB_OK;
 }
 
 /* Replay the send times of the last hour so the limiter knows them. */
 static enum mb_rc load_sends(struct push *p, struct err *e)
 {
-	int64_t horizon = ratelimit_horizon_ms(&p->api.rl);
+	int64_t horizon = ratelimit_horizon_ms(&p->api.rl), wall, mono;
 	sqlite3_stmt *s = NULL;
 	enum mb_rc rc;
 
@@ -122,9 +205,17 @@ static enum mb_rc load_sends(struct push *p, struct err *e)
 			" ORDER BY t_ms", e);
 	if (rc != MB_OK)
 		return rc;
-	sqlite3_bind_int64(s, 1, db_now_ms() - horizon);
+	/*
+	 * Stored times are wall-clock; the limiter runs on the monotonic
+	 * clock.  Times "in the future" (the wall clock went back since) count
+	 * as sent now rather than stalling the windows for the step.
+	 */
+	wall = clock_wall_ms();
+	mono = clock_mono_ms();
+	sqlite3_bind_int64(s, 1, wall - horizon);
 	while (sqlite3_step(s) == SQLITE_ROW)
-		ratelimit_record(&p->api.rl, sqlite3_column_int64(s, 0));
+		ratelimit_record(&p->api.rl, clock_wall_to_mono(
+				 sqlite3_column_int64(s, 0), wall, mono));
 	sqlite3_finalize(s);
 	return MB_OK;
 }
@@ -138,8 +229,9 @@ enum mb_rc push_open(struct push *p, struct db *db,
 	memset(p, 0, sizeof(*p));
 	p->db = db;
 	p->opts = *opts;
-	p->started_ms = db_now_ms();
+	p->started_ms = clock_mono_ms();
 	api.on_send = on_send;
+	api.before_send = before_send;
 	api.ctx = p;
 	rc = meisa_open(&p->api, &api, db->sql, e);
 	if (rc == MB_OK)
@@ -153,8 +245,8 @@ void push_close(struct push *p)
 {
 	struct err ignored = ERR_INIT;
 
-	if (p->db && p->nsends)
-		save_sends(p, &ignored);
+	if (p->db && (p->nsends || p->reserved))
+		save_sends(p, 1, &ignored);
 	meisa_close(&p->api);
 	free(p->sends);
 	p->sends = NULL;
@@ -359,7 +451,7 @@ static enum mb_rc count_plan(struct push *p, struct push_plan *plan,
 	}
 	plan->requests = plan->to_upsert + plan->chunks;
 	plan->estimate_ms = ratelimit_estimate_ms(&p->api.rl,
-			(uint64_t)plan->requests, db_now_ms());
+			(uint64_t)plan->requests, clock_mono_ms());
 	buf_release(&sql);
 	return rc;
 }
@@ -391,7 +483,7 @@ enum mb_rc push_preflight(struct push *p, struct push_plan *plan,
 	if (p->nsends) {
 		struct err ignored = ERR_INIT;
 
-		save_sends(p, &ignored);
+		save_sends(p, 0, &ignored);
 	}
 	return rc;
 }
@@ -420,7 +512,7 @@ static enum mb_rc commit_batch(struct push *p, struct upserts *u,
 		rc = db_commit(p->db, e);
 	u->in_tx = 0;
 	u->batch = 0;
-	u->last_commit_ms = db_now_ms();
+	u->last_commit_ms = clock_mono_ms();
 	return rc;
 }
 
@@ -522,68 +614,107 @@ static enum mb_rc settle(struct push *p, struct upserts *u,
 	return rc;
 }
 
+/* Giving up loses nothing of what was acknowledged: say so. */
+static void progress_kept(struct err *e)
+{
+	char msg[ERR_MSG_MAX];
+
+	snprintf(msg, sizeof(msg), "%s", e->msg);
+	err_set(e, e->rc, "%s; progress is kept, run the same command again"
+		" to resume", msg);
+}
+
+/* Stop sending with e's error (the first stop wins). */
+static void set_fatal(struct upserts *u, enum mb_rc rc, const struct err *e)
+{
+	if (u->fatal != MB_OK)
+		return;
+	u->fatal = rc;
+	u->fatal_err = *e;
+	if (rc == MB_EUNAVAILABLE)
+		progress_kept(&u->fatal_err);
+}
+
+/* The verdicts of meisa_classify, applied to one upsert's answer. */
 static enum mb_rc on_answer(struct push *p, struct upserts *u,
 			    struct http_request *req, struct err *e)
 {
 	unsigned attempts = (unsigned)(uintptr_t)req->tag;
-	int64_t now = db_now_ms();
-	long status = req->status;
+	enum meisa_verdict verdict = meisa_classify(req);
+	int64_t now = clock_mono_ms();
+	struct err stop = ERR_INIT;
 	enum mb_rc rc;
 
 	meisa_resent(&p->api, req);
-	if (status == 401 || status == 403) {
-		if (u->fatal == MB_OK) {
-			u->fatal = MB_EAUTH;
-			meisa_answer_error(req, MB_EAUTH, status == 401 ?
-					   "the API key was refused" :
-					   "the API key lacks a scope",
-					   &u->fatal_err);
-		}
+	switch (verdict) {
+	case MEISA_DONE:
+	case MEISA_REFUSED:
+		meisa_final(&p->api);
+		rc = settle(p, u, req, verdict == MEISA_DONE, e);
+		http_request_free(req);
+		return rc;
+	case MEISA_THROTTLED:
+		rc = meisa_throttled(&p->api, req, &stop);
+		if (rc != MB_OK)
+			set_fatal(u, rc, &stop);
+		add_retry(u, req, now, attempts);
+		return MB_OK;
+	case MEISA_RETRY:
+		meisa_failed(&p->api, req);
+		add_retry(u, req, now + meisa_backoff_ms(&p->api, attempts),
+			  attempts + 1);
+		return MB_OK;
+	default:
+		set_fatal(u, meisa_stop_error(req, verdict, &stop), &stop);
 		http_request_free(req);
 		return MB_OK;
 	}
-	if (status == 429) {
-		p->api.throttled++;
-		ratelimit_on_429(&p->api.rl, now, req->retry_after_ms);
-		add_retry(u, req, now, attempts);
-		return MB_OK;
+}
+
+/*
+ * The time left, from every window of --rate and the sends recorded
+ * (ratelimit_estimate_ms simulates them: recomputed once a second at most);
+ * -1 without windows (cmd/ then goes by the rate measured).
+ */
+static void estimate(struct push *p, struct upserts *u, int64_t now)
+{
+	struct push_progress *pr = &u->progress;
+
+	if (!p->api.rl.nwindows) {
+		pr->eta_ms = -1;
+		return;
 	}
-	if (status == 0 || status >= 500) {
-		p->api.retries++;
-		add_retry(u, req, now + backoff_delay_ms(attempts,
-			  p->opts.api.backoff_base_ms > 0 ?
-			  p->opts.api.backoff_base_ms : 500,
-			  p->opts.api.backoff_cap_ms > 0 ?
-			  p->opts.api.backoff_cap_ms : 30000, &p->api.rng),
-			  attempts + 1);
-		return MB_OK;
-	}
-	u->last_answer_ms = now;
-	ratelimit_on_success(&p->api.rl);
-	rc = settle(p, u, req, status / 100 == 2, e);
-	http_request_free(req);
-	return rc;
+	if (u->last_eta_ms && now - u->last_eta_ms < 1000)
+		return;
+	u->last_eta_ms = now;
+	pr->eta_ms = pr->total > pr->done ? ratelimit_estimate_ms(&p->api.rl,
+			(uint64_t)(pr->total - pr->done), now) : 0;
 }
 
 static void report(struct push *p, struct upserts *u, int force)
 {
-	int64_t now = db_now_ms();
+	int64_t now = clock_mono_ms();
+	struct push_progress *pr = &u->progress;
 
 	if (!p->opts.progress || (!force && now - u->last_progress_ms < 200))
 		return;
 	u->last_progress_ms = now;
-	u->progress.requests = p->api.requests;
-	u->progress.retries = p->api.retries;
-	u->progress.throttled = p->api.throttled;
-	u->progress.elapsed_ms = now - p->started_ms;
-	p->opts.progress(p->opts.ctx, &u->progress);
+	pr->requests = p->api.requests;
+	pr->retries = p->api.retries;
+	pr->throttled = p->api.throttled;
+	pr->elapsed_ms = now - p->started_ms;
+	estimate(p, u, now);
+	pr->wait_ms = http_in_flight(&p->api.http) || force ? 0 :
+		meisa_waiting(&p->api, now, pr->wait_why,
+			      sizeof(pr->wait_why));
+	p->opts.progress(p->opts.ctx, pr);
 }
 
 /* Send what the limiter and the window allow. */
 static enum mb_rc fill(struct push *p, struct upserts *u, size_t window,
 		       int64_t *wake_ms, struct err *e)
 {
-	int64_t now = db_now_ms(), next_due = INT64_MAX, wait;
+	int64_t now = clock_mono_ms(), next_due = INT64_MAX, wait;
 	struct http_request *req;
 	enum mb_rc rc;
 
@@ -598,6 +729,16 @@ static enum mb_rc fill(struct push *p, struct upserts *u, size_t window,
 			req = next_contact(p, u);
 		if (!req)
 			break;
+		/* Counted in the staging file before it leaves. */
+		rc = MB_OK;
+		if (u->in_tx && !slot_ready(p, now))
+			rc = commit_batch(p, u, e);
+		if (rc == MB_OK)
+			rc = take_slot(p, now, e);
+		if (rc != MB_OK) {
+			http_request_free(req);
+			return rc;
+		}
 		meisa_sent(&p->api);
 		rc = http_submit(&p->api.http, req, e);
 		if (rc != MB_OK) {
@@ -622,10 +763,9 @@ static int upserts_finished(struct push *p, struct upserts *u)
 static enum mb_rc upsert_loop(struct push *p, struct upserts *u,
 			      struct err *e)
 {
-	int64_t give_up = p->opts.api.give_up_ms > 0 ?
-		p->opts.api.give_up_ms : 300000;
 	size_t window = p->opts.api.concurrency ? p->opts.api.concurrency : 4;
 	int64_t drain_until = 0;
+	struct err stop = ERR_INIT;
 	enum mb_rc rc = MB_OK;
 
 	while (rc == MB_OK && !upserts_finished(p, u)) {
@@ -640,18 +780,13 @@ static enum mb_rc upsert_loop(struct push *p, struct upserts *u,
 		rc = http_wait(&p->api.http, (int)wake, e);
 		while (rc == MB_OK && (req = http_next_done(&p->api.http)))
 			rc = on_answer(p, u, req, e);
-		now = db_now_ms();
+		now = clock_mono_ms();
 		if (rc == MB_OK && (u->batch >= PUSH_BATCH ||
 		    now - u->last_commit_ms >= PUSH_BATCH_MS))
 			rc = commit_batch(p, u, e);
 		report(p, u, 0);
-		if (now - u->last_answer_ms > give_up && u->fatal == MB_OK) {
-			u->fatal = MB_EUNAVAILABLE;
-			err_set(&u->fatal_err, MB_EUNAVAILABLE, "Meisa answered"
-				" nothing but errors for %lld s; progress is"
-				" kept, run the same command again to resume",
-				(long long)(give_up / 1000));
-		}
+		if (rc == MB_OK && meisa_tick(&p->api, &stop) != MB_OK)
+			set_fatal(u, stop.rc, &stop);
 		if (stop_sending(p, u) && !drain_until)
 			drain_until = now + (p->opts.drain_ms > 0 ?
 					     p->opts.drain_ms : 10000);
@@ -673,7 +808,7 @@ static enum mb_rc run_upserts(struct push *p, struct push_result *res,
 
 	memset(&u, 0, sizeof(u));
 	u.progress.phase = "upsert";
-	u.last_commit_ms = u.last_answer_ms = u.last_progress_ms = db_now_ms();
+	u.last_commit_ms = u.last_progress_ms = clock_mono_ms();
 	rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state IN"
 		    " ('pending', 'sent') AND gen = " CURRENT_GEN,
 		    &u.progress.total, e);
@@ -943,6 +1078,8 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 		req = http_request_new("POST", "/sequences/api/bulk-enroll/",
 				       body.data, body.len, NULL);
 		rc = meisa_call(&p->api, req, e);
+		if (rc == MB_EUNAVAILABLE)
+			progress_kept(e);
 		if (rc == MB_OK)
 			rc = record_chunk(p, id, req, e);
 		if (rc == MB_OK) {
@@ -957,7 +1094,7 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 			struct push_progress pr = { "enroll", res->chunks, 0,
 				res->enroll_failed, p->api.requests,
 				p->api.retries, p->api.throttled,
-				db_now_ms() - p->started_ms };
+				clock_mono_ms() - p->started_ms, -1, 0, "" };
 
 			p->opts.progress(p->opts.ctx, &pr);
 		}
@@ -1063,6 +1200,6 @@ enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e)
 	res->requests = p->api.requests;
 	res->retries = p->api.retries;
 	res->throttled = p->api.throttled;
-	res->elapsed_ms = db_now_ms() - p->started_ms;
+	res->elapsed_ms = clock_mono_ms() - p->started_ms;
 	return rc;
 }

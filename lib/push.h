@@ -7,13 +7,23 @@
  *   push_run       the upserts, then the enrollment chunks
  *   push_close
  *
+ * Every request is counted in the staging file before it goes out: send
+ * slots are reserved (rows in sends, counted in requests) in a commit of
+ * their own, PUSH_RESERVE at a time, valid for PUSH_RESERVE_MS and stamped
+ * with the end of that validity; a send replaces its slot's row with its
+ * real time, and a clean end releases the slots not used.  After a SIGKILL
+ * the leftover slots count as sends, so the hour window and requests never
+ * undercount what Meisa saw (they may overcount by one reservation).
+ *
  * The staging file is the outbox.  Each answer that settles a contact
- * (2xx: upserted; 400/404/422 and other 4xx: failed) is committed in batches
- * (every PUSH_BATCH answers or PUSH_BATCH_MS, whichever first), so a crash
- * re-sends at most the requests in flight plus one batch: upsert is
- * idempotent, so a re-send is safe.  429 and 5xx/transport errors are
- * retried (429 never counts as a failure); 401/403 stop the run (MB_EAUTH);
- * no answer for give_up_ms stops it with MB_EUNAVAILABLE, progress kept.
+ * (2xx: upserted; 400/404/422 and the 4xx not retried: failed) is committed
+ * in batches (every PUSH_BATCH answers or PUSH_BATCH_MS, whichever first),
+ * so a crash re-sends at most the requests in flight plus one batch: upsert
+ * is idempotent, so a re-send is safe.  Answers are judged by
+ * meisa_classify: 429, 408, 425 and 5xx/transport errors are retried;
+ * 401/403 stop the run (MB_EAUTH); 3xx and TLS failures stop it with
+ * MB_EUNAVAILABLE; giving up (giveup.h) stops it with MB_EUNAVAILABLE,
+ * naming the last error, progress kept.
  *
  * Enrollment chunks (at most 500 addresses) are rows: their membership is
  * committed before the chunk is sent; a chunk whose answer was lost is sent
@@ -51,12 +61,17 @@
 #define PUSH_BATCH 64
 #define PUSH_BATCH_MS 250
 #define PUSH_CHUNK_MAX 500
+#define PUSH_RESERVE 32
+#define PUSH_RESERVE_MS 2000
 
 struct push_progress {
 	const char *phase;       /* "upsert" or "enroll" */
 	int64_t done, total, failed;
 	uint64_t requests, retries, throttled;
 	int64_t elapsed_ms;
+	int64_t eta_ms;          /* time left at --rate; -1: no windows */
+	int64_t wait_ms;         /* the limiter holds sends back this long */
+	char wait_why[48];       /* ... for this ("the 1000/h window") */
 };
 
 struct push_opts {
@@ -97,6 +112,10 @@ struct push {
 	struct meisa api;
 	int64_t *sends;          /* send times not yet written */
 	size_t nsends, sends_cap;
+	size_t covered;          /* of those, sends that used a reserved slot */
+	size_t reserved;         /* slots reserved and not yet used */
+	int64_t reserve_stamp;   /* t_ms of this run's reserved rows */
+	int64_t reserve_until;   /* monotonic: the slots expire then */
 	uint64_t stop_after;     /* max_requests reached */
 	int64_t started_ms;
 	int64_t gen;             /* the latest generation (0: none) */

@@ -171,14 +171,15 @@ static int64_t pace_gap_ms(const struct ratelimit *rl)
 	return (int64_t)ceil(gap);
 }
 
-int64_t ratelimit_wait_ms(const struct ratelimit *rl, int64_t now_ms)
+int64_t ratelimit_own_wait_ms(const struct ratelimit *rl, int64_t now_ms,
+			      const struct ratelimit_window **which)
 {
 	const struct ratelimit_window *w;
 	int64_t at = now_ms, t;
 	size_t i;
 
-	if (rl->paused_until_ms > at)
-		at = rl->paused_until_ms;
+	if (which)
+		*which = NULL;
 	for (i = 0; i < rl->nwindows; i++) {
 		w = &rl->windows[i];
 		if (rl->count < w->limit)
@@ -186,9 +187,21 @@ int64_t ratelimit_wait_ms(const struct ratelimit *rl, int64_t now_ms)
 		/* The send that would be the (N+1)th in the window. */
 		t = ring_at(rl, rl->count - w->limit) + w->span_ms +
 			window_margin(rl, w);
-		if (t > at)
+		if (t > at) {
 			at = t;
+			if (which)
+				*which = w;
+		}
 	}
+	return at - now_ms;
+}
+
+int64_t ratelimit_wait_ms(const struct ratelimit *rl, int64_t now_ms)
+{
+	int64_t at = now_ms + ratelimit_own_wait_ms(rl, now_ms, NULL), t;
+
+	if (rl->paused_until_ms > at)
+		at = rl->paused_until_ms;
 	if (rl->count && rl->pace < 1.0) {
 		t = ring_at(rl, rl->count - 1) + pace_gap_ms(rl);
 		if (t > at)

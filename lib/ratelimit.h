@@ -7,9 +7,11 @@
  * so that no window is exceeded.  It never reads the clock itself: every call
  * takes now_ms, so unit tests drive time.  A 429 pauses sending until its
  * Retry-After (or until the window frees) and lowers the pace; successes bring
- * it back to the configured rate.  Send times are loaded from and saved to the
- * staging file by the caller (ratelimit_record with past times) so that a
- * restarted run respects the part of the hour already used.
+ * it back to the configured rate.  The caller's clock should be monotonic
+ * (clock.h): a stepped wall clock would stall or burst the windows.  Send
+ * times are loaded from and saved to the staging file by the caller
+ * (ratelimit_record with past times, mapped by clock_wall_to_mono) so that
+ * a restarted run respects the part of the hour already used.
  *
  * Why it cannot overrun a server enforcing the same windows.  A window of
  * N per span lets request i go only once request i-N was sent at least
@@ -69,6 +71,15 @@ void ratelimit_release(struct ratelimit *rl);
  * below 1, the last send plus span / (N * pace) of the strictest window.
  */
 int64_t ratelimit_wait_ms(const struct ratelimit *rl, int64_t now_ms);
+
+/*
+ * The part of ratelimit_wait_ms that the windows alone impose at the
+ * configured rate (no 429 pause, no lowered pace): how long the client's
+ * own --rate holds the next send back.  *which (if not NULL) is set to the
+ * window that holds it longest, NULL when none holds.
+ */
+int64_t ratelimit_own_wait_ms(const struct ratelimit *rl, int64_t now_ms,
+			      const struct ratelimit_window **which);
 
 /*
  * A request was sent at t_ms (also used to replay stored send times).  Times
