@@ -23,6 +23,7 @@
 #include "sandbox_api.h"
 #include "sandbox_rate.h"
 #include "sandbox_store.h"
+#include "sandbox_validate.h"
 #include "xalloc.h"
 
 #define API_PREFIX "/api/v1"

@@ -9,6 +9,7 @@
 
 #include "sandbox.h"
 #include "sandbox_api.h"
+#include "sandbox_validate.h"
 #include "sandbox_rate.h"
 #include "sandbox_store.h"
 

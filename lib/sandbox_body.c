@@ -1,0 +1,329 @@
+/*
+ * sandbox_body: request bodies parsed and checked the DRF way (see
+ * the header).
+ */
+#include "sandbox_body.h"
+
+#include <ctype.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox_json.h"
+#include "sandbox_stmt.h"
+#include "sandbox_validate.h"
+#include "xalloc.h"
+
+enum jtype sandbox_jtype_of(const char *t)
+{
+	static const char *const names[] = {
+		"", "null", "true", "false", "integer", "real", "text",
+		"array", "object",
+	};
+	size_t i;
+
+	for (i = 1; t && i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(t, names[i]))
+			return (enum jtype)i;
+	return J_ABSENT;
+}
+
+/* The Python type name DRF puts in its messages. */
+const char *sandbox_py_type(enum jtype t)
+{
+	switch (t) {
+	case J_NULL: return "NoneType";
+	case J_TRUE: case J_FALSE: return "bool";
+	case J_INT: return "int";
+	case J_REAL: return "float";
+	case J_TEXT: return "str";
+	case J_ARRAY: return "list";
+	case J_OBJECT: return "dict";
+	case J_ABSENT: break;
+	}
+	return "NoneType";
+}
+
+void sandbox_fields_release(struct field *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(f[i].val);
+		f[i].val = NULL;
+		f[i].type = J_ABSENT;
+	}
+}
+
+static struct field *field_named(struct field *f, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(f[i].name, name))
+			return &f[i];
+	return NULL;
+}
+
+/* The JSON type of the text p (1 ok, 0 malformed, -1 failure). */
+static int json_type(struct sandbox_store *st, const char *p, size_t n,
+		     enum jtype *type, struct err *e)
+{
+	sqlite3_stmt *s = sandbox_stmt(st, S_JSON_TYPE, e);
+	int r;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, p, (int)n, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*type = sandbox_jtype_of((const char *)sqlite3_column_text(s,
+									   0));
+	sqlite3_reset(s);
+	if (r == SQLITE_ROW)
+		return 1;
+	/* SQLite reports malformed JSON as a plain SQL error. */
+	return r == SQLITE_ERROR ? 0 : -1;
+}
+
+/*
+ * 1 when a JSON text has a \u0000 escape.  SQLite's JSON functions cut a
+ * decoded string at such a NUL, so it must be caught on the raw text; as a
+ * backslash can only occur inside a string, no string tracking is needed.
+ */
+static int has_nul_escape(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (p[i] != '\\')
+			continue;
+		if (p[i + 1] == 'u' && i + 5 < n &&
+		    !memcmp(p + i + 2, "0000", 4))
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
+/*
+ * Parse the body as a JSON object into fields[] (absent ones stay J_ABSENT;
+ * unknown keys are ignored and, as in Python, the last of duplicated keys
+ * wins).  An empty body is an empty object, as DRF reads it.  Returns 1 when
+ * the fields are ready, 0 when the call was answered 400, -1 on failure.
+ */
+int sandbox_body_parse(struct sandbox_store *st, struct sandbox_call *call,
+		       struct field *fields, size_t n, struct err *e)
+{
+	struct field *f;
+	sqlite3_stmt *s;
+	enum jtype type = J_OBJECT;
+	size_t i;
+	int r, bad_text = 0;
+
+	for (i = 0; i < call->body_len; i++)
+		if (!isspace((unsigned char)call->body[i]))
+			break;
+	if (i == call->body_len)
+		return 1;
+	r = json_type(st, call->body, call->body_len, &type, e);
+	if (r <= 0) {
+		if (r == 0)
+			sandbox_answer_detail(call, 400, "JSON parse error - "
+					      "malformed JSON");
+		return r;
+	}
+	if (type == J_OBJECT && has_nul_escape(call->body, call->body_len)) {
+		call->status = 400;
+		buf_reset(&call->response);
+		buf_addstr(&call->response, "{\"non_field_errors\":"
+			   "[\"Null characters are not allowed.\"]}");
+		return 0;
+	}
+	if (type != J_OBJECT) {
+		call->status = 400;
+		buf_reset(&call->response);
+		buf_printf(&call->response, "{\"non_field_errors\":"
+			   "[\"Invalid data. Expected a dictionary, but got "
+			   "%s.\"]}", sandbox_py_type(type));
+		return 0;
+	}
+	if (!(s = sandbox_stmt(st, S_JSON_EACH, e)))
+		return -1;
+	sqlite3_bind_text(s, 1, call->body, (int)call->body_len,
+			  SQLITE_STATIC);
+	while ((r = sandbox_step(st, s, e)) == 1) {
+		f = field_named(fields, n,
+				(const char *)sqlite3_column_text(s, 0));
+		if (!f)
+			continue;
+		free(f->val);
+		f->type = sandbox_jtype_of((const char *)
+					   sqlite3_column_text(s, 1));
+		f->val = NULL;
+		f->len = 0;
+		if (f->type == J_NULL)
+			continue;
+		f->len = (size_t)sqlite3_column_bytes(s, 2);
+		f->val = xmalloc(f->len + 1);
+		if (f->len)
+			memcpy(f->val, sqlite3_column_blob(s, 2), f->len);
+		f->val[f->len] = '\0';
+		/* SQLite decodes a lone surrogate escape (\ud800) into bytes
+		 * that are not UTF-8; they must not reach the database. */
+		if (f->type == J_TEXT && !sandbox_api_utf8_ok(f->val, f->len))
+			bad_text = 1;
+	}
+	sqlite3_reset(s);
+	if (r < 0)
+		return -1;
+	if (bad_text) {
+		sandbox_answer_detail(call, 400,
+				      "JSON parse error - a string has a "
+				      "lone surrogate escape");
+		return 0;
+	}
+	return 1;
+}
+
+/* Python's str.strip() for ASCII white space, in place. */
+static void trim(struct field *f)
+{
+	size_t start = 0;
+
+	while (f->len && isspace((unsigned char)f->val[f->len - 1]))
+		f->len--;
+	while (start < f->len && isspace((unsigned char)f->val[start]))
+		start++;
+	memmove(f->val, f->val + start, f->len - start);
+	f->len -= start;
+	f->val[f->len] = '\0';
+}
+
+size_t sandbox_utf8_chars(const char *p, size_t n)
+{
+	size_t i, chars = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)p[i] & 0xc0) != 0x80)
+			chars++;
+	return chars;
+}
+
+/*
+ * A DRF CharField: strings, and numbers taken as their text; trimmed.
+ * Returns 1 with a usable value in f->val, 0 when absent or null (and not
+ * required), -1 after adding an error.
+ */
+int sandbox_check_string(struct field_errors *fe, struct field *f,
+			 int required, int blank_ok, size_t max_chars)
+{
+	switch (f->type) {
+	case J_ABSENT:
+		if (required)
+			sandbox_field_error(fe, f->name,
+					    "This field is required.");
+		return required ? -1 : 0;
+	case J_NULL:
+		if (required)
+			sandbox_field_error(fe, f->name,
+					    "This field may not be null.");
+		return required ? -1 : 0;
+	case J_TEXT: case J_INT: case J_REAL:
+		break;
+	default:
+		sandbox_field_error(fe, f->name, "Not a valid string.");
+		return -1;
+	}
+	if (memchr(f->val, '\0', f->len)) {
+		sandbox_field_error(fe, f->name,
+				    "Null characters are not allowed.");
+		return -1;
+	}
+	trim(f);
+	if (!f->len && !blank_ok) {
+		sandbox_field_error(fe, f->name,
+				    "This field may not be blank.");
+		return -1;
+	}
+	if (sandbox_utf8_chars(f->val, f->len) > max_chars) {
+		sandbox_field_error(fe, f->name,
+				    "Ensure this field has no more than %zu "
+				    "characters.", max_chars);
+		return -1;
+	}
+	return 1;
+}
+
+/* An EmailField: a string, then Django's validator; stored lower case. */
+int sandbox_check_email(struct field_errors *fe, struct field *f,
+			int required)
+{
+	int r = sandbox_check_string(fe, f, required, NO_BLANK,
+				     MAX_EMAIL_CHARS);
+	size_t i;
+
+	if (r <= 0)
+		return r;
+	if (!sandbox_api_email_ok(f->val, f->len)) {
+		sandbox_field_error(fe, f->name,
+				    "Enter a valid email address.");
+		return -1;
+	}
+	for (i = 0; i < f->len; i++)
+		f->val[i] = (char)tolower((unsigned char)f->val[i]);
+	return 1;
+}
+
+/* A DictField (or null): 1 an object, 0 absent or null, -1 error. */
+int sandbox_check_object(struct field_errors *fe, struct field *f)
+{
+	if (f->type == J_ABSENT || f->type == J_NULL)
+		return 0;
+	if (f->type == J_OBJECT)
+		return 1;
+	sandbox_field_error(fe, f->name,
+			    "Expected a dictionary of items but got type "
+			    "\"%s\".", sandbox_py_type(f->type));
+	return -1;
+}
+
+/* A BooleanField, with DRF's accepted spellings; absent is false. */
+int sandbox_check_bool(struct field_errors *fe, struct field *f, int *out)
+{
+	static const char *const yes[] = { "true", "True", "1", "yes", "on" };
+	static const char *const no[] = { "false", "False", "0", "no", "off" };
+	size_t i;
+
+	*out = 0;
+	if (f->type == J_ABSENT || f->type == J_FALSE)
+		return 0;
+	if (f->type == J_TRUE) {
+		*out = 1;
+		return 0;
+	}
+	if (f->type == J_TEXT || f->type == J_INT) {
+		for (i = 0; i < 5; i++) {
+			if (!strcmp(f->val, yes[i])) {
+				*out = 1;
+				return 0;
+			}
+			if (!strcmp(f->val, no[i]))
+				return 0;
+		}
+	}
+	sandbox_field_error(fe, f->name, "Must be a valid boolean.");
+	return -1;
+}
+
+/* Start the log's emails array with one address (as the client sent it). */
+void sandbox_log_email(struct sandbox_call *call, const struct field *f)
+{
+	buf_reset(&call->emails);
+	if (f->type != J_TEXT)
+		return;
+	buf_addch(&call->emails, '[');
+	sandbox_json_add(&call->emails, f->val, f->len);
+	buf_addch(&call->emails, ']');
+}
+
