@@ -19,6 +19,7 @@
 #include "err.h"
 #include "sandbox.h"
 #include "sandbox_rate.h"
+#include "sandbox_spec.h"
 #include "xalloc.h"
 
 #define PROG "meisa-sandbox"

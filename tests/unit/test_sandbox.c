@@ -9,9 +9,10 @@
 
 #include "sandbox.h"
 #include "sandbox_api.h"
-#include "sandbox_validate.h"
 #include "sandbox_rate.h"
+#include "sandbox_spec.h"
 #include "sandbox_store.h"
+#include "sandbox_validate.h"
 
 #include <sqlite3.h>
 
