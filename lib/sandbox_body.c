@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,25 +66,30 @@ static struct field *field_named(struct field *f, size_t n, const char *name)
 	return NULL;
 }
 
-/* The JSON type of the text p (1 ok, 0 malformed, -1 failure). */
-static int json_type(struct sandbox_store *st, const char *p, size_t n,
-		     enum jtype *type, struct err *e)
+/*
+ * The JSON type of the text p[0..n) into *type: J_ABSENT when the text is
+ * not JSON.  MB_EDB when the database fails.
+ */
+static enum mb_rc json_type(struct sandbox_store *st, const char *p,
+			    size_t n, enum jtype *type, struct err *e)
 {
 	sqlite3_stmt *s = sandbox_stmt(st, S_JSON_TYPE, e);
+	enum mb_rc rc = MB_OK;
 	int r;
 
 	if (!s)
-		return -1;
+		return MB_EDB;
 	sqlite3_bind_text(s, 1, p, (int)n, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW)
 		*type = sandbox_jtype_of((const char *)sqlite3_column_text(s,
 									   0));
+	else if (r == SQLITE_ERROR)
+		*type = J_ABSENT;  /* SQLite reports malformed JSON so */
+	else
+		rc = sandbox_store_fail(st, e, "database error");
 	sqlite3_reset(s);
-	if (r == SQLITE_ROW)
-		return 1;
-	/* SQLite reports malformed JSON as a plain SQL error. */
-	return r == SQLITE_ERROR ? 0 : -1;
+	return rc;
 }
 
 /*
@@ -106,84 +112,92 @@ static int has_nul_escape(const char *p, size_t n)
 	return 0;
 }
 
-/*
- * Parse the body as a JSON object into fields[] (absent ones stay J_ABSENT;
- * unknown keys are ignored and, as in Python, the last of duplicated keys
- * wins).  An empty body is an empty object, as DRF reads it.  Returns 1 when
- * the fields are ready, 0 when the call was answered 400, -1 on failure.
- */
-int sandbox_body_parse(struct sandbox_store *st, struct sandbox_call *call,
-		       struct field *fields, size_t n, struct err *e)
+/* Answer 400 with DRF's non_field_errors message, msg already JSON. */
+static void answer_non_field(struct sandbox_call *call, const char *msg)
+{
+	call->status = 400;
+	buf_reset(&call->response);
+	buf_printf(&call->response, "{\"non_field_errors\":[%s]}", msg);
+}
+
+/* Answer 400 unless the body (not empty) is a JSON object. */
+static enum mb_rc check_object_body(struct sandbox_store *st,
+				    struct sandbox_call *call,
+				    struct err *e)
+{
+	enum jtype type = J_ABSENT;
+	char msg[96];
+
+	if (json_type(st, call->body, call->body_len, &type, e) != MB_OK)
+		return MB_EDB;
+	if (type == J_ABSENT) {
+		sandbox_answer_detail(call, 400, "JSON parse error - "
+				      "malformed JSON");
+	} else if (type != J_OBJECT) {
+		snprintf(msg, sizeof(msg), "\"Invalid data. Expected a "
+			 "dictionary, but got %s.\"", sandbox_py_type(type));
+		answer_non_field(call, msg);
+	} else if (has_nul_escape(call->body, call->body_len)) {
+		answer_non_field(call, "\"Null characters are not allowed.\"");
+	}
+	return MB_OK;
+}
+
+/* Copy the current json_each row of s into its field, if one is named so. */
+static void read_field(sqlite3_stmt *s, struct field *fields, size_t n,
+		       int *bad_text)
 {
 	struct field *f;
+
+	f = field_named(fields, n, (const char *)sqlite3_column_text(s, 0));
+	if (!f)
+		return;
+	free(f->val);
+	f->type = sandbox_jtype_of((const char *)sqlite3_column_text(s, 1));
+	f->val = NULL;
+	f->len = 0;
+	if (f->type == J_NULL)
+		return;
+	f->len = (size_t)sqlite3_column_bytes(s, 2);
+	f->val = xmalloc(f->len + 1);
+	if (f->len)
+		memcpy(f->val, sqlite3_column_blob(s, 2), f->len);
+	f->val[f->len] = '\0';
+	/* SQLite decodes a lone surrogate escape (\ud800) into bytes that
+	 * are not UTF-8; they must not reach the database. */
+	if (f->type == J_TEXT && !sandbox_api_utf8_ok(f->val, f->len))
+		*bad_text = 1;
+}
+
+enum mb_rc sandbox_body_parse(struct sandbox_store *st,
+			      struct sandbox_call *call,
+			      struct field *fields, size_t n, struct err *e)
+{
 	sqlite3_stmt *s;
-	enum jtype type = J_OBJECT;
+	enum mb_rc rc;
 	size_t i;
-	int r, bad_text = 0;
+	int row, bad_text = 0;
 
 	for (i = 0; i < call->body_len; i++)
 		if (!isspace((unsigned char)call->body[i]))
 			break;
 	if (i == call->body_len)
-		return 1;
-	r = json_type(st, call->body, call->body_len, &type, e);
-	if (r <= 0) {
-		if (r == 0)
-			sandbox_answer_detail(call, 400, "JSON parse error - "
-					      "malformed JSON");
-		return r;
-	}
-	if (type == J_OBJECT && has_nul_escape(call->body, call->body_len)) {
-		call->status = 400;
-		buf_reset(&call->response);
-		buf_addstr(&call->response, "{\"non_field_errors\":"
-			   "[\"Null characters are not allowed.\"]}");
-		return 0;
-	}
-	if (type != J_OBJECT) {
-		call->status = 400;
-		buf_reset(&call->response);
-		buf_printf(&call->response, "{\"non_field_errors\":"
-			   "[\"Invalid data. Expected a dictionary, but got "
-			   "%s.\"]}", sandbox_py_type(type));
-		return 0;
-	}
+		return MB_OK;
+	rc = check_object_body(st, call, e);
+	if (rc != MB_OK || call->status)
+		return rc;
 	if (!(s = sandbox_stmt(st, S_JSON_EACH, e)))
-		return -1;
+		return MB_EDB;
 	sqlite3_bind_text(s, 1, call->body, (int)call->body_len,
 			  SQLITE_STATIC);
-	while ((r = sandbox_step(st, s, e)) == 1) {
-		f = field_named(fields, n,
-				(const char *)sqlite3_column_text(s, 0));
-		if (!f)
-			continue;
-		free(f->val);
-		f->type = sandbox_jtype_of((const char *)
-					   sqlite3_column_text(s, 1));
-		f->val = NULL;
-		f->len = 0;
-		if (f->type == J_NULL)
-			continue;
-		f->len = (size_t)sqlite3_column_bytes(s, 2);
-		f->val = xmalloc(f->len + 1);
-		if (f->len)
-			memcpy(f->val, sqlite3_column_blob(s, 2), f->len);
-		f->val[f->len] = '\0';
-		/* SQLite decodes a lone surrogate escape (\ud800) into bytes
-		 * that are not UTF-8; they must not reach the database. */
-		if (f->type == J_TEXT && !sandbox_api_utf8_ok(f->val, f->len))
-			bad_text = 1;
-	}
+	while ((rc = sandbox_step(st, s, &row, e)) == MB_OK && row)
+		read_field(s, fields, n, &bad_text);
 	sqlite3_reset(s);
-	if (r < 0)
-		return -1;
-	if (bad_text) {
+	if (rc == MB_OK && bad_text)
 		sandbox_answer_detail(call, 400,
 				      "JSON parse error - a string has a "
 				      "lone surrogate escape");
-		return 0;
-	}
-	return 1;
+	return rc;
 }
 
 /* Python's str.strip() for ASCII white space, in place. */

@@ -47,11 +47,15 @@ void sandbox_fields_release(struct field *f, size_t n);
 /*
  * Parse the body as a JSON object into fields[] (absent ones stay J_ABSENT;
  * unknown keys are ignored and, as in Python, the last of duplicated keys
- * wins).  An empty body is an empty object, as DRF reads it.  Returns 1 when
- * the fields are ready, 0 when the call was answered 400, -1 on failure.
+ * wins).  An empty body is an empty object, as DRF reads it.  call->status
+ * must be 0 on entry.  MB_OK with call->status still 0 when the fields are
+ * ready; MB_OK with call->status 400 when the body was answered (not JSON,
+ * not an object, a NUL or lone surrogate escape); MB_EDB when the database
+ * fails.
  */
-int sandbox_body_parse(struct sandbox_store *st, struct sandbox_call *call,
-		       struct field *fields, size_t n, struct err *e);
+enum mb_rc sandbox_body_parse(struct sandbox_store *st,
+			      struct sandbox_call *call,
+			      struct field *fields, size_t n, struct err *e);
 
 /* The number of UTF-8 characters in p[0..n) (counting lead bytes). */
 size_t sandbox_utf8_chars(const char *p, size_t n);

@@ -14,30 +14,31 @@
 #include "sandbox_validate.h"
 #include "xalloc.h"
 
-/* Look a contact up by one column: 1 found, 0 not, -1 failure. */
-int sandbox_contact_find(struct sandbox_store *st, int slot, const char *key,
-			 size_t key_len, struct contact_ref *c, struct err *e)
+enum mb_rc sandbox_contact_find(struct sandbox_store *st, int slot,
+				const char *key, size_t key_len,
+				struct contact_ref *c, int *found,
+				struct err *e)
 {
 	sqlite3_stmt *s = sandbox_stmt(st, slot, e);
-	int r;
+	enum mb_rc rc;
 
 	if (!s)
-		return -1;
+		return MB_EDB;
 	sqlite3_bind_text(s, 1, key, (int)key_len, SQLITE_STATIC);
-	r = sandbox_step(st, s, e);
-	if (r == 1) {
+	rc = sandbox_step(st, s, found, e);
+	if (rc == MB_OK && *found) {
 		sandbox_col_copy(s, 0, c->id, sizeof(c->id));
 		sandbox_col_copy(s, 1, c->email, sizeof(c->email));
 		sandbox_col_copy(s, 2, c->status, sizeof(c->status));
 	}
 	sqlite3_reset(s);
-	return r;
+	return rc;
 }
 
-int sandbox_unsub_listed(struct sandbox_store *st, const char *email,
-			 struct err *e)
+enum mb_rc sandbox_unsub_listed(struct sandbox_store *st, const char *email,
+				int *listed, struct err *e)
 {
-	return sandbox_exists(st, S_IS_UNSUB, email, e);
+	return sandbox_exists(st, S_IS_UNSUB, email, listed, e);
 }
 
 static enum mb_rc automation(struct sandbox_store *st, const char *kind,
@@ -64,9 +65,10 @@ enum mb_rc sandbox_contact_create(struct sandbox_store *st,
 				  struct err *e)
 {
 	sqlite3_stmt *s;
-	int unsub = sandbox_unsub_listed(st, in->email, e);
+	int unsub;
 
-	if (unsub < 0 || !(s = sandbox_stmt(st, S_INSERT_CONTACT, e)))
+	if (sandbox_unsub_listed(st, in->email, &unsub, e) != MB_OK ||
+	    !(s = sandbox_stmt(st, S_INSERT_CONTACT, e)))
 		return MB_EDB;
 	sandbox_store_uuid(st, c->id);
 	snprintf(c->email, sizeof(c->email), "%s", in->email);
@@ -158,21 +160,22 @@ static enum mb_rc answer_contact(struct sandbox_store *st,
 				 const char *id, struct err *e)
 {
 	sqlite3_stmt *s = sandbox_stmt(st, S_CONTACT_JSON, e);
-	int r;
+	enum mb_rc rc;
+	int row;
 
 	if (!s)
 		return MB_EDB;
 	sandbox_bind_str(s, 1, id);
-	r = sandbox_step(st, s, e);
-	if (r == 1) {
+	rc = sandbox_step(st, s, &row, e);
+	if (rc == MB_OK && row) {
 		call->status = status;
 		buf_set(&call->response, sqlite3_column_text(s, 0),
 			(size_t)sqlite3_column_bytes(s, 0));
 	}
 	sqlite3_reset(s);
-	if (r == 0)
-		return err_set(e, MB_EINTERNAL, "contact '%s' vanished", id);
-	return r < 0 ? MB_EDB : MB_OK;
+	if (rc == MB_OK && !row)
+		rc = err_set(e, MB_EINTERNAL, "contact '%s' vanished", id);
+	return rc;
 }
 
 /* Validated tag names of an upsert. */
@@ -192,79 +195,83 @@ static void tag_list_release(struct tag_list *t)
 	t->count = 0;
 }
 
-/* tag_names: a list of non-blank strings (or null). */
-static int check_tags(struct sandbox_store *st, struct field_errors *fe,
-		      struct field *f, struct tag_list *out, struct err *e)
+/* Add the json_each row of s to out when it is a valid tag name. */
+static int take_tag(sqlite3_stmt *s, struct tag_list *out)
+{
+	const char *v = (const char *)sqlite3_column_text(s, 2);
+	size_t len = (size_t)sqlite3_column_bytes(s, 2);
+
+	if (sandbox_jtype_of((const char *)sqlite3_column_text(s, 1)) !=
+	    J_TEXT || !len || memchr(v, '\0', len) ||
+	    !sandbox_api_utf8_ok(v, len) ||
+	    sandbox_utf8_chars(v, len) > MAX_TAG_CHARS)
+		return 0;
+	out->names = xrealloc(out->names, (out->count + 1) *
+			      sizeof(*out->names));
+	out->names[out->count++] = xstrndup(v, len);
+	return 1;
+}
+
+/*
+ * tag_names: a list of non-blank strings (or null), copied to out.  A bad
+ * value is a message in fe; MB_EDB when the database fails.
+ */
+static enum mb_rc check_tags(struct sandbox_store *st,
+			     struct field_errors *fe, struct field *f,
+			     struct tag_list *out, struct err *e)
 {
 	sqlite3_stmt *s;
-	const char *v;
-	size_t len;
-	int r, bad = 0;
+	enum mb_rc rc;
+	int row, bad = 0;
 
 	if (f->type == J_ABSENT || f->type == J_NULL)
-		return 0;
+		return MB_OK;
 	if (f->type != J_ARRAY) {
 		sandbox_field_error(fe, f->name,
 				    "Expected a list of items but got type "
 				    "\"%s\".", sandbox_py_type(f->type));
-		return -1;
+		return MB_OK;
 	}
 	if (!(s = sandbox_stmt(st, S_JSON_EACH, e)))
-		return -2;
+		return MB_EDB;
 	sqlite3_bind_text(s, 1, f->val, (int)f->len, SQLITE_STATIC);
-	while ((r = sandbox_step(st, s, e)) == 1) {
-		v = (const char *)sqlite3_column_text(s, 2);
-		len = (size_t)sqlite3_column_bytes(s, 2);
-		if (sandbox_jtype_of((const char *)sqlite3_column_text(s, 1)) !=
-		    J_TEXT || !len || memchr(v, '\0', len) ||
-		    !sandbox_api_utf8_ok(v, len) ||
-		    sandbox_utf8_chars(v, len) > MAX_TAG_CHARS) {
+	while ((rc = sandbox_step(st, s, &row, e)) == MB_OK && row)
+		if (!take_tag(s, out))
 			bad = 1;
-			continue;
-		}
-		out->names = xrealloc(out->names, (out->count + 1) *
-				      sizeof(*out->names));
-		out->names[out->count++] = xstrndup(v, len);
-	}
 	sqlite3_reset(s);
-	if (r < 0)
-		return -2;
-	if (bad) {
+	if (rc == MB_OK && bad)
 		sandbox_field_error(fe, f->name,
 				    "Each tag name must be a non-empty string "
 				    "of at most %d characters.", MAX_TAG_CHARS);
-		return -1;
-	}
-	return 1;
+	return rc;
 }
 
-/* custom_fields: an object whose values are scalars (or null). */
-static int check_custom_fields(struct sandbox_store *st,
-			       struct field_errors *fe, struct field *f,
-			       struct err *e)
+/*
+ * custom_fields: an object whose values are scalars (or null).  A bad
+ * value is a message in fe; MB_EDB when the database fails.
+ */
+static enum mb_rc check_custom_fields(struct sandbox_store *st,
+				      struct field_errors *fe,
+				      struct field *f, struct err *e)
 {
 	sqlite3_stmt *s;
-	int r, nested = 0;
+	enum mb_rc rc;
+	int row, nested = 0;
 
-	r = sandbox_check_object(fe, f);
-	if (r <= 0)
-		return r;
+	if (sandbox_check_object(fe, f) <= 0)
+		return MB_OK;
 	if (!(s = sandbox_stmt(st, S_COUNT_NESTED, e)))
-		return -2;
+		return MB_EDB;
 	sqlite3_bind_text(s, 1, f->val, (int)f->len, SQLITE_STATIC);
-	r = sandbox_step(st, s, e);
-	if (r == 1)
+	rc = sandbox_step(st, s, &row, e);
+	if (rc == MB_OK && row)
 		nested = sqlite3_column_int(s, 0);
 	sqlite3_reset(s);
-	if (r < 0)
-		return -2;
-	if (nested) {
+	if (rc == MB_OK && nested)
 		sandbox_field_error(fe, f->name,
 				    "Values must be strings, numbers, "
 				    "booleans or null.");
-		return -1;
-	}
-	return 1;
+	return rc;
 }
 
 static int check_source(struct field_errors *fe, struct field *f)
@@ -291,38 +298,41 @@ enum {
 };
 
 /*
- * Find the contact an upsert addresses: external_id first, then email.
- * Returns 1 found, 0 not, -1 failure, 2 when the call was answered 400
- * (the external_id's contact would be re-keyed to another's email).
+ * Find the contact an upsert addresses: external_id first, then email;
+ * *found says whether there is one.  The call is answered 400 instead
+ * when the external_id's contact would be re-keyed to another's email.
  */
-static int upsert_target(struct sandbox_store *st, struct sandbox_call *call,
-			 const struct contact_in *in, struct contact_ref *c,
-			 struct err *e)
+static enum mb_rc upsert_target(struct sandbox_store *st,
+				struct sandbox_call *call,
+				const struct contact_in *in,
+				struct contact_ref *c, int *found,
+				struct err *e)
 {
 	struct contact_ref other;
 	struct field_errors fe = FIELD_ERRORS_INIT;
-	int r;
+	int taken;
 
-	if (in->external_id) {
-		r = sandbox_contact_find(st, S_FIND_EXT, in->external_id,
-					 strlen(in->external_id), c, e);
-		if (r != 0) {
-			if (r < 0 || !strcmp(c->email, in->email))
-				return r;
-			r = sandbox_contact_find(st, S_FIND_EMAIL, in->email,
-						 strlen(in->email), &other, e);
-			if (r <= 0)
-				return r < 0 ? -1 : 1;
-			sandbox_field_error(&fe, "email",
-					    "A contact with this email "
-					    "already exists.");
-			sandbox_field_errors_answer(&fe, call);
-			return 2;
-		}
+	*found = 0;
+	if (in->external_id &&
+	    sandbox_contact_find(st, S_FIND_EXT, in->external_id,
+				 strlen(in->external_id), c, found,
+				 e) != MB_OK)
+		return MB_EDB;
+	if (!*found)
+		return sandbox_contact_find(st, S_FIND_EMAIL, in->email,
+					    strlen(in->email), c, found, e);
+	if (!strcmp(c->email, in->email))
+		return MB_OK;
+	if (sandbox_contact_find(st, S_FIND_EMAIL, in->email,
+				 strlen(in->email), &other, &taken,
+				 e) != MB_OK)
+		return MB_EDB;
+	if (taken) {
+		sandbox_field_error(&fe, "email", "A contact with this email "
+				    "already exists.");
+		sandbox_field_errors_answer(&fe, call);
 	}
-	return sandbox_contact_find(st, S_FIND_EMAIL, in->email,
-				    strlen(in->email), c,
-				    e);
+	return MB_OK;
 }
 
 static enum mb_rc upsert_apply(struct sandbox_store *st,
@@ -336,10 +346,9 @@ static enum mb_rc upsert_apply(struct sandbox_store *st,
 	int found, changed = 0, added, any_added = 0;
 
 	sandbox_iso_time(call->now, now);
-	found = upsert_target(st, call, in, &c, e);
-	if (found < 0)
+	if (upsert_target(st, call, in, &c, &found, e) != MB_OK)
 		return MB_EDB;
-	if (found == 2)
+	if (call->status)
 		return MB_OK;
 	if (found ? update_contact(st, in, now, &c, &changed, e) :
 	    sandbox_contact_create(st, in, now, &c, e))
@@ -367,14 +376,11 @@ enum mb_rc sandbox_contacts_upsert(struct sandbox_store *st,
 	struct field_errors fe = FIELD_ERRORS_INIT;
 	struct contact_in in = CONTACT_IN_INIT;
 	struct tag_list tags = { NULL, 0 };
-	enum mb_rc rc = MB_EDB;
-	int r;
+	enum mb_rc rc;
 
-	r = sandbox_body_parse(st, call, f, U_NFIELDS, e);
-	if (r <= 0) {
-		rc = r < 0 ? MB_EDB : MB_OK;
+	rc = sandbox_body_parse(st, call, f, U_NFIELDS, e);
+	if (rc != MB_OK || call->status)
 		goto out;
-	}
 	sandbox_log_email(call, &f[U_EMAIL]);
 	sandbox_check_email(&fe, &f[U_EMAIL], REQUIRED);
 	sandbox_check_string(&fe, &f[U_EXTERNAL_ID], OPTIONAL, NO_BLANK,
@@ -386,11 +392,10 @@ enum mb_rc sandbox_contacts_upsert(struct sandbox_store *st,
 	sandbox_check_string(&fe, &f[U_DISPLAY], OPTIONAL, BLANK_OK,
 			     MAX_NAME_CHARS);
 	check_source(&fe, &f[U_SOURCE]);
-	if (check_custom_fields(st, &fe, &f[U_CUSTOM], e) == -2 ||
-	    check_tags(st, &fe, &f[U_TAGS], &tags, e) == -2)
-		goto out;
-	rc = MB_OK;
-	if (sandbox_field_errors_answer(&fe, call))
+	rc = check_custom_fields(st, &fe, &f[U_CUSTOM], e);
+	if (rc == MB_OK)
+		rc = check_tags(st, &fe, &f[U_TAGS], &tags, e);
+	if (rc != MB_OK || sandbox_field_errors_answer(&fe, call))
 		goto out;
 	in.email = f[U_EMAIL].val;
 	in.external_id = f[U_EXTERNAL_ID].val;
@@ -417,11 +422,12 @@ enum mb_rc sandbox_contacts_unsubscribed(struct sandbox_store *st,
 	sqlite3_stmt *s = sandbox_stmt(st, S_UNSUB_LIST, e);
 	char now[32];
 	long count = 0;
-	int r;
+	enum mb_rc rc;
+	int row;
 
 	if (!s)
 		return MB_EDB;
-	while ((r = sandbox_step(st, s, e)) == 1) {
+	while ((rc = sandbox_step(st, s, &row, e)) == MB_OK && row) {
 		if (count++)
 			buf_addch(&emails, ',');
 		sandbox_json_add(&emails,
@@ -429,7 +435,7 @@ enum mb_rc sandbox_contacts_unsubscribed(struct sandbox_store *st,
 				 (size_t)sqlite3_column_bytes(s, 0));
 	}
 	sqlite3_reset(s);
-	if (r == 0) {
+	if (rc == MB_OK) {
 		sandbox_iso_time(call->now, now);
 		buf_reset(&call->response);
 		buf_printf(&call->response, "{\"as_of\":\"%s\",\"count\":%ld,"
@@ -439,43 +445,45 @@ enum mb_rc sandbox_contacts_unsubscribed(struct sandbox_store *st,
 		call->status = 200;
 	}
 	buf_release(&emails);
-	return r < 0 ? MB_EDB : MB_OK;
+	return rc;
 }
 
-/* The tag a tag_name or tag_id designates: 1 name set, 0 answered. */
-static int tag_of(struct sandbox_store *st, struct sandbox_call *call,
-		  struct field *name, struct field *id, char **out,
-		  struct err *e)
+/*
+ * The tag a tag_name or tag_id designates into *out (owned by the
+ * caller), or the call answered 400 or 404 instead.
+ */
+static enum mb_rc tag_of(struct sandbox_store *st, struct sandbox_call *call,
+			 struct field *name, struct field *id, char **out,
+			 struct err *e)
 {
 	struct field_errors fe = FIELD_ERRORS_INIT;
 	sqlite3_stmt *s;
-	int r;
+	enum mb_rc rc;
+	int row;
 
 	if (name->type != J_ABSENT && name->type != J_NULL) {
 		if (sandbox_check_string(&fe, name, REQUIRED, NO_BLANK,
-					 MAX_TAG_CHARS) < 0) {
-			sandbox_field_errors_answer(&fe, call);
-			return 0;
-		}
-		*out = xstrdup(name->val);
-		return 1;
+					 MAX_TAG_CHARS) > 0)
+			*out = xstrdup(name->val);
+		sandbox_field_errors_answer(&fe, call);
+		return MB_OK;
 	}
 	if (id->type == J_ABSENT || id->type == J_NULL) {
 		sandbox_field_error(&fe, "non_field_errors",
 				    "Provide tag_name or tag_id.");
 		sandbox_field_errors_answer(&fe, call);
-		return 0;
+		return MB_OK;
 	}
 	if (!(s = sandbox_stmt(st, S_TAG_BY_ID, e)))
-		return -1;
+		return MB_EDB;
 	sqlite3_bind_text(s, 1, id->val, (int)id->len, SQLITE_STATIC);
-	r = sandbox_step(st, s, e);
-	if (r == 1)
+	rc = sandbox_step(st, s, &row, e);
+	if (rc == MB_OK && row)
 		*out = xstrdup((const char *)sqlite3_column_text(s, 0));
 	sqlite3_reset(s);
-	if (r == 0)
+	if (rc == MB_OK && !row)
 		sandbox_answer_detail(call, 404, "Tag not found.");
-	return r;
+	return rc;
 }
 
 static enum mb_rc tag_call(struct sandbox_store *st,
@@ -485,26 +493,27 @@ static enum mb_rc tag_call(struct sandbox_store *st,
 	struct contact_ref c;
 	sqlite3_stmt *s;
 	char now[32], *tag = NULL;
-	enum mb_rc rc = MB_EDB;
-	int r, changed = 0;
+	enum mb_rc rc;
+	int found, changed = 0;
 
 	sandbox_iso_time(call->now, now);
-	r = sandbox_contact_find(st, S_FIND_ID, call->id, strlen(call->id), &c,
-				 e);
-	if (r <= 0) {
-		if (r == 0)
+	rc = sandbox_contact_find(st, S_FIND_ID, call->id, strlen(call->id),
+				  &c, &found, e);
+	if (rc != MB_OK || !found) {
+		if (rc == MB_OK)
 			sandbox_answer_detail(call, 404, "Not found.");
-		return r < 0 ? MB_EDB : MB_OK;
+		return rc;
 	}
 	buf_reset(&call->emails);
 	buf_addch(&call->emails, '[');
 	sandbox_json_str(&call->emails, c.email);
 	buf_addch(&call->emails, ']');
-	if ((r = sandbox_body_parse(st, call, f, 2, e)) <= 0 ||
-	    (r = tag_of(st, call, &f[0], &f[1], &tag, e)) <= 0) {
-		rc = r < 0 ? MB_EDB : MB_OK;
+	rc = sandbox_body_parse(st, call, f, 2, e);
+	if (rc == MB_OK && !call->status)
+		rc = tag_of(st, call, &f[0], &f[1], &tag, e);
+	if (rc != MB_OK || call->status)
 		goto out;
-	}
+	rc = MB_EDB;
 	if (add) {
 		if (add_tag(st, &c, tag, now, &changed, e) != MB_OK)
 			goto out;
@@ -541,18 +550,20 @@ enum mb_rc sandbox_contacts_remove_tag(struct sandbox_store *st,
 enum { T_EVENT, T_EMAIL, T_EXTERNAL_ID, T_PROPERTIES, T_NFIELDS };
 
 /* The contact an event is for: external_id first, then email. */
-static int event_contact(struct sandbox_store *st, struct field *f,
-			 struct contact_ref *c, struct err *e)
+static enum mb_rc event_contact(struct sandbox_store *st, struct field *f,
+				struct contact_ref *c, int *found,
+				struct err *e)
 {
-	int r = 0;
+	enum mb_rc rc = MB_OK;
 
+	*found = 0;
 	if (f[T_EXTERNAL_ID].val)
-		r = sandbox_contact_find(st, S_FIND_EXT, f[T_EXTERNAL_ID].val,
-					 f[T_EXTERNAL_ID].len, c, e);
-	if (r == 0 && f[T_EMAIL].val)
-		r = sandbox_contact_find(st, S_FIND_EMAIL, f[T_EMAIL].val,
-					 f[T_EMAIL].len, c, e);
-	return r;
+		rc = sandbox_contact_find(st, S_FIND_EXT, f[T_EXTERNAL_ID].val,
+					  f[T_EXTERNAL_ID].len, c, found, e);
+	if (rc == MB_OK && !*found && f[T_EMAIL].val)
+		rc = sandbox_contact_find(st, S_FIND_EMAIL, f[T_EMAIL].val,
+					  f[T_EMAIL].len, c, found, e);
+	return rc;
 }
 
 /* Store an event for contact c and answer it. */
@@ -597,13 +608,12 @@ enum mb_rc sandbox_events_track(struct sandbox_store *st,
 	};
 	struct field_errors fe = FIELD_ERRORS_INIT;
 	struct contact_ref c;
-	enum mb_rc rc = MB_EDB;
-	int r, email, ext;
+	enum mb_rc rc;
+	int found, email, ext;
 
-	if ((r = sandbox_body_parse(st, call, f, T_NFIELDS, e)) <= 0) {
-		rc = r < 0 ? MB_EDB : MB_OK;
+	rc = sandbox_body_parse(st, call, f, T_NFIELDS, e);
+	if (rc != MB_OK || call->status)
 		goto out;
-	}
 	sandbox_log_email(call, &f[T_EMAIL]);
 	sandbox_check_string(&fe, &f[T_EVENT], REQUIRED, NO_BLANK,
 			     MAX_NAME_CHARS);
@@ -614,20 +624,14 @@ enum mb_rc sandbox_events_track(struct sandbox_store *st,
 	if (!email && !ext)
 		sandbox_field_error(&fe, "non_field_errors", "Provide email or "
 				    "external_id.");
-	rc = MB_OK;
 	if (sandbox_field_errors_answer(&fe, call))
 		goto out;
-	rc = MB_EDB;
-	r = event_contact(st, f, &c, e);
-	if (r <= 0) {
-		if (r == 0)
-			sandbox_answer_detail(call, 404,
-					      "Contact not found. Upsert "
-					      "the contact first.");
-		rc = r < 0 ? MB_EDB : MB_OK;
-		goto out;
-	}
-	rc = record_event(st, call, f, &c, e);
+	rc = event_contact(st, f, &c, &found, e);
+	if (rc == MB_OK && !found)
+		sandbox_answer_detail(call, 404, "Contact not found. Upsert "
+				      "the contact first.");
+	else if (rc == MB_OK)
+		rc = record_event(st, call, f, &c, e);
 out:
 	buf_release(&fe.json);
 	sandbox_fields_release(f, T_NFIELDS);

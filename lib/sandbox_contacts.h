@@ -35,15 +35,16 @@ struct contact_in {
 
 /*
  * Look a contact up by one column, slot being S_FIND_EXT, S_FIND_EMAIL or
- * S_FIND_ID: 1 found (c filled), 0 not, -1 failure.
+ * S_FIND_ID.  On MB_OK *found is 1 (c filled) or 0; MB_EDB on failure.
  */
-int sandbox_contact_find(struct sandbox_store *st, int slot, const char *key,
-			 size_t key_len, struct contact_ref *c,
-			 struct err *e);
+enum mb_rc sandbox_contact_find(struct sandbox_store *st, int slot,
+				const char *key, size_t key_len,
+				struct contact_ref *c, int *found,
+				struct err *e);
 
-/* 1 when email is on the unsubscribed list, 0 not, -1 failure. */
-int sandbox_unsub_listed(struct sandbox_store *st, const char *email,
-			 struct err *e);
+/* Whether email is on the unsubscribed list (*listed 1 or 0 on MB_OK). */
+enum mb_rc sandbox_unsub_listed(struct sandbox_store *st, const char *email,
+				int *listed, struct err *e);
 
 /* Create a contact; an address on the unsubscribed list stays so. */
 enum mb_rc sandbox_contact_create(struct sandbox_store *st,

@@ -17,31 +17,30 @@ enum {
 	M_NFIELDS
 };
 
-/* 1 when key is a known trigger (--trigger), 0 not, -1 failure. */
-static int trigger_known(struct sandbox_store *st, const char *key,
-			 struct err *e)
-{
-	return sandbox_exists(st, S_TRIGGER_KNOWN, key, e);
-}
-
-/* A send with this idempotency key in the last hour: 1 (id set), 0, -1. */
-static int idempotent_send(struct sandbox_store *st,
-			   const struct sandbox_call *call, const char *key,
-			   char id[ID_MAX], struct err *e)
+/*
+ * The message id of a send with this idempotency key (and the same API key)
+ * in the last hour into id: "" when there is none.
+ */
+static enum mb_rc idempotent_send(struct sandbox_store *st,
+				  const struct sandbox_call *call,
+				  const char *key, char id[ID_MAX],
+				  struct err *e)
 {
 	sqlite3_stmt *s = sandbox_stmt(st, S_IDEMPOTENT, e);
-	int r;
+	enum mb_rc rc;
+	int row;
 
 	if (!s)
-		return -1;
+		return MB_EDB;
 	sandbox_bind_str(s, 1, key);
 	sandbox_bind_str(s, 2, call->key_label);
 	sqlite3_bind_double(s, 3, call->now - 3600.0);
-	r = sandbox_step(st, s, e);
-	if (r == 1)
+	id[0] = '\0';
+	rc = sandbox_step(st, s, &row, e);
+	if (rc == MB_OK && row)
 		sandbox_col_copy(s, 0, id, ID_MAX);
 	sqlite3_reset(s);
-	return r;
+	return rc;
 }
 
 static enum mb_rc record_send(struct sandbox_store *st,
@@ -74,24 +73,23 @@ static enum mb_rc trigger_send(struct sandbox_store *st,
 			       struct err *e)
 {
 	struct contact_ref c;
-	char id[ID_MAX];
-	int r, unsub, scheduled = f[M_SEND_AT].val != NULL;
+	char id[ID_MAX] = "";
+	int unsub, found = 0, scheduled = f[M_SEND_AT].val != NULL;
 
-	unsub = sandbox_unsub_listed(st, f[M_TO].val, e);
-	r = unsub ? 0 : sandbox_contact_find(st, S_FIND_EMAIL, f[M_TO].val,
-					     f[M_TO].len, &c, e);
-	if (unsub < 0 || r < 0)
+	if (sandbox_unsub_listed(st, f[M_TO].val, &unsub, e) != MB_OK ||
+	    (!unsub && sandbox_contact_find(st, S_FIND_EMAIL, f[M_TO].val,
+					    f[M_TO].len, &c, &found,
+					    e) != MB_OK))
 		return MB_EDB;
-	if (unsub || (r == 1 && strcmp(c.status, "active"))) {
+	if (unsub || (found && strcmp(c.status, "active"))) {
 		sandbox_answer_detail(call, 422, "Recipient is unsubscribed.");
 		return MB_OK;
 	}
-	r = f[M_IDEMPOTENCY].val ?
-		idempotent_send(st, call, f[M_IDEMPOTENCY].val, id, e) : 0;
-	if (r < 0)
+	if (f[M_IDEMPOTENCY].val &&
+	    idempotent_send(st, call, f[M_IDEMPOTENCY].val, id, e) != MB_OK)
 		return MB_EDB;
 	buf_reset(&call->response);
-	if (r == 1) {
+	if (id[0]) {
 		call->status = 200;
 		buf_printf(&call->response, "{\"status\":\"skipped\","
 			   "\"reason\":\"duplicate idempotency_key\","
@@ -115,13 +113,12 @@ enum mb_rc sandbox_emails_trigger(struct sandbox_store *st,
 		{ "idempotency_key", 0, 0, 0 }, { "send_at", 0, 0, 0 },
 	};
 	struct field_errors fe = FIELD_ERRORS_INIT;
-	enum mb_rc rc = MB_EDB;
-	int r;
+	enum mb_rc rc;
+	int r, known;
 
-	if ((r = sandbox_body_parse(st, call, f, M_NFIELDS, e)) <= 0) {
-		rc = r < 0 ? MB_EDB : MB_OK;
+	rc = sandbox_body_parse(st, call, f, M_NFIELDS, e);
+	if (rc != MB_OK || call->status)
 		goto out;
-	}
 	sandbox_log_email(call, &f[M_TO]);
 	r = sandbox_check_string(&fe, &f[M_TRIGGER], REQUIRED, NO_BLANK,
 				 MAX_NAME_CHARS);
@@ -133,15 +130,15 @@ enum mb_rc sandbox_emails_trigger(struct sandbox_store *st,
 	sandbox_check_string(&fe, &f[M_SEND_AT], OPTIONAL, NO_BLANK,
 			     MAX_NAME_CHARS);
 	if (r == 1) {
-		r = trigger_known(st, f[M_TRIGGER].val, e);
-		if (r < 0)
+		rc = sandbox_exists(st, S_TRIGGER_KNOWN, f[M_TRIGGER].val,
+				    &known, e);
+		if (rc != MB_OK)
 			goto out;
-		if (r == 0)
+		if (!known)
 			sandbox_field_error(&fe, "trigger_key",
 					    "Unknown trigger \"%s\".",
 					    f[M_TRIGGER].val);
 	}
-	rc = MB_OK;
 	if (sandbox_field_errors_answer(&fe, call))
 		goto out;
 	rc = trigger_send(st, call, f, e);

@@ -17,21 +17,29 @@
 
 #define MAX_BULK_EMAILS 500
 
-/* A sequence's status into out: 1 found, 0 not, -1 failure. */
-static int sequence_status(struct sandbox_store *st, const char *slug,
-			   char out[16], struct err *e)
+/*
+ * The status column of the row of statement slot for key (and key2 when
+ * not NULL) into out: "" when there is no row.
+ */
+static enum mb_rc status_of(struct sandbox_store *st, int slot,
+			    const char *key, const char *key2, char out[16],
+			    struct err *e)
 {
-	sqlite3_stmt *s = sandbox_stmt(st, S_SEQUENCE, e);
-	int r;
+	sqlite3_stmt *s = sandbox_stmt(st, slot, e);
+	enum mb_rc rc;
+	int row;
 
 	if (!s)
-		return -1;
-	sandbox_bind_str(s, 1, slug);
-	r = sandbox_step(st, s, e);
-	if (r == 1)
+		return MB_EDB;
+	sandbox_bind_str(s, 1, key);
+	if (key2)
+		sandbox_bind_str(s, 2, key2);
+	out[0] = '\0';
+	rc = sandbox_step(st, s, &row, e);
+	if (rc == MB_OK && row)
 		sandbox_col_copy(s, 0, out, 16);
 	sqlite3_reset(s);
-	return r;
+	return rc;
 }
 
 /* Outcome of enrolling one address. */
@@ -58,27 +66,21 @@ static enum mb_rc enroll_one(struct sandbox_store *st,
 {
 	struct contact_in cin = CONTACT_IN_INIT;
 	struct contact_ref c;
-	char status[16] = "";
+	char status[16];
 	sqlite3_stmt *s;
-	int found, unsub, r;
+	int found, unsub;
 
-	found = sandbox_contact_find(st, S_FIND_EMAIL, email, strlen(email), &c,
-				     e);
-	unsub = found < 0 ? -1 : sandbox_unsub_listed(st, email, e);
-	if (unsub < 0 || !(s = sandbox_stmt(st, S_ENROLL_STATUS, e)))
+	if (sandbox_contact_find(st, S_FIND_EMAIL, email, strlen(email), &c,
+				 &found, e) != MB_OK ||
+	    sandbox_unsub_listed(st, email, &unsub, e) != MB_OK)
 		return MB_EDB;
 	if ((unsub || (found && strcmp(c.status, "active"))) &&
 	    !in->override_unsubscribe) {
 		*outcome = SUPPRESSED;
 		return MB_OK;
 	}
-	sandbox_bind_str(s, 1, email);
-	sandbox_bind_str(s, 2, in->slug);
-	r = sandbox_step(st, s, e);
-	if (r == 1)
-		sandbox_col_copy(s, 0, status, sizeof(status));
-	sqlite3_reset(s);
-	if (r < 0)
+	if (status_of(st, S_ENROLL_STATUS, email, in->slug, status,
+		      e) != MB_OK)
 		return MB_EDB;
 	if (!strcmp(status, "active") || !strcmp(status, "paused")) {
 		*outcome = ALREADY_ENROLLED;
@@ -103,9 +105,9 @@ enum {
 	E_EMAIL, E_SLUG, E_METADATA, E_TRIGGER_SOURCE, E_OVERRIDE, E_NFIELDS
 };
 
-static enum mb_rc enroll_answer(struct sandbox_call *call,
-				const struct enroll_in *in, const char *email,
-				enum enroll_outcome outcome)
+static void enroll_answer(struct sandbox_call *call,
+			  const struct enroll_in *in, const char *email,
+			  enum enroll_outcome outcome)
 {
 	switch (outcome) {
 	case ENROLLED:
@@ -128,33 +130,32 @@ static enum mb_rc enroll_answer(struct sandbox_call *call,
 		buf_addstr(&call->response, "{\"non_field_errors\":[\"Contact "
 			   "is already enrolled in this sequence.\"]}");
 	}
-	return MB_OK;
 }
 
-/* Check a sequence_slug field: 1 active, 0 answered, -1 failure. */
-static int check_sequence(struct sandbox_store *st, struct sandbox_call *call,
-			  struct field *f, int missing_status,
-			  struct err *e)
+/*
+ * Check a sequence_slug field: the call is answered (missing_status 404 or
+ * 400 for a missing sequence, 400 for one not active) unless it is active.
+ */
+static enum mb_rc check_sequence(struct sandbox_store *st,
+				 struct sandbox_call *call, struct field *f,
+				 int missing_status, struct err *e)
 {
 	struct field_errors fe = FIELD_ERRORS_INIT;
 	char status[16];
-	int r;
 
-	r = sequence_status(st, f->val, status, e);
-	if (r < 0)
-		return -1;
-	if (r == 0 && missing_status == 404) {
+	if (status_of(st, S_SEQUENCE, f->val, NULL, status, e) != MB_OK)
+		return MB_EDB;
+	if (!status[0] && missing_status == 404)
 		sandbox_answer_detail(call, 404, "Sequence not found.");
-		return 0;
-	}
-	if (r == 0)
+	else if (!status[0])
 		sandbox_field_error(&fe, f->name,
 				    "Sequence \"%s\" does not exist.",
 				    f->val);
 	else if (strcmp(status, "active"))
 		sandbox_field_error(&fe, f->name,
 				    "Sequence \"%s\" is not active.", f->val);
-	return sandbox_field_errors_answer(&fe, call) ? 0 : 1;
+	sandbox_field_errors_answer(&fe, call);
+	return MB_OK;
 }
 
 enum mb_rc sandbox_sequences_enroll(struct sandbox_store *st,
@@ -168,16 +169,14 @@ enum mb_rc sandbox_sequences_enroll(struct sandbox_store *st,
 	struct field_errors fe = FIELD_ERRORS_INIT;
 	struct enroll_in in = { NULL, 0, "api", NULL, NULL };
 	enum enroll_outcome outcome;
-	enum mb_rc rc = MB_EDB;
+	enum mb_rc rc;
 	char now[32];
-	int r;
 
 	sandbox_iso_time(call->now, now);
 	in.now = now;
-	if ((r = sandbox_body_parse(st, call, f, E_NFIELDS, e)) <= 0) {
-		rc = r < 0 ? MB_EDB : MB_OK;
+	rc = sandbox_body_parse(st, call, f, E_NFIELDS, e);
+	if (rc != MB_OK || call->status)
 		goto out;
-	}
 	sandbox_log_email(call, &f[E_EMAIL]);
 	sandbox_check_email(&fe, &f[E_EMAIL], REQUIRED);
 	sandbox_check_string(&fe, &f[E_SLUG], REQUIRED, NO_BLANK,
@@ -186,22 +185,19 @@ enum mb_rc sandbox_sequences_enroll(struct sandbox_store *st,
 	sandbox_check_string(&fe, &f[E_TRIGGER_SOURCE], OPTIONAL, NO_BLANK,
 			     MAX_NAME_CHARS);
 	sandbox_check_bool(&fe, &f[E_OVERRIDE], &in.override_unsubscribe);
-	rc = MB_OK;
 	if (sandbox_field_errors_answer(&fe, call))
 		goto out;
-	rc = MB_EDB;
-	if ((r = check_sequence(st, call, &f[E_SLUG], 404, e)) <= 0) {
-		rc = r < 0 ? MB_EDB : MB_OK;
+	rc = check_sequence(st, call, &f[E_SLUG], 404, e);
+	if (rc != MB_OK || call->status)
 		goto out;
-	}
 	in.slug = f[E_SLUG].val;
 	if (f[E_TRIGGER_SOURCE].val)
 		in.trigger_source = f[E_TRIGGER_SOURCE].val;
 	if (f[E_METADATA].type == J_OBJECT)
 		in.metadata = f[E_METADATA].val;
-	if (enroll_one(st, &in, f[E_EMAIL].val, &outcome, e) != MB_OK)
-		goto out;
-	rc = enroll_answer(call, &in, f[E_EMAIL].val, outcome);
+	rc = enroll_one(st, &in, f[E_EMAIL].val, &outcome, e);
+	if (rc == MB_OK)
+		enroll_answer(call, &in, f[E_EMAIL].val, outcome);
 out:
 	buf_release(&fe.json);
 	sandbox_fields_release(f, E_NFIELDS);
@@ -228,39 +224,47 @@ static void items_free(struct item *items, size_t n)
 	free(items);
 }
 
+/* Copy the current json_each row of s into item. */
+static void read_item(sqlite3_stmt *s, struct item *item)
+{
+	const char *v = (const char *)sqlite3_column_text(s, 2);
+
+	item->type = sandbox_jtype_of((const char *)sqlite3_column_text(s, 1));
+	item->len = v ? (size_t)sqlite3_column_bytes(s, 2) : 4;
+	item->val = xstrndup(v ? v : "null", item->len);
+}
+
 /*
  * Copy the elements of the JSON array text p out of SQLite first, so that
  * no statement of this module is held in the middle of a walk while the
- * caller runs others.  Returns the count, or -1 on failure.
+ * caller runs others.  On MB_OK *out (freed with items_free) holds *count
+ * items; on failure nothing is written.
  */
-static long read_items(struct sandbox_store *st, const char *p, size_t n,
-		       struct item **out, struct err *e)
+static enum mb_rc read_items(struct sandbox_store *st, const char *p,
+			     size_t n, struct item **out, size_t *count,
+			     struct err *e)
 {
 	sqlite3_stmt *s = sandbox_stmt(st, S_JSON_EACH, e);
 	struct item *items = NULL;
-	const char *v;
-	long count = 0;
-	int r;
+	size_t k = 0;
+	enum mb_rc rc;
+	int row;
 
 	if (!s)
-		return -1;
+		return MB_EDB;
 	sqlite3_bind_text(s, 1, p, (int)n, SQLITE_STATIC);
-	while ((r = sandbox_step(st, s, e)) == 1) {
-		items = xrealloc(items, (size_t)(count + 1) * sizeof(*items));
-		v = (const char *)sqlite3_column_text(s, 2);
-		items[count].type = sandbox_jtype_of((const char *)
-						     sqlite3_column_text(s, 1));
-		items[count].len = v ? (size_t)sqlite3_column_bytes(s, 2) : 4;
-		items[count].val = xstrndup(v ? v : "null", items[count].len);
-		count++;
+	while ((rc = sandbox_step(st, s, &row, e)) == MB_OK && row) {
+		items = xrealloc(items, (k + 1) * sizeof(*items));
+		read_item(s, &items[k++]);
 	}
 	sqlite3_reset(s);
-	if (r < 0) {
-		items_free(items, (size_t)count);
-		return -1;
+	if (rc != MB_OK) {
+		items_free(items, k);
+		return rc;
 	}
 	*out = items;
-	return count;
+	*count = k;
+	return MB_OK;
 }
 
 /* The outcome for one element of a bulk-enroll emails array. */
@@ -294,13 +298,11 @@ static enum mb_rc bulk_enroll_all(struct sandbox_store *st,
 {
 	struct item *items = NULL;
 	enum enroll_outcome outcome;
-	enum mb_rc rc = MB_OK;
-	long n, k;
+	enum mb_rc rc;
+	size_t n = 0, k;
 
-	n = read_items(st, emails->val, emails->len, &items, e);
-	if (n < 0)
-		return MB_EDB;
-	for (k = 0; k < n; k++) {
+	rc = read_items(st, emails->val, emails->len, &items, &n, e);
+	for (k = 0; rc == MB_OK && k < n; k++) {
 		rc = enroll_item(st, in, &items[k], &outcome, e);
 		if (rc != MB_OK)
 			break;
@@ -312,48 +314,49 @@ static enum mb_rc bulk_enroll_all(struct sandbox_store *st,
 		buf_printf(results, ",\"status\":\"%s\"}",
 			   outcome_names[outcome]);
 	}
-	items_free(items, (size_t)(n > 0 ? n : 0));
+	items_free(items, n);
 	return rc;
 }
 
-/* emails: a non-empty list of at most 500 items. */
-static int check_email_list(struct sandbox_store *st, struct field_errors *fe,
-			    struct field *f, struct err *e)
+/*
+ * emails: a non-empty list of at most 500 items.  A bad value is a message
+ * in fe; MB_EDB when the database fails.
+ */
+static enum mb_rc check_email_list(struct sandbox_store *st,
+				   struct field_errors *fe, struct field *f,
+				   struct err *e)
 {
 	sqlite3_stmt *s;
-	int r, count = 0;
+	enum mb_rc rc;
+	int row, count = 0;
 
 	if (f->type == J_ABSENT || f->type == J_NULL) {
 		sandbox_field_error(fe, f->name, f->type == J_NULL ?
 				    "This field may not be null." :
 				    "This field is required.");
-		return -1;
+		return MB_OK;
 	}
 	if (f->type != J_ARRAY) {
 		sandbox_field_error(fe, f->name,
 				    "Expected a list of items but got type "
 				    "\"%s\".", sandbox_py_type(f->type));
-		return -1;
+		return MB_OK;
 	}
 	if (!(s = sandbox_stmt(st, S_JSON_EACH, e)))
-		return -2;
+		return MB_EDB;
 	sqlite3_bind_text(s, 1, f->val, (int)f->len, SQLITE_STATIC);
-	while ((r = sandbox_step(st, s, e)) == 1)
+	while ((rc = sandbox_step(st, s, &row, e)) == MB_OK && row)
 		count++;
 	sqlite3_reset(s);
-	if (r < 0)
-		return -2;
-	if (!count) {
+	if (rc != MB_OK)
+		return rc;
+	if (!count)
 		sandbox_field_error(fe, f->name, "This list may not be empty.");
-		return -1;
-	}
-	if (count > MAX_BULK_EMAILS) {
+	else if (count > MAX_BULK_EMAILS)
 		sandbox_field_error(fe, f->name,
 				    "Ensure this field has no more than %d "
 				    "elements.", MAX_BULK_EMAILS);
-		return -1;
-	}
-	return 1;
+	return MB_OK;
 }
 
 enum { B_SLUG, B_EMAILS, B_OVERRIDE, B_NFIELDS };
@@ -370,34 +373,29 @@ enum mb_rc sandbox_sequences_bulk_enroll(struct sandbox_store *st,
 	struct enroll_in in = { NULL, 0, "bulk", NULL, NULL };
 	struct buf results = BUF_INIT;
 	long enrolled = 0, skipped = 0;
-	enum mb_rc rc = MB_EDB;
+	enum mb_rc rc;
 	char now[32];
-	int r;
 
 	sandbox_iso_time(call->now, now);
 	in.now = now;
-	if ((r = sandbox_body_parse(st, call, f, B_NFIELDS, e)) <= 0) {
-		rc = r < 0 ? MB_EDB : MB_OK;
+	rc = sandbox_body_parse(st, call, f, B_NFIELDS, e);
+	if (rc != MB_OK || call->status)
 		goto out;
-	}
 	if (f[B_EMAILS].type == J_ARRAY)
 		buf_set(&call->emails, f[B_EMAILS].val, f[B_EMAILS].len);
 	sandbox_check_string(&fe, &f[B_SLUG], REQUIRED, NO_BLANK,
 			     MAX_NAME_CHARS);
-	if (check_email_list(st, &fe, &f[B_EMAILS], e) == -2)
-		goto out;
+	rc = check_email_list(st, &fe, &f[B_EMAILS], e);
 	sandbox_check_bool(&fe, &f[B_OVERRIDE], &in.override_unsubscribe);
-	rc = MB_OK;
-	if (sandbox_field_errors_answer(&fe, call))
+	if (rc != MB_OK || sandbox_field_errors_answer(&fe, call))
 		goto out;
-	rc = MB_EDB;
-	if ((r = check_sequence(st, call, &f[B_SLUG], 400, e)) <= 0) {
-		rc = r < 0 ? MB_EDB : MB_OK;
+	rc = check_sequence(st, call, &f[B_SLUG], 400, e);
+	if (rc != MB_OK || call->status)
 		goto out;
-	}
 	in.slug = f[B_SLUG].val;
-	if (bulk_enroll_all(st, &in, &f[B_EMAILS], &results, &enrolled,
-			    &skipped, e) != MB_OK)
+	rc = bulk_enroll_all(st, &in, &f[B_EMAILS], &results, &enrolled,
+			     &skipped, e);
+	if (rc != MB_OK)
 		goto out;
 	call->status = 200;
 	buf_reset(&call->response);
@@ -407,12 +405,27 @@ enum mb_rc sandbox_sequences_bulk_enroll(struct sandbox_store *st,
 		   "\"results\":[", enrolled, skipped);
 	buf_add(&call->response, results.data, results.len);
 	buf_addstr(&call->response, "]}");
-	rc = MB_OK;
 out:
 	buf_release(&results);
 	buf_release(&fe.json);
 	sandbox_fields_release(f, B_NFIELDS);
 	return rc;
+}
+
+/* Append the sequence of the current S_SEQUENCE_LIST row of s. */
+static void add_sequence_row(struct buf *rows, sqlite3_stmt *s, long n)
+{
+	static const char *const names[] = { "slug", "name", "status" };
+	int i;
+
+	if (n)
+		buf_addch(rows, ',');
+	buf_addch(rows, '{');
+	for (i = 0; i < 3; i++) {
+		buf_printf(rows, "%s\"%s\":", i ? "," : "", names[i]);
+		sandbox_json_str(rows, (const char *)sqlite3_column_text(s, i));
+	}
+	buf_addch(rows, '}');
 }
 
 enum mb_rc sandbox_sequences_list(struct sandbox_store *st,
@@ -422,7 +435,7 @@ enum mb_rc sandbox_sequences_list(struct sandbox_store *st,
 	sqlite3_stmt *s;
 	enum mb_rc rc = MB_EDB;
 	long count = 0;
-	int r, has_status;
+	int row, has_status;
 
 	has_status = sandbox_api_query_get(call->query, "status", &status);
 	sandbox_api_query_get(call->query, "search", &search);
@@ -447,20 +460,10 @@ enum mb_rc sandbox_sequences_list(struct sandbox_store *st,
 		sandbox_bind_str(s, 1, buf_str(&status));
 	if (search.len)
 		sandbox_bind_str(s, 2, buf_str(&search));
-	while ((r = sandbox_step(st, s, e)) == 1) {
-		buf_addstr(&rows, count++ ? ",{\"slug\":" : "{\"slug\":");
-		sandbox_json_str(&rows, (const char *)sqlite3_column_text(s,
-									  0));
-		buf_addstr(&rows, ",\"name\":");
-		sandbox_json_str(&rows, (const char *)sqlite3_column_text(s,
-									  1));
-		buf_addstr(&rows, ",\"status\":");
-		sandbox_json_str(&rows, (const char *)sqlite3_column_text(s,
-									  2));
-		buf_addch(&rows, '}');
-	}
+	while ((rc = sandbox_step(st, s, &row, e)) == MB_OK && row)
+		add_sequence_row(&rows, s, count++);
 	sqlite3_reset(s);
-	if (r < 0)
+	if (rc != MB_OK)
 		goto out;
 	call->status = 200;
 	buf_reset(&call->response);
@@ -483,15 +486,14 @@ enum mb_rc sandbox_sequences_contact_enrollments(struct sandbox_store *st,
 	struct field_errors fe = FIELD_ERRORS_INIT;
 	struct buf value = BUF_INIT;
 	sqlite3_stmt *s;
-	enum mb_rc rc = MB_EDB;
+	enum mb_rc rc = MB_OK;
 	long count = 0;
-	int r;
+	int row;
 
 	if (!sandbox_api_query_get(call->query, "email", &value))
 		email.type = J_ABSENT;
 	email.len = value.len;
 	email.val = buf_detach(&value, NULL);
-	rc = MB_OK;
 	if (sandbox_check_email(&fe, &email, REQUIRED) < 0 ||
 	    sandbox_field_errors_answer(&fe, call))
 		goto out;
@@ -503,7 +505,7 @@ enum mb_rc sandbox_sequences_contact_enrollments(struct sandbox_store *st,
 	buf_addstr(&call->response, "{\"email\":");
 	sandbox_json_str(&call->response, email.val);
 	buf_addstr(&call->response, ",\"enrollments\":[");
-	while ((r = sandbox_step(st, s, e)) == 1) {
+	while ((rc = sandbox_step(st, s, &row, e)) == MB_OK && row) {
 		buf_addstr(&call->response, count++ ?
 			   ",{\"sequence_slug\":" : "{\"sequence_slug\":");
 		sandbox_json_str(&call->response,
@@ -514,11 +516,10 @@ enum mb_rc sandbox_sequences_contact_enrollments(struct sandbox_store *st,
 		buf_addch(&call->response, '}');
 	}
 	sqlite3_reset(s);
-	if (r < 0)
+	if (rc != MB_OK)
 		goto out;
 	buf_addstr(&call->response, "]}");
 	call->status = 200;
-	rc = MB_OK;
 out:
 	sandbox_field_errors_answer(&fe, call);
 	sandbox_fields_release(&email, 1);

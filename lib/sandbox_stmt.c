@@ -98,27 +98,26 @@ sqlite3_stmt *sandbox_stmt(struct sandbox_store *st, int slot, struct err *e)
 	return sandbox_store_stmt(st, slot, SQL[slot], e);
 }
 
-/* Step a statement: 1 a row, 0 done, -1 failure (e filled). */
-int sandbox_step(struct sandbox_store *st, sqlite3_stmt *s, struct err *e)
+enum mb_rc sandbox_step(struct sandbox_store *st, sqlite3_stmt *s, int *row,
+			struct err *e)
 {
-	int rc = sqlite3_step(s);
+	int r = sqlite3_step(s);
 
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	sandbox_store_fail(st, e, "database error");
-	return -1;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return sandbox_store_fail(st, e, "database error");
+	*row = r == SQLITE_ROW;
+	return MB_OK;
 }
 
-/* Run a writing statement to its end. */
 enum mb_rc sandbox_exec(struct sandbox_store *st, sqlite3_stmt *s,
 			struct err *e)
 {
-	int r = sandbox_step(st, s, e);
+	enum mb_rc rc;
+	int row;
 
+	rc = sandbox_step(st, s, &row, e);
 	sqlite3_reset(s);
-	return r < 0 ? MB_EDB : MB_OK;
+	return rc;
 }
 
 void sandbox_bind_str(sqlite3_stmt *s, int i, const char *p)
@@ -134,17 +133,16 @@ void sandbox_col_copy(sqlite3_stmt *s, int i, char *out, size_t size)
 	snprintf(out, size, "%s", p ? p : "");
 }
 
-/* Prepared statement which has a row for value: 1 yes, 0 no, -1 failure. */
-int sandbox_exists(struct sandbox_store *st, int which, const char *value,
-		   struct err *e)
+enum mb_rc sandbox_exists(struct sandbox_store *st, int slot,
+			  const char *value, int *yes, struct err *e)
 {
-	sqlite3_stmt *s = sandbox_stmt(st, which, e);
-	int r;
+	sqlite3_stmt *s = sandbox_stmt(st, slot, e);
+	enum mb_rc rc;
 
 	if (!s)
-		return -1;
+		return MB_EDB;
 	sandbox_bind_str(s, 1, value);
-	r = sandbox_step(st, s, e);
+	rc = sandbox_step(st, s, yes, e);
 	sqlite3_reset(s);
-	return r;
+	return rc;
 }

@@ -30,11 +30,14 @@ enum {
 struct sqlite3_stmt *sandbox_stmt(struct sandbox_store *st, int slot,
 				  struct err *e);
 
-/* Step a statement: 1 a row, 0 done, -1 failure (e filled). */
-int sandbox_step(struct sandbox_store *st, struct sqlite3_stmt *s,
-		 struct err *e);
+/*
+ * Step a statement: MB_OK with *row 1 (a row to read) or 0 (done), else
+ * MB_EDB with SQLite's message in e (then *row is not written).
+ */
+enum mb_rc sandbox_step(struct sandbox_store *st, struct sqlite3_stmt *s,
+			int *row, struct err *e);
 
-/* Run a writing statement to its end, then reset it. */
+/* Run a writing statement to its end, then reset it; MB_EDB on failure. */
 enum mb_rc sandbox_exec(struct sandbox_store *st, struct sqlite3_stmt *s,
 			struct err *e);
 
@@ -45,8 +48,11 @@ void sandbox_bind_str(struct sqlite3_stmt *s, int i, const char *p);
 void sandbox_col_copy(struct sqlite3_stmt *s, int i, char *out,
 		      size_t size);
 
-/* The statement of slot which has a row for value: 1 yes, 0 no, -1 failure. */
-int sandbox_exists(struct sandbox_store *st, int which, const char *value,
-		   struct err *e);
+/*
+ * Whether the statement of slot, bound to value, has a row: *yes 1 or 0
+ * on MB_OK; MB_EDB on failure.
+ */
+enum mb_rc sandbox_exists(struct sandbox_store *st, int slot,
+			  const char *value, int *yes, struct err *e);
 
 #endif
