@@ -302,9 +302,9 @@ static void run_endpoint(struct sandbox *sb, struct sandbox_call *call,
  */
 static const char *loggable(const char *s, struct buf *out)
 {
-	if (!s || sandbox_api_utf8_ok(s, strlen(s)))
+	if (!s || sandbox_utf8_ok(s, strlen(s)))
 		return s;
-	sandbox_api_utf8_lossy(out, s, strlen(s));
+	sandbox_utf8_lossy(out, s, strlen(s));
 	return buf_str(out);
 }
 
@@ -330,7 +330,7 @@ static void log_request(struct sandbox *sb, const struct request *r,
 	row.body = !r->too_large && r->body_size ? buf_str(&r->body) : NULL;
 	row.body_len = r->body.len;
 	row.body_is_text = row.body &&
-		sandbox_api_utf8_ok(r->body.data, r->body.len) &&
+		sandbox_utf8_ok(r->body.data, r->body.len) &&
 		!memchr(r->body.data, '\0', r->body.len);
 	if (sandbox_store_log(&sb->store, &row, &e) != MB_OK)
 		note_failure(sb, &e);
@@ -769,7 +769,7 @@ static enum mb_rc load_unsubscribed(struct sandbox *sb, const char *path,
 			*--end = '\0';
 		if (!*p || *p == '#')
 			continue;
-		if (!sandbox_api_email_ok(p, (size_t)(end - p))) {
+		if (!sandbox_email_ok(p, (size_t)(end - p))) {
 			rc = err_set(e, MB_EUSAGE, "'%s':%lu: '%.200s' is not "
 				     "an email address", path, lineno, p);
 			break;

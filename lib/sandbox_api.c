@@ -1,9 +1,18 @@
 /*
- * sandbox_api: Meisa's endpoints for meisa-sandbox (see the header).
+ * sandbox_api: Meisa's endpoints for meisa-sandbox (see the header): the
+ * scopes, ping, the route table and the checks every call gets.
  *
- * Bodies are parsed by SQLite's JSON functions (json_type, json_each) into
- * a small table of fields per endpoint, then checked field by field the way
- * Django REST Framework serializers do, collecting one message per field.
+ * The endpoints live one concept a file: sandbox_contacts.c (upsert, tags,
+ * the unsubscribed list, events), sandbox_sequences.c (enroll, bulk-enroll,
+ * lists), sandbox_emails.c (trigger).  They share sandbox_body.c (bodies
+ * parsed by SQLite's JSON functions into a small table of fields, then
+ * checked field by field the way Django REST Framework serializers do),
+ * sandbox_json.c (the answers), sandbox_stmt.c (the SQL) and
+ * sandbox_validate.c (UTF-8, email and query string checks).
+ *
+ * Results: every function that can fail returns enum mb_rc and fills the
+ * struct err; a client's mistake is not a failure but an answer, and a
+ * handler knows a helper answered the call when call->status is set.
  */
 #include "sandbox_api.h"
 
@@ -174,7 +183,7 @@ enum mb_rc sandbox_api_handle(struct sandbox_store *st,
 					      call->content_type : "");
 			return MB_OK;
 		}
-		if (!sandbox_api_utf8_ok(call->body, call->body_len) ||
+		if (!sandbox_utf8_ok(call->body, call->body_len) ||
 		    memchr(call->body, '\0', call->body_len)) {
 			sandbox_answer_detail(call, 400,
 					      "JSON parse error - the body "

@@ -165,7 +165,7 @@ static void read_field(sqlite3_stmt *s, struct field *fields, size_t n,
 	f->val[f->len] = '\0';
 	/* SQLite decodes a lone surrogate escape (\ud800) into bytes that
 	 * are not UTF-8; they must not reach the database. */
-	if (f->type == J_TEXT && !sandbox_api_utf8_ok(f->val, f->len))
+	if (f->type == J_TEXT && !sandbox_utf8_ok(f->val, f->len))
 		*bad_text = 1;
 }
 
@@ -279,7 +279,7 @@ int sandbox_check_email(struct field_errors *fe, struct field *f,
 
 	if (r <= 0)
 		return r;
-	if (!sandbox_api_email_ok(f->val, f->len)) {
+	if (!sandbox_email_ok(f->val, f->len)) {
 		sandbox_field_error(fe, f->name,
 				    "Enter a valid email address.");
 		return -1;

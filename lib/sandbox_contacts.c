@@ -203,7 +203,7 @@ static int take_tag(sqlite3_stmt *s, struct tag_list *out)
 
 	if (sandbox_jtype_of((const char *)sqlite3_column_text(s, 1)) !=
 	    J_TEXT || !len || memchr(v, '\0', len) ||
-	    !sandbox_api_utf8_ok(v, len) ||
+	    !sandbox_utf8_ok(v, len) ||
 	    sandbox_utf8_chars(v, len) > MAX_TAG_CHARS)
 		return 0;
 	out->names = xrealloc(out->names, (out->count + 1) *

@@ -22,11 +22,11 @@ void sandbox_json_add(struct buf *out, const char *p, size_t n)
 {
 	struct buf clean = BUF_INIT;
 
-	if (sandbox_api_utf8_ok(p, n)) {
+	if (sandbox_utf8_ok(p, n)) {
 		json_add_string(out, p, n);
 		return;
 	}
-	sandbox_api_utf8_lossy(&clean, p, n);
+	sandbox_utf8_lossy(&clean, p, n);
 	json_add_string(out, buf_str(&clean), clean.len);
 	buf_release(&clean);
 }

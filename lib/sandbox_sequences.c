@@ -437,8 +437,8 @@ enum mb_rc sandbox_sequences_list(struct sandbox_store *st,
 	long count = 0;
 	int row, has_status;
 
-	has_status = sandbox_api_query_get(call->query, "status", &status);
-	sandbox_api_query_get(call->query, "search", &search);
+	has_status = sandbox_query_get(call->query, "status", &status);
+	sandbox_query_get(call->query, "search", &search);
 	if (has_status && strcmp(buf_str(&status), "all") &&
 	    strcmp(buf_str(&status), "active") &&
 	    strcmp(buf_str(&status), "paused")) {
@@ -490,7 +490,7 @@ enum mb_rc sandbox_sequences_contact_enrollments(struct sandbox_store *st,
 	long count = 0;
 	int row;
 
-	if (!sandbox_api_query_get(call->query, "email", &value))
+	if (!sandbox_query_get(call->query, "email", &value))
 		email.type = J_ABSENT;
 	email.len = value.len;
 	email.val = buf_detach(&value, NULL);

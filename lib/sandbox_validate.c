@@ -43,12 +43,12 @@ static size_t utf8_valid_len(const char *p, size_t n)
 	return n;
 }
 
-int sandbox_api_utf8_ok(const char *p, size_t n)
+int sandbox_utf8_ok(const char *p, size_t n)
 {
 	return utf8_valid_len(p, n) == n;
 }
 
-void sandbox_api_utf8_lossy(struct buf *out, const char *p, size_t n)
+void sandbox_utf8_lossy(struct buf *out, const char *p, size_t n)
 {
 	size_t ok;
 
@@ -163,11 +163,11 @@ static int domain_ok(const char *p, size_t n)
 	return 1;
 }
 
-int sandbox_api_email_ok(const char *p, size_t n)
+int sandbox_email_ok(const char *p, size_t n)
 {
 	const char *at;
 
-	if (!n || n > 320 || memchr(p, '\0', n) || !sandbox_api_utf8_ok(p, n))
+	if (!n || n > 320 || memchr(p, '\0', n) || !sandbox_utf8_ok(p, n))
 		return 0;
 	at = memrchr(p, '@', n);
 	if (!at)
@@ -206,8 +206,8 @@ static void query_decode(struct buf *out, const char *p, size_t n)
 	}
 }
 
-int sandbox_api_query_get(const char *query, const char *name,
-			  struct buf *out)
+int sandbox_query_get(const char *query, const char *name,
+		      struct buf *out)
 {
 	struct buf key = BUF_INIT;
 	const char *p = query, *amp, *eq;

@@ -16,20 +16,20 @@
  * at most 320 bytes of valid UTF-8.  Non-ASCII in the domain is accepted
  * as IDNA would.
  */
-int sandbox_api_email_ok(const char *p, size_t n);
+int sandbox_email_ok(const char *p, size_t n);
 
 /* 1 when p[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
-int sandbox_api_utf8_ok(const char *p, size_t n);
+int sandbox_utf8_ok(const char *p, size_t n);
 
 /* Append p[0..n) with each byte that is not UTF-8 replaced by U+FFFD. */
-void sandbox_api_utf8_lossy(struct buf *out, const char *p, size_t n);
+void sandbox_utf8_lossy(struct buf *out, const char *p, size_t n);
 
 /*
  * Look name up in a raw query string ("a=1&b=x%40y.com"): decode the last
  * value given for it (%XX and '+') into out and return 1, or return 0 when
  * the name is absent.  A name without '=' has the value "".
  */
-int sandbox_api_query_get(const char *query, const char *name,
-			  struct buf *out);
+int sandbox_query_get(const char *query, const char *name,
+		      struct buf *out);
 
 #endif
