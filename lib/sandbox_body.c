@@ -224,110 +224,89 @@ size_t sandbox_utf8_chars(const char *p, size_t n)
 	return chars;
 }
 
-/*
- * A DRF CharField: strings, and numbers taken as their text; trimmed.
- * Returns 1 with a usable value in f->val, 0 when absent or null (and not
- * required), -1 after adding an error.
- */
-int sandbox_check_string(struct field_errors *fe, struct field *f,
-			 int required, int blank_ok, size_t max_chars)
+/* Add msg for f to fe: the field is bad. */
+static enum field_check bad(struct field_errors *fe, const struct field *f,
+			    const char *msg)
 {
-	switch (f->type) {
-	case J_ABSENT:
-		if (required)
-			sandbox_field_error(fe, f->name,
-					    "This field is required.");
-		return required ? -1 : 0;
-	case J_NULL:
-		if (required)
-			sandbox_field_error(fe, f->name,
-					    "This field may not be null.");
-		return required ? -1 : 0;
-	case J_TEXT: case J_INT: case J_REAL:
-		break;
-	default:
-		sandbox_field_error(fe, f->name, "Not a valid string.");
-		return -1;
+	sandbox_field_error(fe, f->name, "%s", msg);
+	return CHECK_BAD;
+}
+
+enum field_check sandbox_check_string(struct field_errors *fe,
+				      struct field *f, int required,
+				      int blank_ok, size_t max_chars)
+{
+	if (f->type == J_ABSENT || f->type == J_NULL) {
+		if (!required)
+			return CHECK_ABSENT;
+		return bad(fe, f, f->type == J_NULL ?
+			   "This field may not be null." :
+			   "This field is required.");
 	}
-	if (memchr(f->val, '\0', f->len)) {
-		sandbox_field_error(fe, f->name,
-				    "Null characters are not allowed.");
-		return -1;
-	}
+	if (f->type != J_TEXT && f->type != J_INT && f->type != J_REAL)
+		return bad(fe, f, "Not a valid string.");
+	if (memchr(f->val, '\0', f->len))
+		return bad(fe, f, "Null characters are not allowed.");
 	trim(f);
-	if (!f->len && !blank_ok) {
-		sandbox_field_error(fe, f->name,
-				    "This field may not be blank.");
-		return -1;
-	}
+	if (!f->len && !blank_ok)
+		return bad(fe, f, "This field may not be blank.");
 	if (sandbox_utf8_chars(f->val, f->len) > max_chars) {
 		sandbox_field_error(fe, f->name,
 				    "Ensure this field has no more than %zu "
 				    "characters.", max_chars);
-		return -1;
+		return CHECK_BAD;
 	}
-	return 1;
+	return CHECK_SET;
 }
 
-/* An EmailField: a string, then Django's validator; stored lower case. */
-int sandbox_check_email(struct field_errors *fe, struct field *f,
-			int required)
+enum field_check sandbox_check_email(struct field_errors *fe,
+				     struct field *f, int required)
 {
-	int r = sandbox_check_string(fe, f, required, NO_BLANK,
-				     MAX_EMAIL_CHARS);
+	enum field_check r;
 	size_t i;
 
-	if (r <= 0)
+	r = sandbox_check_string(fe, f, required, NO_BLANK, MAX_EMAIL_CHARS);
+	if (r != CHECK_SET)
 		return r;
-	if (!sandbox_email_ok(f->val, f->len)) {
-		sandbox_field_error(fe, f->name,
-				    "Enter a valid email address.");
-		return -1;
-	}
+	if (!sandbox_email_ok(f->val, f->len))
+		return bad(fe, f, "Enter a valid email address.");
 	for (i = 0; i < f->len; i++)
 		f->val[i] = (char)tolower((unsigned char)f->val[i]);
-	return 1;
+	return CHECK_SET;
 }
 
-/* A DictField (or null): 1 an object, 0 absent or null, -1 error. */
-int sandbox_check_object(struct field_errors *fe, struct field *f)
+enum field_check sandbox_check_object(struct field_errors *fe,
+				      struct field *f)
 {
 	if (f->type == J_ABSENT || f->type == J_NULL)
-		return 0;
+		return CHECK_ABSENT;
 	if (f->type == J_OBJECT)
-		return 1;
+		return CHECK_SET;
 	sandbox_field_error(fe, f->name,
 			    "Expected a dictionary of items but got type "
 			    "\"%s\".", sandbox_py_type(f->type));
-	return -1;
+	return CHECK_BAD;
 }
 
-/* A BooleanField, with DRF's accepted spellings; absent is false. */
-int sandbox_check_bool(struct field_errors *fe, struct field *f, int *out)
+enum field_check sandbox_check_bool(struct field_errors *fe,
+				    struct field *f, int *out)
 {
 	static const char *const yes[] = { "true", "True", "1", "yes", "on" };
 	static const char *const no[] = { "false", "False", "0", "no", "off" };
 	size_t i;
 
-	*out = 0;
-	if (f->type == J_ABSENT || f->type == J_FALSE)
-		return 0;
-	if (f->type == J_TRUE) {
-		*out = 1;
-		return 0;
-	}
-	if (f->type == J_TEXT || f->type == J_INT) {
-		for (i = 0; i < 5; i++) {
-			if (!strcmp(f->val, yes[i])) {
-				*out = 1;
-				return 0;
-			}
-			if (!strcmp(f->val, no[i]))
-				return 0;
+	*out = f->type == J_TRUE;
+	if (f->type == J_ABSENT)
+		return CHECK_ABSENT;
+	if (f->type == J_TRUE || f->type == J_FALSE)
+		return CHECK_SET;
+	for (i = 0; (f->type == J_TEXT || f->type == J_INT) && i < 5; i++) {
+		if (!strcmp(f->val, yes[i]) || !strcmp(f->val, no[i])) {
+			*out = !strcmp(f->val, yes[i]);
+			return CHECK_SET;
 		}
 	}
-	sandbox_field_error(fe, f->name, "Must be a valid boolean.");
-	return -1;
+	return bad(fe, f, "Must be a valid boolean.");
 }
 
 /* Start the log's emails array with one address (as the client sent it). */

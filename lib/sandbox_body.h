@@ -64,22 +64,37 @@ enum { OPTIONAL = 0, REQUIRED = 1 };
 enum { NO_BLANK = 0, BLANK_OK = 1 };
 
 /*
- * A DRF CharField: strings, and numbers taken as their text; trimmed.
- * Returns 1 with a usable value in f->val, 0 when absent or null (and not
- * required), -1 after adding an error.
+ * What a field check found.  Not a result code: a bad value is the
+ * client's mistake, which the check records as DRF's message in fe.
  */
-int sandbox_check_string(struct field_errors *fe, struct field *f,
-			 int required, int blank_ok, size_t max_chars);
+enum field_check {
+	CHECK_BAD = -1,          /* a message was added to fe */
+	CHECK_ABSENT = 0,        /* absent or null, and allowed to be */
+	CHECK_SET = 1,           /* a usable value */
+};
+
+/*
+ * A DRF CharField: strings, and numbers taken as their text; trimmed in
+ * place.  CHECK_SET with the value in f->val.
+ */
+enum field_check sandbox_check_string(struct field_errors *fe,
+				      struct field *f, int required,
+				      int blank_ok, size_t max_chars);
 
 /* An EmailField: a string, then Django's validator; stored lower case. */
-int sandbox_check_email(struct field_errors *fe, struct field *f,
-			int required);
+enum field_check sandbox_check_email(struct field_errors *fe,
+				     struct field *f, int required);
 
-/* A DictField (or null): 1 an object, 0 absent or null, -1 error. */
-int sandbox_check_object(struct field_errors *fe, struct field *f);
+/* A DictField (or null): CHECK_SET for an object. */
+enum field_check sandbox_check_object(struct field_errors *fe,
+				      struct field *f);
 
-/* A BooleanField, with DRF's accepted spellings; absent is false. */
-int sandbox_check_bool(struct field_errors *fe, struct field *f, int *out);
+/*
+ * A BooleanField, with DRF's accepted spellings, into *out (always
+ * written: absent and bad are false).
+ */
+enum field_check sandbox_check_bool(struct field_errors *fe,
+				    struct field *f, int *out);
 
 /* Start the log's emails array with one address (as the client sent it). */
 void sandbox_log_email(struct sandbox_call *call, const struct field *f);

@@ -258,7 +258,7 @@ static enum mb_rc check_custom_fields(struct sandbox_store *st,
 	enum mb_rc rc;
 	int row, nested = 0;
 
-	if (sandbox_check_object(fe, f) <= 0)
+	if (sandbox_check_object(fe, f) != CHECK_SET)
 		return MB_OK;
 	if (!(s = sandbox_stmt(st, S_COUNT_NESTED, e)))
 		return MB_EDB;
@@ -274,22 +274,25 @@ static enum mb_rc check_custom_fields(struct sandbox_store *st,
 	return rc;
 }
 
-static int check_source(struct field_errors *fe, struct field *f)
+/* source: one of the choices Meisa knows. */
+static enum field_check check_source(struct field_errors *fe,
+				     struct field *f)
 {
 	static const char *const sources[] = {
 		"api", "import", "manual", "signup", "initial_sync",
 	};
+	enum field_check r;
 	size_t i;
-	int r = sandbox_check_string(fe, f, OPTIONAL, NO_BLANK, MAX_NAME_CHARS);
 
-	if (r <= 0)
+	r = sandbox_check_string(fe, f, OPTIONAL, NO_BLANK, MAX_NAME_CHARS);
+	if (r != CHECK_SET)
 		return r;
 	for (i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
 		if (!strcmp(f->val, sources[i]))
-			return 1;
+			return CHECK_SET;
 	sandbox_field_error(fe, f->name, "\"%s\" is not a valid choice.",
 			    f->val);
-	return -1;
+	return CHECK_BAD;
 }
 
 enum {
@@ -463,7 +466,7 @@ static enum mb_rc tag_of(struct sandbox_store *st, struct sandbox_call *call,
 
 	if (name->type != J_ABSENT && name->type != J_NULL) {
 		if (sandbox_check_string(&fe, name, REQUIRED, NO_BLANK,
-					 MAX_TAG_CHARS) > 0)
+					 MAX_TAG_CHARS) == CHECK_SET)
 			*out = xstrdup(name->val);
 		sandbox_field_errors_answer(&fe, call);
 		return MB_OK;
@@ -609,7 +612,8 @@ enum mb_rc sandbox_events_track(struct sandbox_store *st,
 	struct field_errors fe = FIELD_ERRORS_INIT;
 	struct contact_ref c;
 	enum mb_rc rc;
-	int found, email, ext;
+	enum field_check email, ext;
+	int found;
 
 	rc = sandbox_body_parse(st, call, f, T_NFIELDS, e);
 	if (rc != MB_OK || call->status)
@@ -621,7 +625,7 @@ enum mb_rc sandbox_events_track(struct sandbox_store *st,
 	ext = sandbox_check_string(&fe, &f[T_EXTERNAL_ID], OPTIONAL, NO_BLANK,
 				   MAX_NAME_CHARS);
 	sandbox_check_object(&fe, &f[T_PROPERTIES]);
-	if (!email && !ext)
+	if (email == CHECK_ABSENT && ext == CHECK_ABSENT)
 		sandbox_field_error(&fe, "non_field_errors", "Provide email or "
 				    "external_id.");
 	if (sandbox_field_errors_answer(&fe, call))

@@ -114,7 +114,8 @@ enum mb_rc sandbox_emails_trigger(struct sandbox_store *st,
 	};
 	struct field_errors fe = FIELD_ERRORS_INIT;
 	enum mb_rc rc;
-	int r, known;
+	enum field_check r;
+	int known;
 
 	rc = sandbox_body_parse(st, call, f, M_NFIELDS, e);
 	if (rc != MB_OK || call->status)
@@ -129,7 +130,7 @@ enum mb_rc sandbox_emails_trigger(struct sandbox_store *st,
 			     MAX_NAME_CHARS);
 	sandbox_check_string(&fe, &f[M_SEND_AT], OPTIONAL, NO_BLANK,
 			     MAX_NAME_CHARS);
-	if (r == 1) {
+	if (r == CHECK_SET) {
 		rc = sandbox_exists(st, S_TRIGGER_KNOWN, f[M_TRIGGER].val,
 				    &known, e);
 		if (rc != MB_OK)

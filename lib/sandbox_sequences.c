@@ -280,7 +280,7 @@ static enum mb_rc enroll_item(struct sandbox_store *st,
 	one.type = item->type;
 	one.val = xstrndup(item->val, item->len);
 	one.len = item->len;
-	if (sandbox_check_email(&fe, &one, REQUIRED) < 0)
+	if (sandbox_check_email(&fe, &one, REQUIRED) == CHECK_BAD)
 		*outcome = INVALID_EMAIL;
 	else
 		rc = enroll_one(st, in, one.val, outcome, e);
@@ -494,7 +494,7 @@ enum mb_rc sandbox_sequences_contact_enrollments(struct sandbox_store *st,
 		email.type = J_ABSENT;
 	email.len = value.len;
 	email.val = buf_detach(&value, NULL);
-	if (sandbox_check_email(&fe, &email, REQUIRED) < 0 ||
+	if (sandbox_check_email(&fe, &email, REQUIRED) == CHECK_BAD ||
 	    sandbox_field_errors_answer(&fe, call))
 		goto out;
 	rc = MB_EDB;
