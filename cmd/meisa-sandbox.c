@@ -19,10 +19,11 @@
 #include "err.h"
 #include "sandbox.h"
 #include "sandbox_rate.h"
+#include "sandbox_spec.h"
+#include "version.h"
 #include "xalloc.h"
 
 #define PROG "meisa-sandbox"
-#define VERSION "0.1"
 
 static const char usage_text[] =
 "usage: " PROG " [OPTION]...\n"
@@ -270,7 +271,7 @@ static int parse_options(struct options *o, int argc, char **argv,
 			*exit_status = 0;
 			return 1;
 		case OPT_VERSION:
-			puts(PROG " " VERSION);
+			puts(PROG " " MB_VERSION);
 			*exit_status = 0;
 			return 1;
 		default:

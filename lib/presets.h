@@ -14,14 +14,7 @@
 
 #include <stddef.h>
 
-#include "mapping.h"
-
-/* One status word and what it means (word in loose form). */
-struct status_word {
-	const char *word;
-	const char *reason;      /* suppression reason, or NULL */
-	int unconfirmed;         /* never subscribed, pending */
-};
+#include "roles.h"
 
 #define PRESET_COL_EXACT 1u      /* header must match byte for byte */
 

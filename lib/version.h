@@ -1,5 +1,6 @@
 /*
- * version: the one place the release number lives (User-Agent, --version).
+ * version: the one place the release number lives (User-Agent, the
+ * --version of meisa-bulk and meisa-sandbox).
  */
 #ifndef MB_VERSION_H
 #define MB_VERSION_H

@@ -89,6 +89,18 @@ def test_bad_options(args, status, words):
     assert "listening" not in r.stderr
 
 
+def test_version_is_meisa_bulks():
+    """The sandbox said 0.1 while meisa-bulk said 0.1.0: one version.h."""
+    r = subprocess.run([SANDBOX, "--version"], capture_output=True,
+                       text=True, env=tool_env(), timeout=30)
+    bulk = subprocess.run([os.path.join(MB_BUILD, "meisa-bulk"), "--version"],
+                          capture_output=True, text=True, env=tool_env(),
+                          timeout=30)
+    assert r.returncode == 0 and bulk.returncode == 0
+    version = bulk.stdout.splitlines()[0].split()[1]
+    assert r.stdout == "meisa-sandbox %s\n" % version
+
+
 def test_bad_unsubscribed_line_names_file_and_line(tmp_path):
     f = tmp_path / "unsub.txt"
     f.write_text("# list\nok@example.com\n\nnot-an-address\n")

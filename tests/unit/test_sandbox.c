@@ -10,7 +10,9 @@
 #include "sandbox.h"
 #include "sandbox_api.h"
 #include "sandbox_rate.h"
+#include "sandbox_spec.h"
 #include "sandbox_store.h"
+#include "sandbox_validate.h"
 
 #include <sqlite3.h>
 
@@ -401,18 +403,18 @@ Test(sandbox_api, email_like_django)
 	size_t i;
 
 	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
-		cr_assert(sandbox_api_email_ok(valid[i], strlen(valid[i])),
+		cr_assert(sandbox_email_ok(valid[i], strlen(valid[i])),
 			  "%s", valid[i]);
 	for (i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
-		cr_assert_not(sandbox_api_email_ok(invalid[i],
-						   strlen(invalid[i])),
+		cr_assert_not(sandbox_email_ok(invalid[i],
+					       strlen(invalid[i])),
 			      "%s", invalid[i]);
-	cr_assert_not(sandbox_api_email_ok("a\0b@example.com", 15));
+	cr_assert_not(sandbox_email_ok("a\0b@example.com", 15));
 	memset(long_local, 'a', sizeof(long_local));
 	memcpy(long_local + 300, "@example.com", 12);
-	cr_assert(sandbox_api_email_ok(long_local, 312));
+	cr_assert(sandbox_email_ok(long_local, 312));
 	memcpy(long_local + 310, "@example.com", 12);
-	cr_assert_not(sandbox_api_email_ok(long_local, 322));
+	cr_assert_not(sandbox_email_ok(long_local, 322));
 }
 
 Test(sandbox_api, utf8)
@@ -431,8 +433,8 @@ Test(sandbox_api, utf8)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		cr_assert_eq(sandbox_api_utf8_ok(cases[i].s,
-						 strlen(cases[i].s)),
+		cr_assert_eq(sandbox_utf8_ok(cases[i].s,
+					     strlen(cases[i].s)),
 			     cases[i].ok, "case %zu", i);
 }
 
@@ -449,9 +451,9 @@ Test(sandbox_api, utf8_lossy)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		buf_reset(&b);
-		sandbox_api_utf8_lossy(&b, cases[i][0], strlen(cases[i][0]));
+		sandbox_utf8_lossy(&b, cases[i][0], strlen(cases[i][0]));
 		cr_assert_str_eq(buf_str(&b), cases[i][1], "case %zu", i);
-		cr_assert(sandbox_api_utf8_ok(b.data ? b.data : "", b.len));
+		cr_assert(sandbox_utf8_ok(b.data ? b.data : "", b.len));
 	}
 	buf_release(&b);
 }
@@ -490,15 +492,15 @@ Test(sandbox_api, query_strings)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf out = BUF_INIT;
-		int found = sandbox_api_query_get(cases[i][0], cases[i][1],
-						  &out);
+		int found = sandbox_query_get(cases[i][0], cases[i][1],
+					      &out);
 
 		cr_assert_eq(found, cases[i][2][0] == '1', "%s", cases[i][0]);
 		cr_assert_str_eq(buf_str(&out), cases[i][3], "%s",
 				 cases[i][0]);
 		buf_release(&out);
 	}
-	cr_assert_eq(sandbox_api_query_get(NULL, "x", NULL), 0);
+	cr_assert_eq(sandbox_query_get(NULL, "x", NULL), 0);
 }
 
 Test(sandbox_api, routes)
