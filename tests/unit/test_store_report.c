@@ -136,7 +136,8 @@ Test(store_report, run_history_as_json)
 	     "INSERT INTO inputs(id, run_id, path, gen) VALUES (1, 1, 'a', 1)");
 	cr_assert_eq(store_report_last_run_json(&db, &out, &e), MB_OK);
 	cr_expect_str_eq(buf_str(&out), "{\"id\":2,\"kind\":\"push\","
-			 "\"started_at\":\"t2\",\"ended_at\":null,\"args\":null,"
+			 "\"started_at\":\"t2\",\"ended_at\":null,"
+			 "\"args\":null,"
 			 "\"exit_status\":null,\"summary\":\"x\","
 			 "\"inputs\":[]}");
 	cr_assert_eq(store_report_runs_json(&db, &out, &e), MB_OK);

@@ -31,7 +31,8 @@ static void setup(void)
 	cr_assert_eq(db_open(&db, tmpdir_path("stage.db"), DB_CREATE, &e),
 		     MB_OK, "%s", e.msg);
 	exec("INSERT INTO generations(id, started_at) VALUES"
-	     " (1, '2026-01-01T00:00:00.000Z'), (2, '2026-01-02T00:00:00.000Z');"
+	     " (1, '2026-01-01T00:00:00.000Z'),"
+	     " (2, '2026-01-02T00:00:00.000Z');"
 	     "INSERT INTO inputs(id, path, gen, rows_read) VALUES"
 	     " (1, 'a.csv', 1, 3), (2, 'b.csv', 2, 5);"
 	     "INSERT INTO rejects(input_id, line, email, reason, detail) VALUES"
@@ -122,8 +123,8 @@ Test(store_rows, results_show_state_answer_and_cleared_fields)
 		"(null)",
 		"b@example.com|(null)|upserted|200|(null)|(null)|unsubscribed|"
 		"m-b|city;plan",
-		"c@example.com|(null)|failed|422|(null)|bad field|(null)|(null)|"
-		"(null)",
+		"c@example.com|(null)|failed|422|(null)|bad field|(null)|"
+		"(null)|(null)",
 		NULL,
 	};
 
