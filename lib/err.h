@@ -31,6 +31,8 @@ enum mb_rc {
 
 #define ERR_MSG_MAX 1024
 
+#define MB_MUST_USE __attribute__((warn_unused_result))
+
 struct err {
 	enum mb_rc rc;
 	char msg[ERR_MSG_MAX];

@@ -1,5 +1,5 @@
 /*
- * export: one query per exported file, written row by row.
+ * export: the rows of store_rows.h, written row by row as CSV.
  */
 #include "export.h"
 
@@ -11,55 +11,19 @@
 #include <unistd.h>
 
 #include "csvwrite.h"
+#include "store_rows.h"
 #include "xalloc.h"
 
 struct export_kind {
 	const char *what;
-	const char *sql;         /* the first row's column names are the header */
+	enum store_rows_kind rows;
 };
 
-#define CURRENT_GEN "(SELECT coalesce(max(id), 0) FROM generations)"
-#define PREVIOUS_GEN "(SELECT coalesce(max(id), 0) FROM generations" \
-	" WHERE id < " CURRENT_GEN ")"
-
-/*
- * Contacts are written in rowid order by walking the table (NOT INDEXED):
- * through an index on gen the whole generation would be sorted first.
- */
 static const struct export_kind kinds[] = {
-	{ "rejects",
-	  "SELECT i.path AS source, r.line AS line, r.email AS email,"
-	  " r.reason AS reason, r.detail AS detail"
-	  " FROM rejects r JOIN inputs i ON i.id = r.input_id"
-	  " WHERE i.gen = " CURRENT_GEN
-	  " ORDER BY r.input_id, r.line, r.id" },
-	{ "results",
-	  "SELECT email, external_id, CASE state WHEN 'sent' THEN 'pending'"
-	  " ELSE state END AS state,"
-	  " CASE WHEN state IN ('upserted', 'failed') THEN http_status END"
-	  " AS http_status, enroll_status,"
-	  " CASE WHEN state IN ('upserted', 'failed') THEN error END AS error,"
-	  " source_status, meisa_id,"
-	  " (SELECT group_concat(value, ';') FROM json_each(cleared))"
-	  " AS cleared_fields"
-	  " FROM contacts NOT INDEXED WHERE gen = " CURRENT_GEN
-	  " ORDER BY id" },
-	{ "suppressed",
-	  "SELECT email, CASE WHEN source_status IS NOT NULL"
-	  " THEN source_status ELSE 'meisa_unsubscribed' END AS reason,"
-	  " state FROM contacts NOT INDEXED WHERE (source_status IS NOT NULL"
-	  " OR email IN (SELECT email FROM unsubscribed))"
-	  " AND gen = " CURRENT_GEN " ORDER BY id" },
-	{ "missing",
-	  "SELECT c.email AS email, c.external_id AS external_id,"
-	  " CASE c.state WHEN 'sent' THEN 'pending' ELSE c.state END AS state,"
-	  " c.meisa_id AS meisa_id, i.path AS last_seen_in,"
-	  " g.started_at AS last_seen_at"
-	  " FROM contacts c NOT INDEXED"
-	  " LEFT JOIN inputs i ON i.id = c.input_id"
-	  " LEFT JOIN generations g ON g.id = c.gen"
-	  " WHERE c.gen = " PREVIOUS_GEN " AND " PREVIOUS_GEN " > 0"
-	  " ORDER BY c.id" },
+	{ "rejects", STORE_ROWS_REJECTS },
+	{ "results", STORE_ROWS_RESULTS },
+	{ "suppressed", STORE_ROWS_SUPPRESSED },
+	{ "missing", STORE_ROWS_MISSING },
 };
 
 static const struct export_kind *find_kind(const char *what)
@@ -162,27 +126,20 @@ enum mb_rc export_check_output(const char *db_path, const char *path,
 	return MB_OK;
 }
 
-static enum mb_rc write_rows(struct db *db, sqlite3_stmt *s,
-			     struct csvwrite *w, uint64_t *rows,
-			     struct err *e)
+/* The header, then every row of the cursor. */
+static enum mb_rc write_rows(struct store_rows *rows, struct csvwrite *w,
+			     uint64_t *count, struct err *e)
 {
-	const char *cells[16];
-	int ncol = sqlite3_column_count(s), i, step;
+	struct store_row row;
 	enum mb_rc rc;
 
-	if (ncol > 16)
-		return err_set(e, MB_EINTERNAL, "too many export columns");
-	for (i = 0; i < ncol; i++)
-		cells[i] = sqlite3_column_name(s, i);
-	rc = csvwrite_row(w, cells, (size_t)ncol, e);
-	while (rc == MB_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		for (i = 0; i < ncol; i++)
-			cells[i] = (const char *)sqlite3_column_text(s, i);
-		rc = csvwrite_row(w, cells, (size_t)ncol, e);
-		(*rows)++;
+	store_rows_header(rows, &row);
+	rc = csvwrite_row(w, row.cells, row.ncells, e);
+	while (rc == MB_OK && (rc = store_rows_next(rows, &row, e)) == MB_OK &&
+	       !row.done) {
+		rc = csvwrite_row(w, row.cells, row.ncells, e);
+		(*count)++;
 	}
-	if (rc == MB_OK && step != SQLITE_DONE)
-		rc = db_fail(db, "cannot read", e);
 	return rc;
 }
 
@@ -191,7 +148,7 @@ enum mb_rc export_table(struct db *db, const char *what, const char *path,
 {
 	const struct export_kind *kind = find_kind(what);
 	struct csvwrite w = CSVWRITE_INIT;
-	sqlite3_stmt *s = NULL;
+	struct store_rows cursor = STORE_ROWS_INIT;
 	enum mb_rc rc;
 
 	*rows = 0;
@@ -201,16 +158,16 @@ enum mb_rc export_table(struct db *db, const char *what, const char *path,
 			       what);
 	rc = export_check_output(db->path, path, e);
 	if (rc == MB_OK)
-		rc = db_prepare(db, &s, kind->sql, e);
+		rc = store_rows_open(&cursor, db, kind->rows, e);
 	if (rc == MB_OK)
 		rc = csvwrite_open(&w, path, e);
 	if (rc == MB_OK)
-		rc = write_rows(db, s, &w, rows, e);
+		rc = write_rows(&cursor, &w, rows, e);
 	if (rc == MB_OK)
 		rc = csvwrite_close(&w, e);
 	else
 		csvwrite_abort(&w);
-	sqlite3_finalize(s);
+	store_rows_close(&cursor);
 	return rc;
 }
 

@@ -24,40 +24,17 @@
 
 #include "buf.h"
 #include "db.h"
+#include "store_report.h"
+
+/* STATUS_ENROLL_KNOWN and struct status_counts: store_report.h. */
 
 /*
- * The enroll_status values that say what became of an address: Meisa's
- * documented per-address statuses, and ours (acknowledged: a 2xx answer
- * without a results list; failed: the chunk was refused; suppressed also
- * when an address was unsubscribed before its chunk went out again).  Any
- * other value, as Meisa sent it, or missing_from_answer (the answer's
- * results did not list the address) is counted in enroll_unknown.  An SQL
- * list, for "enroll_status NOT IN (" STATUS_ENROLL_KNOWN ")".
+ * The counts of the latest generation into *c (all of it written): one
+ * pass over its contacts and the previous generation's, the rest from
+ * indexes (store_report.h).  Errors are the store's (MB_EDB, MB_ELOCKED).
  */
-#define STATUS_ENROLL_KNOWN "'enrolled', 'already_enrolled', 'suppressed'," \
-	" 'invalid_email', 'acknowledged', 'failed'"
-
-struct status_counts {
-	int64_t rows_read, rejected, duplicates, contacts;
-	int64_t suppressed, skipped, upserted, failed, pending;
-	int64_t enrolled, requests, unconfirmed, meisa_unsubscribed;
-	int64_t chunks, chunks_acknowledged;
-	int64_t generation;      /* the latest; 0 when nothing was staged */
-	int64_t unchanged;       /* upserted earlier, same body: not sent */
-	int64_t missing;         /* in the previous generation, not this one */
-	int64_t cleared_fields;  /* emptied custom fields Meisa still holds */
-	int64_t enroll_unknown;  /* enroll_status not STATUS_ENROLL_KNOWN */
-};
-
 enum mb_rc status_load(struct db *db, struct status_counts *c,
 		       struct err *e);
-
-/*
- * The query status_load counts with from indexes (?1 the latest generation;
- * the states come from a pass over the contacts beside it): public so a
- * test can hold its plan to "never walks the contacts table".
- */
-extern const char status_counts_sql[];
 
 /*
  * The status object as one line of JSON (built by SQLite) into out: the

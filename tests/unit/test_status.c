@@ -214,7 +214,7 @@ Test(status, counting_does_not_walk_the_contacts)
 	cr_assert_eq(db_open(&db, path, DB_CREATE, &e), MB_OK, "%s", e.msg);
 	fill(&db, 300, 99);
 	cr_assert_eq(buf_printf(&sql, "EXPLAIN QUERY PLAN %s",
-				status_counts_sql), MB_OK);
+				store_report_indexed_sql), MB_OK);
 	cr_assert_eq(sqlite3_prepare_v2(db.sql, sql.data, -1, &s, NULL),
 		     SQLITE_OK, "%s", sqlite3_errmsg(db.sql));
 	sqlite3_bind_int(s, 1, 3);
