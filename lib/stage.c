@@ -1,6 +1,10 @@
 /*
  * stage: inputs -> contacts, rejects and duplicates in the staging file.
  *
+ * This file is the writer and the driver: for each input (stage_inputs.h)
+ * it starts the reader thread (stage_reader.h), which hands finished rows
+ * over through a bounded queue (stage_queue.h), and writes them.
+ *
  * The hot path per row is: mapping_apply, stage_body, db_body_hash (in the
  * reader thread), then one INSERT for a new address or one UPDATE for an
  * address of an earlier generation (the nightly case).  Whichever worked for
@@ -13,19 +17,17 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "archive.h"
-#include "csvread.h"
-#include "json.h"
-#include "sha256.h"
 #include "source.h"
+#include "stage_inputs.h"
+#include "stage_queue.h"
+#include "stage_reader.h"
 #include "xalloc.h"
 
 /* Rows per transaction are unlimited: one transaction per file. */
@@ -64,106 +66,12 @@ const char stage_canonical_sql[] =
 	" 'tag_names', json_extract(body, '$.tag_names')))";
 
 /*
- * The pipeline.  A reader thread does the CPU work that needs no database
- * (inflate, CSV, mapping, validation, the body) and hands over batches of
- * finished rows; the calling thread owns the SQLite connection and only
- * writes.  On two cores the two halves overlap (measured: each is about half
- * of a single-threaded stage).  The queue is bounded, so memory stays flat:
- * at most STAGE_QUEUE batches of STAGE_BATCH rows exist at once.
- */
-#define STAGE_BATCH 2048
-
-/*
  * Rows per INSERT statement on a first generation.  SQLite's cost per
  * statement (opening and closing a cursor on the table and each index) was
  * 40% of the writer's time with one row per statement; 16 or more rows per
  * statement remove it (measured: 2.54 s -> 1.50 s of CPU per million rows).
  */
 #define STAGE_MULTI 32
-#define STAGE_QUEUE 4
-
-/* The writer waiting for rows looks at opts->stop this often. */
-#define STOP_SLICE_MS 100
-
-/* One finished row: a contact to insert or a reject to record. */
-struct staged {
-	unsigned long line;
-	const char *reject;      /* static reason code, or NULL */
-	const char *suppress;    /* static source status, or NULL */
-	int unconfirmed;
-	int has_tags;
-	int64_t hash;            /* db_body_hash of the body, or 0 */
-	size_t email, ext, body, detail;  /* arena offsets; 0 = none */
-	size_t email_len, ext_len, body_len;  /* saves SQLite a strlen */
-};
-
-struct batch {
-	struct staged rows[STAGE_BATCH];
-	size_t n;
-	struct buf arena;        /* NUL-separated strings; offset 0 is "" */
-	struct batch *next;
-};
-
-struct queue {
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	struct batch *full_head, *full_tail;
-	struct batch *free_list;
-	size_t nbatches;         /* allocated, at most STAGE_QUEUE + 1 */
-	int reader_done;
-	int aborted;             /* the writer failed: reader must stop */
-	const volatile sig_atomic_t *stop;  /* opts->stop */
-};
-
-/*
- * A zip given as input, with what its members read so far inflated to
- * (source's zip-bomb guard counts the members of one archive together).
- */
-struct zipped {
-	struct archive arc;
-	uint64_t packed;         /* compressed bytes of the members read */
-	uint64_t inflated;       /* what they inflated to */
-};
-
-/* One input: a file as given, or a CSV member of a zip given. */
-struct input {
-	const char *path;        /* the file given */
-	int fd;                  /* open on it until the reader takes it; -1 */
-	char *name;              /* path, or "ZIP:MEMBER": messages, inputs */
-	struct zipped *zip;      /* the member's archive, or NULL */
-	size_t member;           /* its index in zip->arc.members */
-};
-
-struct inputs {
-	struct input *v;
-	size_t n;
-	struct zipped **zips;
-	size_t nzips;
-	size_t refused;          /* zips and members refused while listing */
-};
-
-/* What the reader thread owns. */
-struct reader {
-	const struct stage_opts *opts;
-	const char *path;
-	const struct source_member *member;  /* a zip member, or NULL */
-	int fd;                  /* else the file, for source (-1 once taken) */
-	int hash;                /* compute body hashes (see stage_one) */
-	struct queue *q;
-	struct source src;
-	struct mapping map;
-	int have_header;
-	struct record rec;
-	struct batch *cur;
-	uint64_t rows_read;
-	unsigned long last_line;
-	char delimiter;
-	int have_fingerprint;
-	uint64_t size;
-	char sha256[65];
-	enum mb_rc rc;
-	struct err err;
-};
 
 /* What the writer (calling thread) owns. */
 struct stager {
@@ -218,115 +126,12 @@ static void bind_text(sqlite3_stmt *stmt, int i, const char *s)
 		sqlite3_bind_null(stmt, i);
 }
 
-/* ,"key":"value" for a non-empty value (hot path: no printf). */
-static enum mb_rc add_member(struct buf *out, const char *key,
-			     size_t key_len, const struct buf *value)
-{
-	enum mb_rc rc;
-
-	if (!value->len)
-		return MB_OK;
-	rc = buf_add(out, key, key_len);
-	if (rc == MB_OK)
-		rc = json_add_string(out, value->data, value->len);
-	return rc;
-}
-
-#define MEMBER(out, name, value) \
-	add_member(out, ",\"" name "\":", sizeof(name) + 3, value)
-
-enum mb_rc stage_body(const struct record *rec, const char *source,
-		      struct buf *out)
-{
-	enum mb_rc rc;
-
-	rc = buf_add(out, "{\"email\":", 9);
-	if (rc == MB_OK)
-		rc = json_add_string(out, rec->email.data, rec->email.len);
-	if (rc == MB_OK)
-		rc = MEMBER(out, "external_id", &rec->external_id);
-	if (rc == MB_OK)
-		rc = MEMBER(out, "first_name", &rec->first_name);
-	if (rc == MB_OK)
-		rc = MEMBER(out, "last_name", &rec->last_name);
-	if (rc == MB_OK)
-		rc = MEMBER(out, "display_name", &rec->display_name);
-	if (rc == MB_OK)
-		rc = buf_add(out, ",\"source\":\"", 11);
-	if (rc == MB_OK)
-		rc = buf_addstr(out, source);
-	if (rc == MB_OK)
-		rc = buf_addch(out, '"');
-	if (rc == MB_OK && rec->custom.len > 2) {
-		rc = buf_add(out, ",\"custom_fields\":", 17);
-		if (rc == MB_OK)
-			rc = buf_add(out, rec->custom.data, rec->custom.len);
-	}
-	if (rc == MB_OK && rec->tags.len > 2) {
-		rc = buf_add(out, ",\"tag_names\":", 13);
-		if (rc == MB_OK)
-			rc = buf_add(out, rec->tags.data, rec->tags.len);
-	}
-	if (rc == MB_OK)
-		rc = buf_addch(out, '}');
-	return rc;
-}
-
-/*
- * Every input is opened once, here, before anything is staged (exit 66
- * early), and that descriptor is what is read: a FIFO opened twice lost its
- * writer (SIGPIPE at the first close) and then blocked the second open.
- */
-static enum mb_rc open_input(const char *path, int *fd_out, struct err *e)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
-			       strerror(errno));
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
-			       strerror(EISDIR));
-	}
-	*fd_out = fd;
-	return MB_OK;
-}
 
 static int stop_requested(const struct stage_opts *opts)
 {
 	return opts->stop && *opts->stop;
 }
 
-/*
- * Hash a whole regular file up front (pread: the reader still starts at
- * its first byte).  Only used when an earlier input has the same size:
- * otherwise the reader hashes the bytes as it parses them.
- */
-static enum mb_rc fingerprint_file(const char *path, int fd, uint64_t *size,
-				   char sha256[65], struct err *e)
-{
-	static char block[1 << 16];
-	struct sha256 sha;
-	unsigned char digest[32];
-	ssize_t n;
-
-	sha256_init(&sha);
-	*size = 0;
-	while ((n = pread(fd, block, sizeof(block), (off_t)*size)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set(e, MB_EIO, "cannot read '%s': %s",
-				       path, strerror(errno));
-		sha256_update(&sha, block, (size_t)n);
-		*size += (uint64_t)n;
-	}
-	sha256_final(&sha, digest);
-	sha256_hex(digest, sha256);
-	return MB_OK;
-}
 
 /*
  * What a row of a newer generation sets on a contact staged in an earlier
@@ -848,261 +653,6 @@ static enum mb_rc write_batch(struct stager *st, const struct batch *b,
 	return rc;
 }
 
-/* ---- the queue between the two threads ------------------------------- */
-
-static void queue_init(struct queue *q, const volatile sig_atomic_t *stop)
-{
-	pthread_condattr_t attr;
-
-	memset(q, 0, sizeof(*q));
-	q->stop = stop;
-	pthread_mutex_init(&q->lock, NULL);
-	/* Waits are slices of STOP_SLICE_MS: immune to wall clock steps. */
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->changed, &attr);
-	pthread_condattr_destroy(&attr);
-}
-
-static int queue_stopped(const struct queue *q)
-{
-	return q->stop && *q->stop;
-}
-
-/* Wait for a change, or STOP_SLICE_MS (to look at q->stop). */
-static void queue_wait_slice(struct queue *q)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += STOP_SLICE_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&q->changed, &q->lock, &until);
-}
-
-static void batch_free_all(struct batch *b)
-{
-	while (b) {
-		struct batch *next = b->next;
-
-		buf_release(&b->arena);
-		free(b);
-		b = next;
-	}
-}
-
-static void queue_release(struct queue *q)
-{
-	batch_free_all(q->full_head);
-	batch_free_all(q->free_list);
-	pthread_mutex_destroy(&q->lock);
-	pthread_cond_destroy(&q->changed);
-}
-
-/* An empty batch for the reader; waits while the writer is behind. */
-static struct batch *queue_take_free(struct queue *q)
-{
-	struct batch *b = NULL;
-
-	pthread_mutex_lock(&q->lock);
-	while (!q->aborted && !q->free_list && q->nbatches > STAGE_QUEUE)
-		pthread_cond_wait(&q->changed, &q->lock);
-	if (!q->aborted && q->free_list) {
-		b = q->free_list;
-		q->free_list = b->next;
-	} else if (!q->aborted) {
-		b = xcalloc(1, sizeof(*b));
-		buf_init(&b->arena, BUF_MAX_DEFAULT);
-		q->nbatches++;
-	}
-	pthread_mutex_unlock(&q->lock);
-	if (b) {
-		b->n = 0;
-		b->next = NULL;
-		buf_set(&b->arena, "", 1);   /* offset 0 means "none" */
-	}
-	return b;
-}
-
-static void queue_put_full(struct queue *q, struct batch *b)
-{
-	pthread_mutex_lock(&q->lock);
-	if (q->full_tail)
-		q->full_tail->next = b;
-	else
-		q->full_head = b;
-	q->full_tail = b;
-	pthread_cond_broadcast(&q->changed);
-	pthread_mutex_unlock(&q->lock);
-}
-
-/*
- * The next full batch, or NULL when the reader is done and none is left,
- * or when a stop is requested.
- */
-static struct batch *queue_take_full(struct queue *q)
-{
-	struct batch *b;
-
-	pthread_mutex_lock(&q->lock);
-	while (!q->full_head && !q->reader_done && !queue_stopped(q))
-		queue_wait_slice(q);
-	b = q->full_head;
-	if (b) {
-		q->full_head = b->next;
-		if (!q->full_head)
-			q->full_tail = NULL;
-		b->next = NULL;
-	}
-	pthread_mutex_unlock(&q->lock);
-	return b;
-}
-
-static void queue_give_back(struct queue *q, struct batch *b)
-{
-	pthread_mutex_lock(&q->lock);
-	b->next = q->free_list;
-	q->free_list = b;
-	pthread_cond_broadcast(&q->changed);
-	pthread_mutex_unlock(&q->lock);
-}
-
-static void queue_set(struct queue *q, int *flag)
-{
-	pthread_mutex_lock(&q->lock);
-	*flag = 1;
-	pthread_cond_broadcast(&q->changed);
-	pthread_mutex_unlock(&q->lock);
-}
-
-/* ---- the reader thread ------------------------------------------------- */
-
-static enum mb_rc arena_add(struct batch *b, const char *s, size_t n,
-			    size_t *off)
-{
-	size_t at_off = b->arena.len;
-	enum mb_rc rc = buf_add(&b->arena, s, n);
-
-	if (rc == MB_OK)
-		rc = buf_addch(&b->arena, '\0');
-	if (rc == MB_OK)
-		*off = at_off;
-	return rc;
-}
-
-static enum mb_rc add_staged(struct reader *rd, unsigned long line,
-			     struct err *e)
-{
-	const struct record *rec = &rd->rec;
-	struct staged *r = &rd->cur->rows[rd->cur->n];
-	struct batch *b = rd->cur;
-	enum mb_rc rc = MB_OK;
-	size_t body_off = b->arena.len;
-
-	memset(r, 0, sizeof(*r));
-	r->line = line;
-	r->reject = rec->reject;
-	r->suppress = rec->suppress;
-	r->unconfirmed = rec->unconfirmed;
-	r->has_tags = rec->tags.len > 2;
-	if (rec->email.len) {
-		rc = arena_add(b, rec->email.data, rec->email.len, &r->email);
-		r->email_len = rec->email.len;
-	}
-	if (rc == MB_OK && rec->reject && rec->reject_detail.len)
-		rc = arena_add(b, rec->reject_detail.data,
-			       rec->reject_detail.len, &r->detail);
-	if (rc == MB_OK && !rec->reject && rec->external_id.len) {
-		rc = arena_add(b, rec->external_id.data, rec->external_id.len,
-			       &r->ext);
-		r->ext_len = rec->external_id.len;
-	}
-	if (rc == MB_OK && !rec->reject) {
-		body_off = b->arena.len;
-		rc = stage_body(rec, rd->opts->source, &b->arena);
-		if (rc == MB_OK && rd->hash)
-			r->hash = db_body_hash(b->arena.data + body_off,
-					       b->arena.len - body_off);
-		r->body_len = b->arena.len - body_off;
-		if (rc == MB_OK)
-			rc = buf_addch(&b->arena, '\0');
-		r->body = body_off;
-	}
-	if (rc != MB_OK)
-		return err_set(e, rc, "'%s' line %lu: contact too large",
-			       rd->path, line);
-	if (++b->n == STAGE_BATCH) {
-		queue_put_full(rd->q, b);
-		rd->cur = queue_take_free(rd->q);
-		if (!rd->cur)
-			return err_set(e, MB_ESTOPPED, "staging stopped");
-	}
-	return MB_OK;
-}
-
-static enum mb_rc on_row(void *ctx, const struct csv_row *row, struct err *e)
-{
-	struct reader *rd = ctx;
-	enum mb_rc rc;
-
-	if (!rd->have_header) {
-		if (row->error)
-			return err_set(e, MB_EDATA, "'%s' line %lu: cannot read"
-				       " the header row: %s", rd->path,
-				       row->line, row->error);
-		rd->have_header = 1;
-		return mapping_build(&rd->map, &rd->opts->map, rd->path, row,
-				     e);
-	}
-	rd->rows_read++;
-	rd->last_line = row->line;
-	rc = mapping_apply(&rd->map, row, &rd->rec, e);
-	if (rc == MB_OK)
-		rc = add_staged(rd, row->line, e);
-	return rc;
-}
-
-static void *reader_main(void *arg)
-{
-	struct reader *rd = arg;
-	struct csvread_opts copts = CSVREAD_OPTS_INIT;
-
-	copts.delimiter = rd->opts->delimiter;
-	rd->src.stop = rd->opts->stop;
-	rd->cur = queue_take_free(rd->q);
-	if (!rd->cur) {
-		rd->rc = MB_ESTOPPED;
-	} else if (rd->member) {
-		rd->rc = source_open_member(&rd->src, rd->path, rd->member,
-					    &rd->err);
-	} else {
-		rd->rc = source_open_fd(&rd->src, rd->path, rd->fd, &rd->err);
-		rd->fd = -1;
-	}
-	if (rd->rc == MB_OK)
-		rd->rc = csvread_run(&rd->src, &copts, on_row, rd,
-				     &rd->delimiter, &rd->err);
-	if (rd->rc == MB_OK && !rd->have_header)
-		rd->rc = err_set(&rd->err, MB_EDATA, "'%s' is empty: no header"
-				 " row", rd->path);
-	/* Stopped: the file is rolled back, no need to read it to its end. */
-	if (rd->src.in && rd->rc != MB_ESTOPPED) {
-		struct err fp_err = ERR_INIT;
-
-		rd->have_fingerprint = source_fingerprint(&rd->src, &rd->size,
-			rd->sha256, &fp_err) == MB_OK;
-	}
-	if (rd->cur && rd->cur->n)
-		queue_put_full(rd->q, rd->cur);
-	else if (rd->cur)
-		queue_give_back(rd->q, rd->cur);
-	rd->cur = NULL;
-	queue_set(rd->q, &rd->q->reader_done);
-	return NULL;
-}
 
 /*
  * Write every batch the reader produces; on failure, or when a stop is
@@ -1115,17 +665,17 @@ static enum mb_rc write_all(struct stager *st, struct queue *q, struct err *e)
 	enum mb_rc rc = MB_OK;
 	struct batch *b;
 
-	while (rc == MB_OK && (b = queue_take_full(q)) != NULL) {
+	while (rc == MB_OK && (b = stage_queue_take_full(q)) != NULL) {
 		rc = write_batch(st, b, e);
-		queue_give_back(q, b);
-		if (rc == MB_OK && queue_stopped(q))
+		stage_queue_give_back(q, b);
+		if (rc == MB_OK && stage_queue_stopped(q))
 			break;
 	}
-	if (rc == MB_OK && queue_stopped(q))
+	if (rc == MB_OK && stage_queue_stopped(q))
 		rc = err_set(e, MB_ESTOPPED, "stopped while staging '%s'",
 			     st->path);
 	if (rc != MB_OK)
-		queue_set(q, &q->aborted);
+		stage_queue_set(q, &q->aborted);
 	return rc;
 }
 
@@ -1279,12 +829,6 @@ static enum mb_rc update_input(struct stager *st, const struct reader *rd,
 	return rc;
 }
 
-static void warn(const struct stage_opts *opts, int refused,
-		 const char *msg)
-{
-	if (opts->warn)
-		opts->warn(opts->warn_ctx, refused, msg);
-}
 
 /*
  * Local failures that are about this machine, not about the file; and a
@@ -1309,16 +853,16 @@ static enum mb_rc run_pipeline(struct stager *st, struct reader *rd,
 	pthread_t thread;
 	enum mb_rc rc;
 
-	queue_init(&q, rd->opts->stop);
+	stage_queue_init(&q, rd->opts->stop);
 	rd->q = &q;
-	if (pthread_create(&thread, NULL, reader_main, rd) != 0) {
-		queue_release(&q);
+	if (pthread_create(&thread, NULL, stage_reader_main, rd) != 0) {
+		stage_queue_release(&q);
 		return err_set(e, MB_EINTERNAL, "cannot start reader thread:"
 			       " %s", strerror(errno));
 	}
 	rc = write_all(st, &q, e);
 	pthread_join(thread, NULL);
-	queue_release(&q);
+	stage_queue_release(&q);
 	rd->q = NULL;
 	if (rc != MB_OK)
 		return rc;   /* the writer's failure comes first */
@@ -1365,7 +909,7 @@ static void warn_skipped(const struct stage_opts *opts, const char *path,
 
 	snprintf(msg, sizeof(msg), "'%s' was staged before (same content);"
 		 " skipping it", path);
-	warn(opts, 0, msg);
+	stage_warn(opts, 0, msg);
 	counts->files_skipped++;
 }
 
@@ -1529,7 +1073,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		snprintf(msg, sizeof(msg), "%s; the %llu rows before it are"
 			 " staged", rd.err.msg,
 			 (unsigned long long)rd.rows_read);
-		warn(opts, 0, msg);
+		stage_warn(opts, 0, msg);
 	}
 	finalize_all(&st);
 	if (rc == MB_OK)
@@ -1607,7 +1151,8 @@ static enum mb_rc seen_before(struct db *db, int64_t gen,
 	if (m) {
 		archive_fingerprint(in->zip->arc.za, m->index, &size, sha256);
 	} else {
-		rc = fingerprint_file(in->path, in->fd, &size, sha256, e);
+		rc = stage_input_fingerprint(in->path, in->fd, &size,
+					     sha256, e);
 	}
 	if (rc == MB_OK)
 		rc = already_staged(db, gen, size, sha256, found, e);
@@ -1663,7 +1208,7 @@ static enum mb_rc stage_input(struct db *db, const struct stage_opts *opts,
 	}
 	rc = stage_one(db, opts, v, gen, counts, &file_err);
 	if (rc == MB_EDATA || rc == MB_ENOINPUT) {
-		warn(opts, 1, file_err.msg);
+		stage_warn(opts, 1, file_err.msg);
 		counts->files_failed++;
 		return MB_OK;
 	}
@@ -1718,138 +1263,6 @@ static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 	return rc;
 }
 
-/* ---- inputs: files, and the CSV members of zips ----------------------- */
-
-static void add_input(struct inputs *in, const char *path, int fd,
-		      char *name, struct zipped *zip, size_t member)
-{
-	struct input *v;
-
-	in->v = xrealloc(in->v, (in->n + 1) * sizeof(*in->v));
-	v = &in->v[in->n++];
-	v->path = path;
-	v->fd = fd;
-	v->name = name;
-	v->zip = zip;
-	v->member = member;
-}
-
-static void refuse(const struct stage_opts *opts, struct inputs *in,
-		   struct stage_counts *counts, const char *msg)
-{
-	warn(opts, 1, msg);
-	counts->files_failed++;
-	in->refused++;
-}
-
-/* Say once which members are skipped, so nothing vanishes silently. */
-static void warn_ignored(const struct stage_opts *opts,
-			 const struct archive *a)
-{
-	struct buf list = BUF_INIT, msg = BUF_INIT;
-	size_t n;
-
-	n = archive_list(a, ARCHIVE_KIND(ARCHIVE_OTHER) |
-			 ARCHIVE_KIND(ARCHIVE_DIR), 10, &list);
-	if (n) {
-		buf_printf(&msg, "'%s': ignored %zu member%s that %s not CSV:"
-			   " %s", a->path, n, n == 1 ? "" : "s",
-			   n == 1 ? "is" : "are", buf_str(&list));
-		warn(opts, 0, buf_str(&msg));
-	}
-	buf_release(&list);
-	buf_release(&msg);
-}
-
-/* A zip: each CSV member is an input; the rest is refused or ignored. */
-static enum mb_rc add_zip(const struct stage_opts *opts, struct inputs *in,
-			  const char *path, int fd,
-			  struct stage_counts *counts, struct err *e)
-{
-	struct zipped *z = xcalloc(1, sizeof(*z));
-	struct err zerr = ERR_INIT;
-	struct buf name = BUF_INIT;
-	enum mb_rc rc;
-	size_t i;
-
-	rc = archive_open_fd(&z->arc, path, fd, &zerr);
-	if (rc != MB_OK) {
-		free(z);
-		if (rc != MB_EDATA) {
-			*e = zerr;
-			return rc;
-		}
-		refuse(opts, in, counts, zerr.msg);
-		return MB_OK;
-	}
-	in->zips = xrealloc(in->zips, (in->nzips + 1) * sizeof(*in->zips));
-	in->zips[in->nzips++] = z;
-	warn_ignored(opts, &z->arc);
-	for (i = 0; i < z->arc.nmembers; i++) {
-		enum archive_kind kind = z->arc.members[i].kind;
-
-		if (kind != ARCHIVE_CSV && kind != ARCHIVE_ZIP)
-			continue;
-		archive_display_name(&z->arc, i, &name);
-		if (kind == ARCHIVE_CSV) {
-			add_input(in, path, -1, buf_detach(&name, NULL), z,
-				  i);
-			continue;
-		}
-		err_set(&zerr, MB_EDATA, "'%s' is a zip archive inside a zip"
-			" archive: unzip the outer one and stage the files"
-			" inside", buf_str(&name));
-		refuse(opts, in, counts, zerr.msg);
-	}
-	buf_release(&name);
-	return MB_OK;
-}
-
-/*
- * Every path as inputs, from fds[i] (open on paths[i]; taken: each is
- * handed to an input or closed), zips detected by their first bytes (never
- * by name) and opened now: a zip that cannot be staged at all is refused
- * before anything is written, as a file that cannot be opened is.
- */
-static enum mb_rc list_inputs(const struct stage_opts *opts,
-			      const char *const *paths, int *fds,
-			      size_t npaths, struct inputs *in,
-			      struct stage_counts *counts, struct err *e)
-{
-	enum mb_rc rc = MB_OK;
-	int is_zip = 0;
-	size_t i;
-
-	for (i = 0; i < npaths && rc == MB_OK; i++) {
-		rc = archive_is_zip_fd(fds[i], paths[i], &is_zip, e);
-		if (rc == MB_OK && is_zip)
-			rc = add_zip(opts, in, paths[i], fds[i], counts, e);
-		if (rc == MB_OK && !is_zip) {
-			add_input(in, paths[i], fds[i], xstrdup(paths[i]),
-				  NULL, 0);
-			fds[i] = -1;
-		}
-	}
-	return rc;
-}
-
-static void inputs_release(struct inputs *in)
-{
-	size_t i;
-
-	for (i = 0; i < in->n; i++) {
-		free(in->v[i].name);
-		if (in->v[i].fd >= 0)
-			close(in->v[i].fd);
-	}
-	for (i = 0; i < in->nzips; i++) {
-		archive_release(&in->zips[i]->arc);
-		free(in->zips[i]);
-	}
-	free(in->v);
-	free(in->zips);
-	memset(in, 0, sizeof(*in));
-}
 
 enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		       const char *const *paths, size_t npaths,
@@ -1865,9 +1278,10 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 	for (i = 0; i < npaths; i++)
 		fds[i] = -1;
 	for (i = 0; i < npaths && rc == MB_OK; i++)
-		rc = open_input(paths[i], &fds[i], e);
+		rc = stage_input_open(paths[i], &fds[i], e);
 	if (rc == MB_OK)
-		rc = list_inputs(opts, paths, fds, npaths, &in, counts, e);
+		rc = stage_inputs_list(opts, paths, fds, npaths, &in,
+				       counts, e);
 	for (i = 0; i < npaths; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -1898,6 +1312,6 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		rc = err_set(e, MB_EDATA, "%llu of %zu files could not be"
 			     " staged", (unsigned long long)
 			     counts->files_failed, in.n + in.refused);
-	inputs_release(&in);
+	stage_inputs_release(&in);
 	return rc;
 }
