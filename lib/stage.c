@@ -28,72 +28,21 @@
 #include "stage_inputs.h"
 #include "stage_queue.h"
 #include "stage_reader.h"
+#include "store_inputs.h"
+#include "store_stage.h"
 #include "xalloc.h"
 
 /* Rows per transaction are unlimited: one transaction per file. */
 
-/*
- * A json_each() row's value as JSON text, exactly as written.  json_each's
- * value column would turn true into 1 and re-render a decimal (480.00 ->
- * 480.0), so booleans are spelt out and decimals, the rare case, are taken
- * by path ("->" gives the text as written; a lookup by key is linear, so
- * only decimals pay it).  Strings and integers (int64: see typing.c) come
- * through value unchanged.  Keys are snake_case, safe inside the path.
- * JSON_VALUE_SQL goes directly inside json_group_object: a value's JSON
- * subtype is lost when it passes through a subquery's column.
- */
-#define JSON_VALUE_SQL(raw) \
-	"CASE type WHEN 'true' THEN json('true')" \
-	" WHEN 'false' THEN json('false') WHEN 'null' THEN json('null')" \
-	" WHEN 'real' THEN json(" raw ") ELSE value END"
-/* A custom field's text as written, by path; used for decimals only. */
-#define JSON_RAW_SQL(src) \
-	src " -> ('$.custom_fields.\"' || key || '\"')"
-
-const char stage_canonical_sql[] =
-	"json_patch('{}', json_object("
-	" 'email', json_extract(body, '$.email'),"
-	" 'external_id', json_extract(body, '$.external_id'),"
-	" 'first_name', json_extract(body, '$.first_name'),"
-	" 'last_name', json_extract(body, '$.last_name'),"
-	" 'display_name', json_extract(body, '$.display_name'),"
-	" 'source', json_extract(body, '$.source'),"
-	" 'custom_fields', CASE WHEN json_type(body, '$.custom_fields')"
-	"  = 'object' THEN json((SELECT json_group_object(key, "
-	JSON_VALUE_SQL(JSON_RAW_SQL("body")) ") FROM (SELECT key, type,"
-	"  value FROM"
-	"  json_each(body, '$.custom_fields') ORDER BY key))) END,"
-	" 'tag_names', json_extract(body, '$.tag_names')))";
-
-/*
- * Rows per INSERT statement on a first generation.  SQLite's cost per
- * statement (opening and closing a cursor on the table and each index) was
- * 40% of the writer's time with one row per statement; 16 or more rows per
- * statement remove it (measured: 2.54 s -> 1.50 s of CPU per million rows).
- */
-#define STAGE_MULTI 32
-
 /* What the writer (calling thread) owns. */
 struct stager {
 	struct db *db;
+	struct store_stage store; /* the file's statements */
 	const char *path;
 	int64_t input_id;
 	int64_t gen;             /* the generation being staged */
 	int prefer_update;       /* the previous row was an UPDATE */
-	int hashing;             /* rows carry their body hash */
-	int multi;               /* first generation: STAGE_MULTI-row INSERTs */
-	sqlite3_stmt *ins_contact;
-	sqlite3_stmt *ins_multi;
-	sqlite3_stmt *was_inserted;
-	sqlite3_stmt *upd_same_id;
-	sqlite3_stmt *upd_contact;
-	sqlite3_stmt *rekey;
-	sqlite3_stmt *ins_reject;
-	sqlite3_stmt *ins_dup;
-	sqlite3_stmt *find;
-	sqlite3_stmt *merge;
-	sqlite3_stmt *mark_conflict;
-	sqlite3_stmt *note_conflict;
+	int multi;               /* first generation: multi-row INSERTs */
 	uint64_t usable;         /* rows that became or joined a contact */
 	uint64_t inserted;       /* new contacts */
 	uint64_t updated;        /* contacts of an earlier generation */
@@ -107,224 +56,34 @@ static const char *at(const struct batch *b, size_t off)
 	return off ? b->arena.data + off : NULL;
 }
 
-/* An arena string whose length is known (off 0: NULL). */
-static void bind_arena(sqlite3_stmt *stmt, int i, const struct batch *b,
-		       size_t off, size_t len)
+/* Row r of batch b as the store takes it (borrowing b's arena). */
+static void contact_of(const struct batch *b, const struct staged *r,
+		       struct store_contact *c)
 {
-	if (off)
-		sqlite3_bind_text(stmt, i, b->arena.data + off, (int)len,
-				  SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, i);
+	c->email = at(b, r->email);
+	c->email_len = r->email_len;
+	c->ext = at(b, r->ext);
+	c->ext_len = r->ext_len;
+	c->body = at(b, r->body);
+	c->body_len = r->body_len;
+	c->suppress = r->suppress;
+	c->unconfirmed = r->unconfirmed;
+	c->has_tags = r->has_tags;
+	c->line = r->line;
+	c->hash = r->hash;
 }
-
-static void bind_text(sqlite3_stmt *stmt, int i, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(stmt, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, i);
-}
-
 
 static int stop_requested(const struct stage_opts *opts)
 {
 	return opts->stop && *opts->stop;
 }
 
-
-/*
- * What a row of a newer generation sets on a contact staged in an earlier
- * one (parameters as in ins_contact).  The state follows from the hashes:
- * unchanged since Meisa's last acknowledgement stays upserted, anything else
- * is pending, do-not-email at the source is skipped.  The cleared-field list
- * is only recomputed when the body changed (the subquery runs for those rows
- * alone).  This runs for every row of every night after the first: each
- * term costs (measured), so what can be derived later is not stored here,
- * and external_id is only set by the statement for a row that changes it
- * (setting it, even to the same value, rewrites its index entry: 12% of
- * a second night's time, measured).
- */
-#define REPLACE_SET_SAME_ID \
-	" body = ?3, source_status = ?4, unconfirmed = ?5," \
-	" input_id = ?6, line = ?7, gen = ?8, body_hash = ?9," \
-	" state = CASE WHEN ?4 IS NOT NULL THEN 'skipped'" \
-	"  WHEN acked_hash = ?9 THEN 'upserted' ELSE 'pending' END," \
-	" cleared = CASE WHEN acked_hash = ?9 OR acked_fields IS NULL" \
-	"  THEN cleared ELSE " STAGE_CLEARED_SQL("?3") " END"
-#define REPLACE_SET " external_id = ?2," REPLACE_SET_SAME_ID
-
-/*
- * The first generation's INSERT of STAGE_MULTI rows: row j binds ?(9j+1) to
- * ?(9j+9) as ins_contact binds ?1 to ?9; and the check that tells, when
- * fewer rows went in, which ones did (a row is its file and line).
- */
-static enum mb_rc prepare_multi(struct stager *st, struct err *e)
-{
-	struct buf sql = BUF_INIT;
-	enum mb_rc rc;
-	int j, p;
-
-	rc = buf_addstr(&sql, "INSERT OR IGNORE INTO contacts(email,"
-			" external_id, body, source_status, unconfirmed, state,"
-			" input_id, line, gen, body_hash) VALUES");
-	for (j = 0; j < STAGE_MULTI && rc == MB_OK; j++) {
-		p = 9 * j;
-		rc = buf_printf(&sql, "%s(?%d, ?%d, ?%d, ?%d, ?%d, CASE WHEN"
-				" ?%d IS NULL THEN 'pending' ELSE 'skipped' END,"
-				" ?%d, ?%d, ?%d, ?%d)", j ? "," : "", p + 1,
-				p + 2, p + 3, p + 4, p + 5, p + 4, p + 6,
-				p + 7, p + 8, p + 9);
-	}
-	if (rc == MB_OK)
-		rc = db_prepare(st->db, &st->ins_multi, sql.data, e);
-	if (rc == MB_OK)
-		rc = db_prepare(st->db, &st->was_inserted, "SELECT 1 FROM"
-				" contacts WHERE email = ?1 AND input_id = ?2"
-				" AND line = ?3", e);
-	buf_release(&sql);
-	return rc;
-}
-
-static enum mb_rc prepare_all(struct stager *st, struct err *e)
-{
-	struct {
-		sqlite3_stmt **stmt;
-		const char *sql;
-	} list[] = {
-		{ &st->ins_contact,
-		  /*
-		   * OR IGNORE: a plain INSERT that may violate a unique
-		   * index inside a transaction needs a statement journal
-		   * per row (a third of the staging time, measured); this
-		   * one cannot abort, and "no row changed" sends the rare
-		   * duplicate or conflict to the slow path.
-		   */
-		  "INSERT OR IGNORE INTO contacts(email, external_id, body,"
-		  " source_status,"
-		  " unconfirmed, state, input_id, line, gen, body_hash)"
-		  " VALUES(?1, ?2, ?3, ?4, ?5,"
-		  " CASE WHEN ?4 IS NULL THEN 'pending' ELSE 'skipped' END,"
-		  " ?6, ?7, ?8, ?9)" },
-		/*
-		 * OR IGNORE for the same reason; an external_id that another
-		 * contact holds leaves the row alone (the slow path decides).
-		 */
-		{ &st->upd_same_id,
-		  "UPDATE OR IGNORE contacts SET" REPLACE_SET_SAME_ID
-		  " WHERE email = ?1 AND gen < ?8 AND external_id IS ?2" },
-		{ &st->upd_contact,
-		  "UPDATE OR IGNORE contacts SET" REPLACE_SET
-		  " WHERE email = ?1 AND gen < ?8" },
-		{ &st->rekey,
-		  "UPDATE OR IGNORE contacts SET email = ?1," REPLACE_SET
-		  " WHERE id = ?10 AND gen < ?8" },
-		{ &st->ins_reject,
-		  "INSERT INTO rejects(input_id, line, email, reason, detail)"
-		  " VALUES(?, ?, ?, ?, ?)" },
-		{ &st->ins_dup,
-		  "INSERT INTO duplicates(input_id, line, email, contact_id)"
-		  " VALUES(?, ?, ?, ?)" },
-		{ &st->find,
-		  "SELECT 'email', id, external_id, gen, line, input_id,"
-		  " (SELECT path FROM inputs WHERE id = input_id) FROM"
-		  " contacts WHERE email=?1 UNION ALL SELECT 'external_id',"
-		  " id, email, gen, line, input_id, (SELECT path FROM inputs"
-		  " WHERE id = input_id) FROM contacts"
-		  " WHERE ?2 IS NOT NULL AND external_id=?2" },
-		/*
-		 * Later non-empty values win, tags are a union (old first,
-		 * in order).  custom_fields are merged as two json_each
-		 * lists, not by json_patch: json_patch looks every key of
-		 * the patch up in the target, quadratic in the number of
-		 * fields (30 duplicates of a 10,000-column row took 5.5 s).
-		 * A NULL member of the outer patch leaves the key out.
-		 */
-		{ &st->merge,
-		  "UPDATE contacts SET body = json_patch(json_patch("
-		  " json_remove(body, '$.custom_fields', '$.tag_names'),"
-		  " json_remove(?2, '$.custom_fields', '$.tag_names')),"
-		  " json_object('custom_fields', json((SELECT CASE WHEN"
-		  " count(*) THEN json_group_object(key, "
-		  JSON_VALUE_SQL("raw") ") END FROM ("
-		  " SELECT key, type, value, CASE type WHEN 'real' THEN "
-		  JSON_RAW_SQL("?2") " END AS raw FROM"
-		  " json_each(?2, '$.custom_fields') UNION ALL"
-		  " SELECT key, type, value, CASE type WHEN 'real' THEN "
-		  JSON_RAW_SQL("contacts.body") " END FROM"
-		  " json_each(contacts.body, '$.custom_fields') WHERE key"
-		  " NOT IN (SELECT key FROM json_each(?2,"
-		  " '$.custom_fields'))))),"
-		  " 'tag_names', CASE WHEN ?6 THEN json((SELECT"
-		  " json_group_array(value) FROM (SELECT value FROM"
-		  " json_each(contacts.body, '$.tag_names') UNION ALL SELECT"
-		  " n.value FROM json_each(?2, '$.tag_names') AS n WHERE"
-		  " n.value NOT IN (SELECT value FROM"
-		  " json_each(contacts.body, '$.tag_names')))))"
-		  " ELSE json(body -> '$.tag_names') END)),"
-		  " external_id = coalesce(external_id, ?3),"
-		  " source_status = coalesce(source_status, ?4),"
-		  " unconfirmed = (unconfirmed AND ?5),"
-		  /* The state follows the merged body: see finish_file. */
-		  " merged = 1 WHERE id = ?1" },
-		{ &st->mark_conflict,
-		  "UPDATE contacts SET conflict = 1 WHERE id = ?" },
-		/* The first word on a contact's conflict names the row. */
-		{ &st->note_conflict,
-		  "INSERT OR IGNORE INTO temp.conflict_detail(contact_id,"
-		  " detail) VALUES(?, ?)" },
-	};
-	size_t i;
-	enum mb_rc rc;
-
-	rc = db_exec(st->db, "CREATE TEMP TABLE IF NOT EXISTS conflict_detail("
-		     "contact_id INTEGER PRIMARY KEY, detail TEXT)", e);
-	for (i = 0; i < sizeof(list) / sizeof(list[0]) && rc == MB_OK; i++)
-		rc = db_prepare(st->db, list[i].stmt, list[i].sql, e);
-	return rc;
-}
-
-static void finalize_all(struct stager *st)
-{
-	sqlite3_stmt **all[] = { &st->ins_contact, &st->ins_multi,
-				 &st->was_inserted, &st->upd_same_id,
-				 &st->upd_contact,
-				 &st->rekey, &st->ins_reject,
-				 &st->ins_dup, &st->find, &st->merge,
-				 &st->mark_conflict, &st->note_conflict };
-	size_t i;
-
-	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		sqlite3_finalize(*all[i]);
-		*all[i] = NULL;
-	}
-}
-
-static enum mb_rc step_done(struct stager *st, sqlite3_stmt *stmt,
-			    const char *what, struct err *e)
-{
-	int step = sqlite3_step(stmt);
-
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	if (step != SQLITE_DONE)
-		return db_fail(st->db, what, e);
-	return MB_OK;
-}
-
 static enum mb_rc add_reject(struct stager *st, unsigned long line,
 			     const char *email, const char *reason,
 			     const char *detail, struct err *e)
 {
-	sqlite3_stmt *s = st->ins_reject;
-
-	sqlite3_bind_int64(s, 1, st->input_id);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)line);
-	bind_text(s, 3, email);
-	bind_text(s, 4, reason);
-	bind_text(s, 5, detail);
 	st->rejected++;
-	return step_done(st, s, "cannot record reject in", e);
+	return store_stage_reject(&st->store, line, email, reason, detail, e);
 }
 
 /*
@@ -334,39 +93,15 @@ static enum mb_rc add_reject(struct stager *st, unsigned long line,
 static enum mb_rc mark_conflict(struct stager *st, int64_t id,
 				const char *detail, struct err *e)
 {
-	enum mb_rc rc;
-
-	sqlite3_bind_int64(st->mark_conflict, 1, id);
 	st->conflicts++;
-	rc = step_done(st, st->mark_conflict, "cannot update", e);
-	if (rc != MB_OK)
-		return rc;
-	sqlite3_bind_int64(st->note_conflict, 1, id);
-	bind_text(st->note_conflict, 2, detail);
-	return step_done(st, st->note_conflict, "cannot update", e);
+	return store_stage_mark_conflict(&st->store, id, detail, e);
 }
 
-static enum mb_rc merge_row(struct stager *st, const struct batch *b,
-			    const struct staged *r, int64_t id, struct err *e)
+static enum mb_rc merge_row(struct stager *st, const struct store_contact *c,
+			    int64_t id, struct err *e)
 {
-	sqlite3_stmt *s = st->merge;
-	enum mb_rc rc;
+	enum mb_rc rc = store_stage_merge(&st->store, id, c, e);
 
-	sqlite3_bind_int64(s, 1, id);
-	bind_text(s, 2, at(b, r->body));
-	bind_text(s, 3, at(b, r->ext));
-	bind_text(s, 4, r->suppress);
-	sqlite3_bind_int(s, 5, r->unconfirmed != 0);
-	sqlite3_bind_int(s, 6, r->has_tags);
-	rc = step_done(st, s, "cannot merge duplicate into", e);
-	if (rc != MB_OK)
-		return rc;
-	s = st->ins_dup;
-	sqlite3_bind_int64(s, 1, st->input_id);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)r->line);
-	bind_text(s, 3, at(b, r->email));
-	sqlite3_bind_int64(s, 4, id);
-	rc = step_done(st, s, "cannot record duplicate in", e);
 	if (rc == MB_OK) {
 		st->usable++;
 		st->merged++;
@@ -374,63 +109,22 @@ static enum mb_rc merge_row(struct stager *st, const struct batch *b,
 	return rc;
 }
 
-/* Bind row r to ins_contact, upd_contact or rekey (one numbering). */
-/* Bind one row's nine values from parameter base + 1 on. */
-static void bind_contact_at(struct stager *st, sqlite3_stmt *s,
-			    const struct batch *b, const struct staged *r,
-			    int base)
-{
-	bind_arena(s, base + 1, b, r->email, r->email_len);
-	bind_arena(s, base + 2, b, r->ext, r->ext_len);
-	bind_arena(s, base + 3, b, r->body, r->body_len);
-	bind_text(s, base + 4, r->suppress);
-	sqlite3_bind_int(s, base + 5, r->unconfirmed != 0);
-	sqlite3_bind_int64(s, base + 6, st->input_id);
-	sqlite3_bind_int64(s, base + 7, (sqlite3_int64)r->line);
-	sqlite3_bind_int64(s, base + 8, st->gen);
-	if (st->hashing)
-		sqlite3_bind_int64(s, base + 9, r->hash);
-	else
-		sqlite3_bind_null(s, base + 9);
-}
-
-static void bind_contact(struct stager *st, sqlite3_stmt *s,
-			 const struct batch *b, const struct staged *r)
-{
-	bind_contact_at(st, s, b, r, 0);
-}
-
-/* Run a bound contact statement; *changed: it wrote a row. */
-static enum mb_rc step_contact(struct stager *st, sqlite3_stmt *s,
-			       int *changed, struct err *e)
-{
-	int step = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	if (step != SQLITE_DONE)
-		return db_fail(st->db, "cannot write contact into", e);
-	*changed = sqlite3_changes(st->db->sql) != 0;
-	return MB_OK;
-}
-
 /*
- * The external_id of row r belongs to contact id, staged in an earlier
- * generation and not seen in this one, and r's address is new: the user
+ * The external_id of row c belongs to contact id, staged in an earlier
+ * generation and not seen in this one, and c's address is new: the user
  * changed address.  Meisa matches external_id first and re-keys its contact
  * to the new address, so the staged contact follows.
  */
-static enum mb_rc rekey(struct stager *st, const struct batch *b,
-			const struct staged *r, int64_t id, struct err *e)
+static enum mb_rc rekey(struct stager *st, const struct store_contact *c,
+			int64_t id, struct err *e)
 {
 	enum mb_rc rc;
 	int changed = 0;
 
-	bind_contact(st, st->rekey, b, r);
-	sqlite3_bind_int64(st->rekey, 10, id);
-	rc = step_contact(st, st->rekey, &changed, e);
+	rc = store_stage_rekey(&st->store, c, id, &changed, e);
 	if (rc == MB_OK && !changed)
 		rc = err_set(e, MB_EINTERNAL, "'%s' line %lu: cannot re-key"
-			     " contact %lld", st->path, r->line, (long long)id);
+			     " contact %lld", st->path, c->line, (long long)id);
 	if (rc == MB_OK) {
 		st->usable++;
 		st->updated++;
@@ -438,13 +132,6 @@ static enum mb_rc rekey(struct stager *st, const struct batch *b,
 	return rc;
 }
 
-/*
- * Neither the INSERT nor the UPDATE wrote: the address is staged already in
- * this generation (merge), or the external_id belongs to another contact,
- * or the address carries another external_id (conflict: reject this row,
- * mark the contacts for rejection), or the external_id's contact changed
- * address (re-key).
- */
 /*
  * Where a row is, for a conflict's detail: "line 7", and " of FILE" when
  * the other row of the conflict is in another file (the reject's own file
@@ -460,105 +147,127 @@ static void where(char *out, size_t cap, long long line, const char *path,
 			 path ? path : "an earlier file");
 }
 
-static enum mb_rc slow_path(struct stager *st, const struct batch *b,
-			    const struct staged *r, struct err *e)
+/* What the slow path learns of the contacts holding a row's keys. */
+struct holders {
+	const struct stager *st;
+	const struct store_contact *c;
+	int64_t email_id, ext_id, email_gen, ext_gen;
+	int conflict;
+	char other[1024], mine_email[1024], mine_ext[1024];
+};
+
+static void on_holder(void *ctx, const struct store_stage_match *m)
 {
-	const char *email = at(b, r->email), *ext = at(b, r->ext);
-	int64_t email_id = 0, ext_id = 0, email_gen = 0, ext_gen = 0;
-	char other[1024] = "", mine_email[1024] = "", mine_ext[1024] = "";
+	struct holders *h = ctx;
+	const char *email = h->c->email, *ext = h->c->ext, *val = m->other;
+	int same = m->input_id == h->st->input_id;
 	char there[256], here[256];
-	int conflict = 0;
-	enum mb_rc rc = MB_OK;
 
-	bind_text(st->find, 1, email);
-	bind_text(st->find, 2, ext);
-	while (sqlite3_step(st->find) == SQLITE_ROW) {
-		const char *kind = (const char *)sqlite3_column_text(
-			st->find, 0);
-		const char *val = (const char *)sqlite3_column_text(
-			st->find, 2);
-		int same = sqlite3_column_int64(st->find, 5) == st->input_id;
-
-		where(there, sizeof(there), sqlite3_column_int64(st->find, 4),
-		      (const char *)sqlite3_column_text(st->find, 6), same);
-		where(here, sizeof(here), (long long)r->line, st->path, same);
-		if (strcmp(kind, "email") == 0) {
-			email_id = sqlite3_column_int64(st->find, 1);
-			email_gen = sqlite3_column_int64(st->find, 3);
-			if (ext && val && strcmp(ext, val) != 0) {
-				conflict = 1;
-				snprintf(other, sizeof(other), "address"
-					 " already staged with external_id"
-					 " '%.200s' (%s)", val, there);
-				snprintf(mine_email, sizeof(mine_email),
-					 "%s gives this address external_id"
-					 " '%.200s'", here, ext);
-			}
-		} else {
-			ext_id = sqlite3_column_int64(st->find, 1);
-			ext_gen = sqlite3_column_int64(st->find, 3);
-			if (ext_id != email_id)
-				snprintf(other, sizeof(other), "external_id"
-					 " '%.200s' already staged for"
-					 " %.200s (%s)", ext, val ? val : "?",
-					 there);
-			snprintf(mine_ext, sizeof(mine_ext), "%s gives"
-				 " external_id '%.200s' to %.200s", here,
-				 ext, email);
+	where(there, sizeof(there), m->line, m->path, same);
+	where(here, sizeof(here), (long long)h->c->line, h->st->path, same);
+	if (m->by_email) {
+		h->email_id = m->id;
+		h->email_gen = m->gen;
+		if (ext && val && strcmp(ext, val) != 0) {
+			h->conflict = 1;
+			snprintf(h->other, sizeof(h->other), "address"
+				 " already staged with external_id"
+				 " '%.200s' (%s)", val, there);
+			snprintf(h->mine_email, sizeof(h->mine_email),
+				 "%s gives this address external_id"
+				 " '%.200s'", here, ext);
 		}
+	} else {
+		h->ext_id = m->id;
+		h->ext_gen = m->gen;
+		if (h->ext_id != h->email_id)
+			snprintf(h->other, sizeof(h->other), "external_id"
+				 " '%.200s' already staged for"
+				 " %.200s (%s)", ext, val ? val : "?",
+				 there);
+		snprintf(h->mine_ext, sizeof(h->mine_ext), "%s gives"
+			 " external_id '%.200s' to %.200s", here,
+			 ext, email);
 	}
-	sqlite3_reset(st->find);
-	sqlite3_clear_bindings(st->find);
-	if (ext_id && !email_id && ext_gen < st->gen)
-		return rekey(st, b, r, ext_id, e);
-	if (ext_id && ext_id != email_id) {
-		conflict = 1;
-		rc = mark_conflict(st, ext_id, mine_ext, e);
-	}
-	if (rc == MB_OK && conflict && email_id)
-		rc = mark_conflict(st, email_id, mine_email[0] ? mine_email :
-				   mine_ext, e);
-	if (rc != MB_OK)
-		return rc;
-	if (conflict)
-		return add_reject(st, r->line, email, "external_id_conflict",
-				  other, e);
-	if (!email_id || email_gen != st->gen)
-		return db_fail(st->db, "cannot insert contact into", e);
-	return merge_row(st, b, r, email_id, e);
 }
 
 /*
- * The statements that may write row r, the likeliest first: after an
+ * Neither the INSERT nor the UPDATE wrote: the address is staged already in
+ * this generation (merge), or the external_id belongs to another contact,
+ * or the address carries another external_id (conflict: reject this row,
+ * mark the contacts for rejection), or the external_id's contact changed
+ * address (re-key).
+ */
+static enum mb_rc slow_path(struct stager *st, const struct store_contact *c,
+			    struct err *e)
+{
+	struct holders h;
+	enum mb_rc rc;
+
+	memset(&h, 0, sizeof(h));
+	h.st = st;
+	h.c = c;
+	rc = store_stage_find(&st->store, c->email, c->ext, on_holder, &h, e);
+	if (rc != MB_OK)
+		return rc;
+	if (h.ext_id && !h.email_id && h.ext_gen < st->gen)
+		return rekey(st, c, h.ext_id, e);
+	if (h.ext_id && h.ext_id != h.email_id) {
+		h.conflict = 1;
+		rc = mark_conflict(st, h.ext_id, h.mine_ext, e);
+	}
+	if (rc == MB_OK && h.conflict && h.email_id)
+		rc = mark_conflict(st, h.email_id, h.mine_email[0] ?
+				   h.mine_email : h.mine_ext, e);
+	if (rc != MB_OK)
+		return rc;
+	if (h.conflict)
+		return add_reject(st, c->line, c->email,
+				  "external_id_conflict", h.other, e);
+	if (!h.email_id || h.email_gen != st->gen)
+		return db_fail(st->db, "cannot insert contact into", e);
+	return merge_row(st, c, h.email_id, e);
+}
+
+/* The statements that may write a row, in the order they are tried. */
+enum attempt { TRY_INSERT, TRY_SAME_ID, TRY_UPDATE };
+
+static enum mb_rc try_write(struct stager *st, enum attempt how,
+			    const struct store_contact *c, int *changed,
+			    struct err *e)
+{
+	if (how == TRY_INSERT)
+		return store_stage_insert(&st->store, c, changed, e);
+	return store_stage_update(&st->store, c, how == TRY_SAME_ID, changed,
+				  e);
+}
+
+/*
+ * The statements that may write row c, the likeliest first: after an
  * UPDATE, the same-external_id UPDATE, then the one that changes it, then
  * the INSERT; after an INSERT, the INSERT first.
  */
-static enum mb_rc insert_row(struct stager *st, const struct batch *b,
-			     const struct staged *r, struct err *e)
+static enum mb_rc insert_row(struct stager *st, const struct store_contact *c,
+			     struct err *e)
 {
-	sqlite3_stmt *order[3];
+	static const enum attempt after_update[3] = { TRY_SAME_ID, TRY_UPDATE,
+						      TRY_INSERT };
+	static const enum attempt after_insert[3] = { TRY_INSERT, TRY_SAME_ID,
+						      TRY_UPDATE };
+	const enum attempt *order = st->prefer_update ? after_update :
+		after_insert;
 	int changed = 0, update = 0;
 	enum mb_rc rc = MB_OK;
 	size_t i;
 
-	if (st->prefer_update) {
-		order[0] = st->upd_same_id;
-		order[1] = st->upd_contact;
-		order[2] = st->ins_contact;
-	} else {
-		order[0] = st->ins_contact;
-		order[1] = st->upd_same_id;
-		order[2] = st->upd_contact;
-	}
 	for (i = 0; i < 3 && rc == MB_OK && !changed; i++) {
-		bind_contact(st, order[i], b, r);
-		rc = step_contact(st, order[i], &changed, e);
-		update = order[i] != st->ins_contact;
+		rc = try_write(st, order[i], c, &changed, e);
+		update = order[i] != TRY_INSERT;
 	}
 	if (rc != MB_OK)
 		return rc;
 	if (!changed)
-		return slow_path(st, b, r, e);
+		return slow_path(st, c, e);
 	st->prefer_update = update;
 	st->usable++;
 	if (update)
@@ -568,55 +277,46 @@ static enum mb_rc insert_row(struct stager *st, const struct batch *b,
 	return MB_OK;
 }
 
-/* 1 when rows[i, i + STAGE_MULTI) are all contacts (no reject). */
+/* 1 when rows[i, i + STORE_STAGE_MULTI) are all contacts (no reject). */
 static int multi_ahead(const struct batch *b, size_t i)
 {
 	size_t j;
 
-	if (b->n - i < STAGE_MULTI)
+	if (b->n - i < STORE_STAGE_MULTI)
 		return 0;
-	for (j = i; j < i + STAGE_MULTI; j++)
+	for (j = i; j < i + STORE_STAGE_MULTI; j++)
 		if (b->rows[j].reject)
 			return 0;
 	return 1;
 }
 
 /*
- * STAGE_MULTI contact rows in one INSERT.  When fewer went in (a duplicate
- * or a conflict among them), each row that did not is given the per-row
- * path, in order, exactly as if it had come alone.
+ * STORE_STAGE_MULTI contact rows in one INSERT.  When fewer went in (a
+ * duplicate or a conflict among them), each row that did not is given the
+ * per-row path, in order, exactly as if it had come alone.
  */
 static enum mb_rc insert_multi(struct stager *st, const struct batch *b,
 			       size_t first, struct err *e)
 {
-	sqlite3_stmt *s = st->ins_multi;
-	enum mb_rc rc = MB_OK;
-	int changed, j;
+	struct store_contact c[STORE_STAGE_MULTI];
+	enum mb_rc rc;
+	int changed = 0, j;
 
-	for (j = 0; j < STAGE_MULTI; j++)
-		bind_contact_at(st, s, b, &b->rows[first + (size_t)j], 9 * j);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		sqlite3_reset(s);
-		return db_fail(st->db, "cannot insert contacts into", e);
-	}
-	sqlite3_reset(s);
-	changed = sqlite3_changes(st->db->sql);
+	for (j = 0; j < STORE_STAGE_MULTI; j++)
+		contact_of(b, &b->rows[first + (size_t)j], &c[j]);
+	rc = store_stage_insert_many(&st->store, c, &changed, e);
+	if (rc != MB_OK)
+		return rc;
 	st->usable += (uint64_t)changed;
 	st->inserted += (uint64_t)changed;
-	if (changed == STAGE_MULTI)
+	if (changed == STORE_STAGE_MULTI)
 		return MB_OK;
-	for (j = 0; j < STAGE_MULTI && rc == MB_OK; j++) {
-		const struct staged *r = &b->rows[first + (size_t)j];
-		int went_in;
+	for (j = 0; j < STORE_STAGE_MULTI && rc == MB_OK; j++) {
+		int went_in = 0;
 
-		bind_text(st->was_inserted, 1, at(b, r->email));
-		sqlite3_bind_int64(st->was_inserted, 2, st->input_id);
-		sqlite3_bind_int64(st->was_inserted, 3,
-				   (sqlite3_int64)r->line);
-		went_in = sqlite3_step(st->was_inserted) == SQLITE_ROW;
-		sqlite3_reset(st->was_inserted);
-		if (!went_in)
-			rc = insert_row(st, b, r, e);
+		rc = store_stage_went_in(&st->store, &c[j], &went_in, e);
+		if (rc == MB_OK && !went_in)
+			rc = insert_row(st, &c[j], e);
 	}
 	return rc;
 }
@@ -624,6 +324,7 @@ static enum mb_rc insert_multi(struct stager *st, const struct batch *b,
 static enum mb_rc write_batch(struct stager *st, const struct batch *b,
 			      struct err *e)
 {
+	struct store_contact c;
 	enum mb_rc rc = MB_OK;
 	size_t i = 0;
 
@@ -631,28 +332,21 @@ static enum mb_rc write_batch(struct stager *st, const struct batch *b,
 		const struct staged *r = &b->rows[i];
 
 		if (st->multi && multi_ahead(b, i)) {
-			/*
-			 * Prepared when first needed: its 288 numbered
-			 * parameters cost SQLite a quadratic lookup (most of
-			 * the time of a zip of 3,000 one-row members).
-			 */
-			if (!st->ins_multi)
-				rc = prepare_multi(st, e);
-			if (rc == MB_OK)
-				rc = insert_multi(st, b, i, e);
-			i += STAGE_MULTI;
+			rc = insert_multi(st, b, i, e);
+			i += STORE_STAGE_MULTI;
 			continue;
 		}
-		if (r->reject)
+		if (r->reject) {
 			rc = add_reject(st, r->line, at(b, r->email), r->reject,
 					at(b, r->detail), e);
-		else
-			rc = insert_row(st, b, r, e);
+		} else {
+			contact_of(b, r, &c);
+			rc = insert_row(st, &c, e);
+		}
 		i++;
 	}
 	return rc;
 }
-
 
 /*
  * Write every batch the reader produces; on failure, or when a stop is
@@ -679,77 +373,19 @@ static enum mb_rc write_all(struct stager *st, struct queue *q, struct err *e)
 	return rc;
 }
 
-/*
- * Merged contacts get their canonical body back, then their hash, state
- * and cleared fields from it (as REPLACE_SET does for a plain row).
- */
-static enum mb_rc rebuild_merged(struct stager *st, struct err *e)
-{
-	struct buf sql = BUF_INIT;
-	enum mb_rc rc;
-
-	rc = buf_printf(&sql, "UPDATE contacts SET body = n.body,"
-		" body_hash = n.hash, merged = 0,"
-		" state = CASE WHEN source_status IS NOT NULL THEN 'skipped'"
-		"  WHEN acked_hash = n.hash THEN 'upserted' ELSE 'pending' END,"
-		" cleared = CASE WHEN acked_hash = n.hash OR"
-		"  acked_fields IS NULL THEN cleared ELSE %s END"
-		" FROM (SELECT id, body, mb_body_hash(body) AS hash FROM"
-		" (SELECT id, %s AS body FROM contacts WHERE merged = 1)) AS n"
-		" WHERE contacts.id = n.id", STAGE_CLEARED_SQL("n.body"),
-		stage_canonical_sql);
-	if (rc == MB_OK)
-		rc = db_exec(st->db, sql.data, e);
-	buf_release(&sql);
-	return rc;
-}
-
 static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 			       struct err *e)
 {
-	/*
-	 * Only contacts of this generation never sent can be rejected: one
-	 * Meisa holds already, or one this generation has not seen, stays.
-	 */
-	static const char conflicts[] =
-		"CREATE TEMP TABLE IF NOT EXISTS doomed(id INTEGER PRIMARY KEY);"
-		"DELETE FROM doomed;"
-		"INSERT INTO doomed SELECT id FROM contacts WHERE conflict = 1"
-		" AND attempts = 0 AND state IN ('pending', 'skipped')"
-		" AND gen = (SELECT max(id) FROM generations);"
-		"INSERT INTO rejects(input_id, line, email, reason, detail)"
-		" SELECT input_id, line, email, 'external_id_conflict',"
-		" coalesce((SELECT detail FROM temp.conflict_detail WHERE"
-		" contact_id = contacts.id), 'another row gives this address"
-		" another external_id, or this external_id another address')"
-		" FROM contacts WHERE id IN doomed;"
-		"INSERT INTO rejects(input_id, line, email, reason, detail)"
-		" SELECT input_id, line, email, 'external_id_conflict',"
-		" 'duplicate row of a conflicting contact'"
-		" FROM duplicates WHERE contact_id IN doomed;"
-		"DELETE FROM duplicates WHERE contact_id IN doomed;"
-		"DELETE FROM contacts WHERE id IN doomed;"
-		"UPDATE contacts SET conflict = 0 WHERE conflict = 1;"
-		"DELETE FROM temp.conflict_detail;";
 	int64_t doomed = 0, moved = 0;
 	uint64_t gone;
 	enum mb_rc rc = MB_OK;
 
 	/* Both passes scan the table: skip them when nothing calls for it. */
-	if (st->conflicts) {
-		rc = db_int(st->db, "SELECT count(*) FROM duplicates WHERE"
-			    " contact_id IN (SELECT id FROM contacts WHERE"
-			    " conflict = 1 AND attempts = 0 AND state IN"
-			    " ('pending', 'skipped') AND gen = (SELECT max(id)"
-			    " FROM generations))", &moved, e);
-		if (rc == MB_OK)
-			rc = db_exec(st->db, conflicts, e);
-		if (rc == MB_OK)
-			rc = db_int(st->db, "SELECT count(*) FROM doomed",
-				    &doomed, e);
-	}
+	if (st->conflicts)
+		rc = store_stage_reject_conflicts(&st->store, &doomed, &moved,
+						  e);
 	if (rc == MB_OK && st->merged)
-		rc = rebuild_merged(st, e);
+		rc = store_stage_rebuild_merged(&st->store, e);
 	if (rc == MB_OK) {
 		/*
 		 * A doomed contact was inserted or replaced by this file;
@@ -767,29 +403,6 @@ static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 	return rc;
 }
 
-static enum mb_rc insert_input(struct stager *st, int64_t run_id,
-			       struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	char now[32];
-	enum mb_rc rc;
-
-	db_now_iso(now, sizeof(now));
-	rc = db_prepare(st->db, &s, "INSERT INTO inputs(path, staged_at,"
-			" run_id, gen) VALUES(?, ?, nullif(?, 0), ?)", e);
-	if (rc != MB_OK)
-		return rc;
-	sqlite3_bind_text(s, 1, st->path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, run_id);
-	sqlite3_bind_int64(s, 4, st->gen);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = db_fail(st->db, "cannot record input in", e);
-	sqlite3_finalize(s);
-	st->input_id = sqlite3_last_insert_rowid(st->db->sql);
-	return rc;
-}
-
 /* inputs.kind: how the file's bytes came (a zip member may be gzip). */
 static const char *input_kind(const struct reader *rd)
 {
@@ -801,34 +414,18 @@ static const char *input_kind(const struct reader *rd)
 static enum mb_rc update_input(struct stager *st, const struct reader *rd,
 			       int complete, struct err *e)
 {
-	sqlite3_stmt *s = NULL;
-	char delim[2] = { rd->delimiter, '\0' };
-	enum mb_rc rc;
+	struct store_input_end end;
 
-	rc = db_prepare(st->db, &s, "UPDATE inputs SET kind = ?1, preset = ?2,"
-			" delimiter = ?3, rows_read = ?4, complete = ?5,"
-			" error = ?6, size = ?8, sha256 = ?9,"
-			" rejected = (SELECT count(*) FROM rejects"
-			"  WHERE input_id = inputs.id),"
-			" duplicates = (SELECT count(*) FROM duplicates"
-			"  WHERE input_id = inputs.id) WHERE id = ?7", e);
-	if (rc != MB_OK)
-		return rc;
-	sqlite3_bind_text(s, 1, input_kind(rd), -1, SQLITE_STATIC);
-	bind_text(s, 2, rd->map.preset);
-	bind_text(s, 3, rd->delimiter ? delim : NULL);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)rd->rows_read);
-	sqlite3_bind_int(s, 5, complete);
-	bind_text(s, 6, complete ? NULL : rd->err.msg);
-	sqlite3_bind_int64(s, 7, st->input_id);
-	sqlite3_bind_int64(s, 8, (sqlite3_int64)rd->size);
-	sqlite3_bind_text(s, 9, rd->sha256, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = db_fail(st->db, "cannot record input in", e);
-	sqlite3_finalize(s);
-	return rc;
+	end.kind = input_kind(rd);
+	end.preset = rd->map.preset;
+	end.delimiter = rd->delimiter;
+	end.rows_read = rd->rows_read;
+	end.complete = complete;
+	end.error = rd->err.msg;
+	end.size = rd->size;
+	end.sha256 = rd->sha256;
+	return store_inputs_end(st->db, st->input_id, &end, e);
 }
-
 
 /*
  * Local failures that are about this machine, not about the file; and a
@@ -874,34 +471,6 @@ static enum mb_rc run_pipeline(struct stager *st, struct reader *rd,
 	return MB_OK;
 }
 
-/*
- * A file with these bytes (size, SHA-256) is among generation gen's
- * inputs.  The size lets the lookup use the index on (gen, size): by the
- * hash alone it scanned every input of the generation, twice per input
- * (quadratic in the members of a zip).
- */
-static enum mb_rc already_staged(struct db *db, int64_t gen, uint64_t size,
-				 const char *sha256, int *found, struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	enum mb_rc rc;
-	int step;
-
-	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ?1 AND"
-			" size = ?3 AND sha256 = ?2", e);
-	if (rc != MB_OK)
-		return rc;
-	sqlite3_bind_int64(s, 1, gen);
-	sqlite3_bind_text(s, 2, sha256, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
-	step = sqlite3_step(s);
-	*found = step == SQLITE_ROW;
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = db_fail(db, "cannot read", e);
-	sqlite3_finalize(s);
-	return rc;
-}
-
 static void warn_skipped(const struct stage_opts *opts, const char *path,
 			 struct stage_counts *counts)
 {
@@ -913,77 +482,6 @@ static void warn_skipped(const struct stage_opts *opts, const char *path,
 	counts->files_skipped++;
 }
 
-/*
- * Open a new generation (inside the first file's transaction, so a file
- * that is refused leaves none behind).  Enrollments that failed in earlier
- * generations are tried again in this one.
- */
-static enum mb_rc open_generation(struct stager *st, int64_t run_id,
-				  struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	int64_t failed = 0;
-	char now[32];
-	enum mb_rc rc;
-
-	db_now_iso(now, sizeof(now));
-	rc = db_prepare(st->db, &s, "INSERT INTO generations(run_id,"
-			" started_at) VALUES(nullif(?, 0), ?)", e);
-	if (rc != MB_OK)
-		return rc;
-	sqlite3_bind_int64(s, 1, run_id);
-	sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = db_fail(st->db, "cannot record generation in", e);
-	sqlite3_finalize(s);
-	st->gen = sqlite3_last_insert_rowid(st->db->sql);
-	/* A failed chunk marks its contacts; the scan is for that case. */
-	if (rc == MB_OK)
-		rc = db_int(st->db, "SELECT EXISTS (SELECT 1 FROM chunks WHERE"
-			    " state = 'failed')", &failed, e);
-	if (rc == MB_OK && failed)
-		rc = db_exec(st->db, "UPDATE contacts SET chunk_id = NULL,"
-			     " enroll_status = NULL WHERE enroll_status ="
-			     " 'failed'", e);
-	return rc;
-}
-
-/*
- * A file's transaction.  The members of one zip share one (zip_end
- * commits it after the archive's last member), each member a savepoint in
- * it, so that a member refused as a whole is still undone alone: a commit
- * per member wrote some twenty pages each (a zip of 3,000 one-row members
- * took 4 s, most of it writing).  A crash or a stop mid-archive keeps
- * nothing of the archive; staging it again is right, as for a file.
- */
-static enum mb_rc file_begin(struct db *db, const struct input *in,
-			     struct err *e)
-{
-	enum mb_rc rc = MB_OK;
-
-	if (!in->zip)
-		return db_begin(db, e);
-	if (sqlite3_get_autocommit(db->sql))
-		rc = db_begin(db, e);
-	if (rc == MB_OK)
-		rc = db_exec(db, "SAVEPOINT member", e);
-	return rc;
-}
-
-static enum mb_rc file_commit(struct db *db, const struct input *in,
-			      struct err *e)
-{
-	return db_exec(db, in->zip ? "RELEASE member" : "COMMIT", e);
-}
-
-static void file_rollback(struct db *db, const struct input *in)
-{
-	if (!in->zip)
-		db_rollback(db);
-	else if (!sqlite3_get_autocommit(db->sql))
-		db_exec(db, "ROLLBACK TO member; RELEASE member", NULL);
-}
-
 /* After input i: commit its archive's transaction if it was the last. */
 static enum mb_rc zip_end(struct db *db, const struct inputs *in, size_t i,
 			  struct err *e)
@@ -991,9 +489,7 @@ static enum mb_rc zip_end(struct db *db, const struct inputs *in, size_t i,
 	if (!in->v[i].zip || (i + 1 < in->n && in->v[i + 1].zip ==
 			      in->v[i].zip))
 		return MB_OK;
-	if (sqlite3_get_autocommit(db->sql))
-		return MB_OK;
-	return db_commit(db, e);
+	return store_inputs_archive_commit(db, e);
 }
 
 /*
@@ -1035,11 +531,11 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	rd.src = (struct source)SOURCE_INIT;
 	rd.map = (struct mapping)MAPPING_INIT;
 	record_init(&rd.rec);
-	rc = file_begin(db, in, e);
+	rc = store_inputs_begin(db, in->zip != NULL, e);
 	if (rc != MB_OK)
 		goto out;
 	if (!st.gen)
-		rc = open_generation(&st, opts->run_id, e);
+		rc = store_inputs_gen_open(db, opts->run_id, &st.gen, e);
 	/*
 	 * After a first night most rows replace a contact: try UPDATE first,
 	 * and hash the bodies to compare them with what Meisa acknowledged.
@@ -1047,23 +543,25 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	 * contact is left for push to take when it is (body_hash NULL).
 	 */
 	st.prefer_update = st.gen > 1;
-	st.hashing = rd.hash = st.gen > 1;
+	rd.hash = st.gen > 1;
 	st.multi = st.gen == 1;     /* nothing older: every row is an INSERT */
 	if (rc == MB_OK)
-		rc = prepare_all(&st, e);
+		rc = store_inputs_add(db, path, opts->run_id, st.gen,
+				      &st.input_id, e);
 	if (rc == MB_OK)
-		rc = insert_input(&st, opts->run_id, e);
+		rc = store_stage_open(&st.store, db, st.gen, st.input_id,
+				      rd.hash, e);
 	if (rc == MB_OK)
 		rc = run_pipeline(&st, &rd, e);
 	if (rc == MB_OK && !rd.have_fingerprint)
 		rc = err_set(e, MB_EIO, "cannot read '%s' to its end", path);
 	/* The same bytes under another name: undo, it is staged already. */
 	if (rc == MB_OK)
-		rc = already_staged(db, st.gen, rd.size, rd.sha256, &found,
-				    e);
+		rc = store_inputs_find(db, st.gen, rd.size, rd.sha256, &found,
+				       e);
 	if (rc == MB_OK && found) {
-		finalize_all(&st);
-		file_rollback(db, in);
+		store_stage_close(&st.store);
+		store_inputs_rollback(db, in->zip != NULL);
 		warn_skipped(opts, path, counts);
 		goto out;
 	}
@@ -1075,13 +573,13 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 			 (unsigned long long)rd.rows_read);
 		stage_warn(opts, 0, msg);
 	}
-	finalize_all(&st);
 	if (rc == MB_OK)
 		rc = finish_file(&st, counts, e);
+	store_stage_close(&st.store);
 	if (rc == MB_OK)
 		rc = update_input(&st, &rd, rd.rc == MB_OK, e);
 	if (rc == MB_OK)
-		rc = file_commit(db, in, e);
+		rc = store_inputs_commit(db, in->zip != NULL, e);
 	if (rc == MB_OK) {
 		if (!*gen)
 			counts->new_generation = 1;
@@ -1090,9 +588,9 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		counts->rows_read += rd.rows_read;
 	}
 out:
-	finalize_all(&st);
+	store_stage_close(&st.store);
 	if (rc != MB_OK)
-		file_rollback(db, in);
+		store_inputs_rollback(db, in->zip != NULL);
 	if (in->zip) {
 		in->zip->packed += in->zip->arc.members[in->member].comp_size;
 		in->zip->inflated += source_inflated(&rd.src);
@@ -1116,11 +614,10 @@ static enum mb_rc seen_before(struct db *db, int64_t gen,
 			      struct err *e)
 {
 	const struct archive_member *m = NULL;
-	sqlite3_stmt *s = NULL;
 	struct stat st;
 	char sha256[65];
 	uint64_t size;
-	int same_size;
+	int same_size = 0;
 	enum mb_rc rc;
 
 	*found = 0;
@@ -1138,16 +635,9 @@ static enum mb_rc seen_before(struct db *db, int64_t gen,
 	} else {
 		size = (uint64_t)st.st_size;
 	}
-	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ? AND"
-			" size = ?", e);
-	if (rc != MB_OK)
+	rc = store_inputs_size_seen(db, gen, size, &same_size, e);
+	if (rc != MB_OK || !same_size)
 		return rc;
-	sqlite3_bind_int64(s, 1, gen);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
-	same_size = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_finalize(s);
-	if (!same_size)
-		return MB_OK;
 	if (m) {
 		archive_fingerprint(in->zip->arc.za, m->index, &size, sha256);
 	} else {
@@ -1155,7 +645,7 @@ static enum mb_rc seen_before(struct db *db, int64_t gen,
 					     sha256, e);
 	}
 	if (rc == MB_OK)
-		rc = already_staged(db, gen, size, sha256, found, e);
+		rc = store_inputs_find(db, gen, size, sha256, found, e);
 	return rc;
 }
 
@@ -1287,27 +777,12 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 			close(fds[i]);
 	free(fds);
 
-	/*
-	 * Staging speed.  A file is one transaction, so a crash mid-file
-	 * commits nothing of it and staging it again is right: durability of
-	 * the middle of a file buys nothing.  In WAL mode every page of that
-	 * big transaction would be written twice (to the WAL, then by the
-	 * checkpoint); with a rollback journal new pages are written once and
-	 * only pre-existing pages are journalled.  We hold the run lock; a
-	 * reader (status during the run) may have to wait for the file's
-	 * commit, which is the honest answer anyway.  A 32 MiB
-	 * page cache holds the email index's hot pages for a million rows
-	 * (measured: 10% less CPU than 16 MiB; peak RSS stays under 64 MB).
-	 */
+	/* Staging speed: store_inputs.c says why. */
 	if (rc == MB_OK)
-		rc = db_exec(db, "PRAGMA journal_mode=DELETE;"
-			     " PRAGMA synchronous=OFF;"
-			     " PRAGMA cache_size=-32768;", e);
+		rc = store_inputs_bulk_begin(db, e);
 	if (rc == MB_OK)
 		rc = stage_all(db, opts, &in, counts, e);
-	/* Back to WAL whatever happened: push relies on it. */
-	db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-		NULL);
+	store_inputs_bulk_end(db);
 	if (rc == MB_OK && counts->files_failed)
 		rc = err_set(e, MB_EDATA, "%llu of %zu files could not be"
 			     " staged", (unsigned long long)
