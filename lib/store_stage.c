@@ -370,6 +370,9 @@ enum mb_rc store_stage_went_in(struct store_stage *ss,
 	enum mb_rc rc = MB_OK;
 	int step;
 
+	if (!s)
+		return err_set(e, MB_EINTERNAL, "went-in check before a"
+			       " multi-row insert");
 	bind_text(s, 1, c->email);
 	sqlite3_bind_int64(s, 2, ss->input_id);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)c->line);

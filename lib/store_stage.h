@@ -124,7 +124,10 @@ MB_MUST_USE enum mb_rc store_stage_rekey(struct store_stage *ss,
 MB_MUST_USE enum mb_rc store_stage_insert_many(struct store_stage *ss,
 					       const struct store_contact *c,
 					       int *changed, struct err *e);
-/* *went_in: c is a contact from this input and line (after insert_many). */
+/*
+ * *went_in: c is a contact from this input and line.  Only after a
+ * store_stage_insert_many (which prepares it): MB_EINTERNAL before.
+ */
 MB_MUST_USE enum mb_rc store_stage_went_in(struct store_stage *ss,
 					   const struct store_contact *c,
 					   int *went_in, struct err *e);
