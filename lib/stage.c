@@ -3,7 +3,9 @@
  *
  * This file is the writer and the driver: for each input (stage_inputs.h)
  * it starts the reader thread (stage_reader.h), which hands finished rows
- * over through a bounded queue (stage_queue.h), and writes them.
+ * over through a bounded queue (stage_queue.h), and writes them through
+ * the store (store_stage.h, store_inputs.h): this file decides, the store
+ * holds the SQL.
  *
  * The hot path per row is: mapping_apply, stage_body, db_body_hash (in the
  * reader thread), then one INSERT for a new address or one UPDATE for an
