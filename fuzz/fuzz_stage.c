@@ -27,6 +27,7 @@
 #include "db.h"
 #include "mapping.h"
 #include "stage.h"
+#include "store_stage.h"
 
 #include "fuzz_common.h"
 
@@ -127,7 +128,7 @@ static void check_invariants(void)
 		abort();
 	}
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM contacts WHERE"
-		 " body IS NOT %s", stage_canonical_sql);
+		 " body IS NOT %s", store_stage_canonical_sql);
 	bad = query_int(sql);
 	if (bad) {
 		fprintf(stderr, "fuzz_stage: %lld bodies are not canonical\n",

@@ -29,6 +29,8 @@ enum mb_rc {
 	MB_EFAILED,      /* finished, some contacts failed permanently (exit 1) */
 };
 
+#define MB_MUST_USE __attribute__((warn_unused_result))
+
 #define ERR_MSG_MAX 1024
 
 #define MB_MUST_USE __attribute__((warn_unused_result))

@@ -1,6 +1,12 @@
 /*
  * stage: inputs -> contacts, rejects and duplicates in the staging file.
  *
+ * This file is the writer and the driver: for each input (stage_inputs.h)
+ * it starts the reader thread (stage_reader.h), which hands finished rows
+ * over through a bounded queue (stage_queue.h), and writes them through
+ * the store (store_stage.h, store_inputs.h): this file decides, the store
+ * holds the SQL.
+ *
  * The hot path per row is: mapping_apply, stage_body, db_body_hash (in the
  * reader thread), then one INSERT for a new address or one UPDATE for an
  * address of an earlier generation (the nightly case).  Whichever worked for
@@ -13,179 +19,32 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "archive.h"
-#include "csvread.h"
-#include "json.h"
-#include "sha256.h"
 #include "source.h"
+#include "stage_inputs.h"
+#include "stage_queue.h"
+#include "stage_reader.h"
+#include "store_inputs.h"
+#include "store_stage.h"
 #include "xalloc.h"
 
 /* Rows per transaction are unlimited: one transaction per file. */
 
-/*
- * A json_each() row's value as JSON text, exactly as written.  json_each's
- * value column would turn true into 1 and re-render a decimal (480.00 ->
- * 480.0), so booleans are spelt out and decimals, the rare case, are taken
- * by path ("->" gives the text as written; a lookup by key is linear, so
- * only decimals pay it).  Strings and integers (int64: see typing.c) come
- * through value unchanged.  Keys are snake_case, safe inside the path.
- * JSON_VALUE_SQL goes directly inside json_group_object: a value's JSON
- * subtype is lost when it passes through a subquery's column.
- */
-#define JSON_VALUE_SQL(raw) \
-	"CASE type WHEN 'true' THEN json('true')" \
-	" WHEN 'false' THEN json('false') WHEN 'null' THEN json('null')" \
-	" WHEN 'real' THEN json(" raw ") ELSE value END"
-/* A custom field's text as written, by path; used for decimals only. */
-#define JSON_RAW_SQL(src) \
-	src " -> ('$.custom_fields.\"' || key || '\"')"
-
-const char stage_canonical_sql[] =
-	"json_patch('{}', json_object("
-	" 'email', json_extract(body, '$.email'),"
-	" 'external_id', json_extract(body, '$.external_id'),"
-	" 'first_name', json_extract(body, '$.first_name'),"
-	" 'last_name', json_extract(body, '$.last_name'),"
-	" 'display_name', json_extract(body, '$.display_name'),"
-	" 'source', json_extract(body, '$.source'),"
-	" 'custom_fields', CASE WHEN json_type(body, '$.custom_fields')"
-	"  = 'object' THEN json((SELECT json_group_object(key, "
-	JSON_VALUE_SQL(JSON_RAW_SQL("body")) ") FROM (SELECT key, type,"
-	"  value FROM"
-	"  json_each(body, '$.custom_fields') ORDER BY key))) END,"
-	" 'tag_names', json_extract(body, '$.tag_names')))";
-
-/*
- * The pipeline.  A reader thread does the CPU work that needs no database
- * (inflate, CSV, mapping, validation, the body) and hands over batches of
- * finished rows; the calling thread owns the SQLite connection and only
- * writes.  On two cores the two halves overlap (measured: each is about half
- * of a single-threaded stage).  The queue is bounded, so memory stays flat:
- * at most STAGE_QUEUE batches of STAGE_BATCH rows exist at once.
- */
-#define STAGE_BATCH 2048
-
-/*
- * Rows per INSERT statement on a first generation.  SQLite's cost per
- * statement (opening and closing a cursor on the table and each index) was
- * 40% of the writer's time with one row per statement; 16 or more rows per
- * statement remove it (measured: 2.54 s -> 1.50 s of CPU per million rows).
- */
-#define STAGE_MULTI 32
-#define STAGE_QUEUE 4
-
-/* The writer waiting for rows looks at opts->stop this often. */
-#define STOP_SLICE_MS 100
-
-/* One finished row: a contact to insert or a reject to record. */
-struct staged {
-	unsigned long line;
-	const char *reject;      /* static reason code, or NULL */
-	const char *suppress;    /* static source status, or NULL */
-	int unconfirmed;
-	int has_tags;
-	int64_t hash;            /* db_body_hash of the body, or 0 */
-	size_t email, ext, body, detail;  /* arena offsets; 0 = none */
-	size_t email_len, ext_len, body_len;  /* saves SQLite a strlen */
-};
-
-struct batch {
-	struct staged rows[STAGE_BATCH];
-	size_t n;
-	struct buf arena;        /* NUL-separated strings; offset 0 is "" */
-	struct batch *next;
-};
-
-struct queue {
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	struct batch *full_head, *full_tail;
-	struct batch *free_list;
-	size_t nbatches;         /* allocated, at most STAGE_QUEUE + 1 */
-	int reader_done;
-	int aborted;             /* the writer failed: reader must stop */
-	const volatile sig_atomic_t *stop;  /* opts->stop */
-};
-
-/*
- * A zip given as input, with what its members read so far inflated to
- * (source's zip-bomb guard counts the members of one archive together).
- */
-struct zipped {
-	struct archive arc;
-	uint64_t packed;         /* compressed bytes of the members read */
-	uint64_t inflated;       /* what they inflated to */
-};
-
-/* One input: a file as given, or a CSV member of a zip given. */
-struct input {
-	const char *path;        /* the file given */
-	int fd;                  /* open on it until the reader takes it; -1 */
-	char *name;              /* path, or "ZIP:MEMBER": messages, inputs */
-	struct zipped *zip;      /* the member's archive, or NULL */
-	size_t member;           /* its index in zip->arc.members */
-};
-
-struct inputs {
-	struct input *v;
-	size_t n;
-	struct zipped **zips;
-	size_t nzips;
-	size_t refused;          /* zips and members refused while listing */
-};
-
-/* What the reader thread owns. */
-struct reader {
-	const struct stage_opts *opts;
-	const char *path;
-	const struct source_member *member;  /* a zip member, or NULL */
-	int fd;                  /* else the file, for source (-1 once taken) */
-	int hash;                /* compute body hashes (see stage_one) */
-	struct queue *q;
-	struct source src;
-	struct mapping map;
-	int have_header;
-	struct record rec;
-	struct batch *cur;
-	uint64_t rows_read;
-	unsigned long last_line;
-	char delimiter;
-	int have_fingerprint;
-	uint64_t size;
-	char sha256[65];
-	enum mb_rc rc;
-	struct err err;
-};
-
 /* What the writer (calling thread) owns. */
 struct stager {
 	struct db *db;
+	struct store_stage store; /* the file's statements */
 	const char *path;
 	int64_t input_id;
 	int64_t gen;             /* the generation being staged */
 	int prefer_update;       /* the previous row was an UPDATE */
-	int hashing;             /* rows carry their body hash */
-	int multi;               /* first generation: STAGE_MULTI-row INSERTs */
-	sqlite3_stmt *ins_contact;
-	sqlite3_stmt *ins_multi;
-	sqlite3_stmt *was_inserted;
-	sqlite3_stmt *upd_same_id;
-	sqlite3_stmt *upd_contact;
-	sqlite3_stmt *rekey;
-	sqlite3_stmt *ins_reject;
-	sqlite3_stmt *ins_dup;
-	sqlite3_stmt *find;
-	sqlite3_stmt *merge;
-	sqlite3_stmt *mark_conflict;
-	sqlite3_stmt *note_conflict;
+	int multi;               /* first generation: multi-row INSERTs */
 	uint64_t usable;         /* rows that became or joined a contact */
 	uint64_t inserted;       /* new contacts */
 	uint64_t updated;        /* contacts of an earlier generation */
@@ -199,99 +58,21 @@ static const char *at(const struct batch *b, size_t off)
 	return off ? b->arena.data + off : NULL;
 }
 
-/* An arena string whose length is known (off 0: NULL). */
-static void bind_arena(sqlite3_stmt *stmt, int i, const struct batch *b,
-		       size_t off, size_t len)
+/* Row r of batch b as the store takes it (borrowing b's arena). */
+static void contact_of(const struct batch *b, const struct staged *r,
+		       struct store_contact *c)
 {
-	if (off)
-		sqlite3_bind_text(stmt, i, b->arena.data + off, (int)len,
-				  SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, i);
-}
-
-static void bind_text(sqlite3_stmt *stmt, int i, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(stmt, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, i);
-}
-
-/* ,"key":"value" for a non-empty value (hot path: no printf). */
-static enum mb_rc add_member(struct buf *out, const char *key,
-			     size_t key_len, const struct buf *value)
-{
-	enum mb_rc rc;
-
-	if (!value->len)
-		return MB_OK;
-	rc = buf_add(out, key, key_len);
-	if (rc == MB_OK)
-		rc = json_add_string(out, value->data, value->len);
-	return rc;
-}
-
-#define MEMBER(out, name, value) \
-	add_member(out, ",\"" name "\":", sizeof(name) + 3, value)
-
-enum mb_rc stage_body(const struct record *rec, const char *source,
-		      struct buf *out)
-{
-	enum mb_rc rc;
-
-	rc = buf_add(out, "{\"email\":", 9);
-	if (rc == MB_OK)
-		rc = json_add_string(out, rec->email.data, rec->email.len);
-	if (rc == MB_OK)
-		rc = MEMBER(out, "external_id", &rec->external_id);
-	if (rc == MB_OK)
-		rc = MEMBER(out, "first_name", &rec->first_name);
-	if (rc == MB_OK)
-		rc = MEMBER(out, "last_name", &rec->last_name);
-	if (rc == MB_OK)
-		rc = MEMBER(out, "display_name", &rec->display_name);
-	if (rc == MB_OK)
-		rc = buf_add(out, ",\"source\":\"", 11);
-	if (rc == MB_OK)
-		rc = buf_addstr(out, source);
-	if (rc == MB_OK)
-		rc = buf_addch(out, '"');
-	if (rc == MB_OK && rec->custom.len > 2) {
-		rc = buf_add(out, ",\"custom_fields\":", 17);
-		if (rc == MB_OK)
-			rc = buf_add(out, rec->custom.data, rec->custom.len);
-	}
-	if (rc == MB_OK && rec->tags.len > 2) {
-		rc = buf_add(out, ",\"tag_names\":", 13);
-		if (rc == MB_OK)
-			rc = buf_add(out, rec->tags.data, rec->tags.len);
-	}
-	if (rc == MB_OK)
-		rc = buf_addch(out, '}');
-	return rc;
-}
-
-/*
- * Every input is opened once, here, before anything is staged (exit 66
- * early), and that descriptor is what is read: a FIFO opened twice lost its
- * writer (SIGPIPE at the first close) and then blocked the second open.
- */
-static enum mb_rc open_input(const char *path, int *fd_out, struct err *e)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
-			       strerror(errno));
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
-			       strerror(EISDIR));
-	}
-	*fd_out = fd;
-	return MB_OK;
+	c->email = at(b, r->email);
+	c->email_len = r->email_len;
+	c->ext = at(b, r->ext);
+	c->ext_len = r->ext_len;
+	c->body = at(b, r->body);
+	c->body_len = r->body_len;
+	c->suppress = r->suppress;
+	c->unconfirmed = r->unconfirmed;
+	c->has_tags = r->has_tags;
+	c->line = r->line;
+	c->hash = r->hash;
 }
 
 static int stop_requested(const struct stage_opts *opts)
@@ -299,227 +80,12 @@ static int stop_requested(const struct stage_opts *opts)
 	return opts->stop && *opts->stop;
 }
 
-/*
- * Hash a whole regular file up front (pread: the reader still starts at
- * its first byte).  Only used when an earlier input has the same size:
- * otherwise the reader hashes the bytes as it parses them.
- */
-static enum mb_rc fingerprint_file(const char *path, int fd, uint64_t *size,
-				   char sha256[65], struct err *e)
-{
-	static char block[1 << 16];
-	struct sha256 sha;
-	unsigned char digest[32];
-	ssize_t n;
-
-	sha256_init(&sha);
-	*size = 0;
-	while ((n = pread(fd, block, sizeof(block), (off_t)*size)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set(e, MB_EIO, "cannot read '%s': %s",
-				       path, strerror(errno));
-		sha256_update(&sha, block, (size_t)n);
-		*size += (uint64_t)n;
-	}
-	sha256_final(&sha, digest);
-	sha256_hex(digest, sha256);
-	return MB_OK;
-}
-
-/*
- * What a row of a newer generation sets on a contact staged in an earlier
- * one (parameters as in ins_contact).  The state follows from the hashes:
- * unchanged since Meisa's last acknowledgement stays upserted, anything else
- * is pending, do-not-email at the source is skipped.  The cleared-field list
- * is only recomputed when the body changed (the subquery runs for those rows
- * alone).  This runs for every row of every night after the first: each
- * term costs (measured), so what can be derived later is not stored here,
- * and external_id is only set by the statement for a row that changes it
- * (setting it, even to the same value, rewrites its index entry: 12% of
- * a second night's time, measured).
- */
-#define REPLACE_SET_SAME_ID \
-	" body = ?3, source_status = ?4, unconfirmed = ?5," \
-	" input_id = ?6, line = ?7, gen = ?8, body_hash = ?9," \
-	" state = CASE WHEN ?4 IS NOT NULL THEN 'skipped'" \
-	"  WHEN acked_hash = ?9 THEN 'upserted' ELSE 'pending' END," \
-	" cleared = CASE WHEN acked_hash = ?9 OR acked_fields IS NULL" \
-	"  THEN cleared ELSE " STAGE_CLEARED_SQL("?3") " END"
-#define REPLACE_SET " external_id = ?2," REPLACE_SET_SAME_ID
-
-/*
- * The first generation's INSERT of STAGE_MULTI rows: row j binds ?(9j+1) to
- * ?(9j+9) as ins_contact binds ?1 to ?9; and the check that tells, when
- * fewer rows went in, which ones did (a row is its file and line).
- */
-static enum mb_rc prepare_multi(struct stager *st, struct err *e)
-{
-	struct buf sql = BUF_INIT;
-	enum mb_rc rc;
-	int j, p;
-
-	rc = buf_addstr(&sql, "INSERT OR IGNORE INTO contacts(email,"
-			" external_id, body, source_status, unconfirmed, state,"
-			" input_id, line, gen, body_hash) VALUES");
-	for (j = 0; j < STAGE_MULTI && rc == MB_OK; j++) {
-		p = 9 * j;
-		rc = buf_printf(&sql, "%s(?%d, ?%d, ?%d, ?%d, ?%d, CASE WHEN"
-				" ?%d IS NULL THEN 'pending' ELSE 'skipped' END,"
-				" ?%d, ?%d, ?%d, ?%d)", j ? "," : "", p + 1,
-				p + 2, p + 3, p + 4, p + 5, p + 4, p + 6,
-				p + 7, p + 8, p + 9);
-	}
-	if (rc == MB_OK)
-		rc = db_prepare(st->db, &st->ins_multi, sql.data, e);
-	if (rc == MB_OK)
-		rc = db_prepare(st->db, &st->was_inserted, "SELECT 1 FROM"
-				" contacts WHERE email = ?1 AND input_id = ?2"
-				" AND line = ?3", e);
-	buf_release(&sql);
-	return rc;
-}
-
-static enum mb_rc prepare_all(struct stager *st, struct err *e)
-{
-	struct {
-		sqlite3_stmt **stmt;
-		const char *sql;
-	} list[] = {
-		{ &st->ins_contact,
-		  /*
-		   * OR IGNORE: a plain INSERT that may violate a unique
-		   * index inside a transaction needs a statement journal
-		   * per row (a third of the staging time, measured); this
-		   * one cannot abort, and "no row changed" sends the rare
-		   * duplicate or conflict to the slow path.
-		   */
-		  "INSERT OR IGNORE INTO contacts(email, external_id, body,"
-		  " source_status,"
-		  " unconfirmed, state, input_id, line, gen, body_hash)"
-		  " VALUES(?1, ?2, ?3, ?4, ?5,"
-		  " CASE WHEN ?4 IS NULL THEN 'pending' ELSE 'skipped' END,"
-		  " ?6, ?7, ?8, ?9)" },
-		/*
-		 * OR IGNORE for the same reason; an external_id that another
-		 * contact holds leaves the row alone (the slow path decides).
-		 */
-		{ &st->upd_same_id,
-		  "UPDATE OR IGNORE contacts SET" REPLACE_SET_SAME_ID
-		  " WHERE email = ?1 AND gen < ?8 AND external_id IS ?2" },
-		{ &st->upd_contact,
-		  "UPDATE OR IGNORE contacts SET" REPLACE_SET
-		  " WHERE email = ?1 AND gen < ?8" },
-		{ &st->rekey,
-		  "UPDATE OR IGNORE contacts SET email = ?1," REPLACE_SET
-		  " WHERE id = ?10 AND gen < ?8" },
-		{ &st->ins_reject,
-		  "INSERT INTO rejects(input_id, line, email, reason, detail)"
-		  " VALUES(?, ?, ?, ?, ?)" },
-		{ &st->ins_dup,
-		  "INSERT INTO duplicates(input_id, line, email, contact_id)"
-		  " VALUES(?, ?, ?, ?)" },
-		{ &st->find,
-		  "SELECT 'email', id, external_id, gen, line, input_id,"
-		  " (SELECT path FROM inputs WHERE id = input_id) FROM"
-		  " contacts WHERE email=?1 UNION ALL SELECT 'external_id',"
-		  " id, email, gen, line, input_id, (SELECT path FROM inputs"
-		  " WHERE id = input_id) FROM contacts"
-		  " WHERE ?2 IS NOT NULL AND external_id=?2" },
-		/*
-		 * Later non-empty values win, tags are a union (old first,
-		 * in order).  custom_fields are merged as two json_each
-		 * lists, not by json_patch: json_patch looks every key of
-		 * the patch up in the target, quadratic in the number of
-		 * fields (30 duplicates of a 10,000-column row took 5.5 s).
-		 * A NULL member of the outer patch leaves the key out.
-		 */
-		{ &st->merge,
-		  "UPDATE contacts SET body = json_patch(json_patch("
-		  " json_remove(body, '$.custom_fields', '$.tag_names'),"
-		  " json_remove(?2, '$.custom_fields', '$.tag_names')),"
-		  " json_object('custom_fields', json((SELECT CASE WHEN"
-		  " count(*) THEN json_group_object(key, "
-		  JSON_VALUE_SQL("raw") ") END FROM ("
-		  " SELECT key, type, value, CASE type WHEN 'real' THEN "
-		  JSON_RAW_SQL("?2") " END AS raw FROM"
-		  " json_each(?2, '$.custom_fields') UNION ALL"
-		  " SELECT key, type, value, CASE type WHEN 'real' THEN "
-		  JSON_RAW_SQL("contacts.body") " END FROM"
-		  " json_each(contacts.body, '$.custom_fields') WHERE key"
-		  " NOT IN (SELECT key FROM json_each(?2,"
-		  " '$.custom_fields'))))),"
-		  " 'tag_names', CASE WHEN ?6 THEN json((SELECT"
-		  " json_group_array(value) FROM (SELECT value FROM"
-		  " json_each(contacts.body, '$.tag_names') UNION ALL SELECT"
-		  " n.value FROM json_each(?2, '$.tag_names') AS n WHERE"
-		  " n.value NOT IN (SELECT value FROM"
-		  " json_each(contacts.body, '$.tag_names')))))"
-		  " ELSE json(body -> '$.tag_names') END)),"
-		  " external_id = coalesce(external_id, ?3),"
-		  " source_status = coalesce(source_status, ?4),"
-		  " unconfirmed = (unconfirmed AND ?5),"
-		  /* The state follows the merged body: see finish_file. */
-		  " merged = 1 WHERE id = ?1" },
-		{ &st->mark_conflict,
-		  "UPDATE contacts SET conflict = 1 WHERE id = ?" },
-		/* The first word on a contact's conflict names the row. */
-		{ &st->note_conflict,
-		  "INSERT OR IGNORE INTO temp.conflict_detail(contact_id,"
-		  " detail) VALUES(?, ?)" },
-	};
-	size_t i;
-	enum mb_rc rc;
-
-	rc = db_exec(st->db, "CREATE TEMP TABLE IF NOT EXISTS conflict_detail("
-		     "contact_id INTEGER PRIMARY KEY, detail TEXT)", e);
-	for (i = 0; i < sizeof(list) / sizeof(list[0]) && rc == MB_OK; i++)
-		rc = db_prepare(st->db, list[i].stmt, list[i].sql, e);
-	return rc;
-}
-
-static void finalize_all(struct stager *st)
-{
-	sqlite3_stmt **all[] = { &st->ins_contact, &st->ins_multi,
-				 &st->was_inserted, &st->upd_same_id,
-				 &st->upd_contact,
-				 &st->rekey, &st->ins_reject,
-				 &st->ins_dup, &st->find, &st->merge,
-				 &st->mark_conflict, &st->note_conflict };
-	size_t i;
-
-	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		sqlite3_finalize(*all[i]);
-		*all[i] = NULL;
-	}
-}
-
-static enum mb_rc step_done(struct stager *st, sqlite3_stmt *stmt,
-			    const char *what, struct err *e)
-{
-	int step = sqlite3_step(stmt);
-
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	if (step != SQLITE_DONE)
-		return db_fail(st->db, what, e);
-	return MB_OK;
-}
-
 static enum mb_rc add_reject(struct stager *st, unsigned long line,
 			     const char *email, const char *reason,
 			     const char *detail, struct err *e)
 {
-	sqlite3_stmt *s = st->ins_reject;
-
-	sqlite3_bind_int64(s, 1, st->input_id);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)line);
-	bind_text(s, 3, email);
-	bind_text(s, 4, reason);
-	bind_text(s, 5, detail);
 	st->rejected++;
-	return step_done(st, s, "cannot record reject in", e);
+	return store_stage_reject(&st->store, line, email, reason, detail, e);
 }
 
 /*
@@ -529,39 +95,15 @@ static enum mb_rc add_reject(struct stager *st, unsigned long line,
 static enum mb_rc mark_conflict(struct stager *st, int64_t id,
 				const char *detail, struct err *e)
 {
-	enum mb_rc rc;
-
-	sqlite3_bind_int64(st->mark_conflict, 1, id);
 	st->conflicts++;
-	rc = step_done(st, st->mark_conflict, "cannot update", e);
-	if (rc != MB_OK)
-		return rc;
-	sqlite3_bind_int64(st->note_conflict, 1, id);
-	bind_text(st->note_conflict, 2, detail);
-	return step_done(st, st->note_conflict, "cannot update", e);
+	return store_stage_mark_conflict(&st->store, id, detail, e);
 }
 
-static enum mb_rc merge_row(struct stager *st, const struct batch *b,
-			    const struct staged *r, int64_t id, struct err *e)
+static enum mb_rc merge_row(struct stager *st, const struct store_contact *c,
+			    int64_t id, struct err *e)
 {
-	sqlite3_stmt *s = st->merge;
-	enum mb_rc rc;
+	enum mb_rc rc = store_stage_merge(&st->store, id, c, e);
 
-	sqlite3_bind_int64(s, 1, id);
-	bind_text(s, 2, at(b, r->body));
-	bind_text(s, 3, at(b, r->ext));
-	bind_text(s, 4, r->suppress);
-	sqlite3_bind_int(s, 5, r->unconfirmed != 0);
-	sqlite3_bind_int(s, 6, r->has_tags);
-	rc = step_done(st, s, "cannot merge duplicate into", e);
-	if (rc != MB_OK)
-		return rc;
-	s = st->ins_dup;
-	sqlite3_bind_int64(s, 1, st->input_id);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)r->line);
-	bind_text(s, 3, at(b, r->email));
-	sqlite3_bind_int64(s, 4, id);
-	rc = step_done(st, s, "cannot record duplicate in", e);
 	if (rc == MB_OK) {
 		st->usable++;
 		st->merged++;
@@ -569,63 +111,22 @@ static enum mb_rc merge_row(struct stager *st, const struct batch *b,
 	return rc;
 }
 
-/* Bind row r to ins_contact, upd_contact or rekey (one numbering). */
-/* Bind one row's nine values from parameter base + 1 on. */
-static void bind_contact_at(struct stager *st, sqlite3_stmt *s,
-			    const struct batch *b, const struct staged *r,
-			    int base)
-{
-	bind_arena(s, base + 1, b, r->email, r->email_len);
-	bind_arena(s, base + 2, b, r->ext, r->ext_len);
-	bind_arena(s, base + 3, b, r->body, r->body_len);
-	bind_text(s, base + 4, r->suppress);
-	sqlite3_bind_int(s, base + 5, r->unconfirmed != 0);
-	sqlite3_bind_int64(s, base + 6, st->input_id);
-	sqlite3_bind_int64(s, base + 7, (sqlite3_int64)r->line);
-	sqlite3_bind_int64(s, base + 8, st->gen);
-	if (st->hashing)
-		sqlite3_bind_int64(s, base + 9, r->hash);
-	else
-		sqlite3_bind_null(s, base + 9);
-}
-
-static void bind_contact(struct stager *st, sqlite3_stmt *s,
-			 const struct batch *b, const struct staged *r)
-{
-	bind_contact_at(st, s, b, r, 0);
-}
-
-/* Run a bound contact statement; *changed: it wrote a row. */
-static enum mb_rc step_contact(struct stager *st, sqlite3_stmt *s,
-			       int *changed, struct err *e)
-{
-	int step = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	if (step != SQLITE_DONE)
-		return db_fail(st->db, "cannot write contact into", e);
-	*changed = sqlite3_changes(st->db->sql) != 0;
-	return MB_OK;
-}
-
 /*
- * The external_id of row r belongs to contact id, staged in an earlier
- * generation and not seen in this one, and r's address is new: the user
+ * The external_id of row c belongs to contact id, staged in an earlier
+ * generation and not seen in this one, and c's address is new: the user
  * changed address.  Meisa matches external_id first and re-keys its contact
  * to the new address, so the staged contact follows.
  */
-static enum mb_rc rekey(struct stager *st, const struct batch *b,
-			const struct staged *r, int64_t id, struct err *e)
+static enum mb_rc rekey(struct stager *st, const struct store_contact *c,
+			int64_t id, struct err *e)
 {
 	enum mb_rc rc;
 	int changed = 0;
 
-	bind_contact(st, st->rekey, b, r);
-	sqlite3_bind_int64(st->rekey, 10, id);
-	rc = step_contact(st, st->rekey, &changed, e);
+	rc = store_stage_rekey(&st->store, c, id, &changed, e);
 	if (rc == MB_OK && !changed)
 		rc = err_set(e, MB_EINTERNAL, "'%s' line %lu: cannot re-key"
-			     " contact %lld", st->path, r->line, (long long)id);
+			     " contact %lld", st->path, c->line, (long long)id);
 	if (rc == MB_OK) {
 		st->usable++;
 		st->updated++;
@@ -633,13 +134,6 @@ static enum mb_rc rekey(struct stager *st, const struct batch *b,
 	return rc;
 }
 
-/*
- * Neither the INSERT nor the UPDATE wrote: the address is staged already in
- * this generation (merge), or the external_id belongs to another contact,
- * or the address carries another external_id (conflict: reject this row,
- * mark the contacts for rejection), or the external_id's contact changed
- * address (re-key).
- */
 /*
  * Where a row is, for a conflict's detail: "line 7", and " of FILE" when
  * the other row of the conflict is in another file (the reject's own file
@@ -655,105 +149,127 @@ static void where(char *out, size_t cap, long long line, const char *path,
 			 path ? path : "an earlier file");
 }
 
-static enum mb_rc slow_path(struct stager *st, const struct batch *b,
-			    const struct staged *r, struct err *e)
+/* What the slow path learns of the contacts holding a row's keys. */
+struct holders {
+	const struct stager *st;
+	const struct store_contact *c;
+	int64_t email_id, ext_id, email_gen, ext_gen;
+	int conflict;
+	char other[1024], mine_email[1024], mine_ext[1024];
+};
+
+static void on_holder(void *ctx, const struct store_stage_match *m)
 {
-	const char *email = at(b, r->email), *ext = at(b, r->ext);
-	int64_t email_id = 0, ext_id = 0, email_gen = 0, ext_gen = 0;
-	char other[1024] = "", mine_email[1024] = "", mine_ext[1024] = "";
+	struct holders *h = ctx;
+	const char *email = h->c->email, *ext = h->c->ext, *val = m->other;
+	int same = m->input_id == h->st->input_id;
 	char there[256], here[256];
-	int conflict = 0;
-	enum mb_rc rc = MB_OK;
 
-	bind_text(st->find, 1, email);
-	bind_text(st->find, 2, ext);
-	while (sqlite3_step(st->find) == SQLITE_ROW) {
-		const char *kind = (const char *)sqlite3_column_text(
-			st->find, 0);
-		const char *val = (const char *)sqlite3_column_text(
-			st->find, 2);
-		int same = sqlite3_column_int64(st->find, 5) == st->input_id;
-
-		where(there, sizeof(there), sqlite3_column_int64(st->find, 4),
-		      (const char *)sqlite3_column_text(st->find, 6), same);
-		where(here, sizeof(here), (long long)r->line, st->path, same);
-		if (strcmp(kind, "email") == 0) {
-			email_id = sqlite3_column_int64(st->find, 1);
-			email_gen = sqlite3_column_int64(st->find, 3);
-			if (ext && val && strcmp(ext, val) != 0) {
-				conflict = 1;
-				snprintf(other, sizeof(other), "address"
-					 " already staged with external_id"
-					 " '%.200s' (%s)", val, there);
-				snprintf(mine_email, sizeof(mine_email),
-					 "%s gives this address external_id"
-					 " '%.200s'", here, ext);
-			}
-		} else {
-			ext_id = sqlite3_column_int64(st->find, 1);
-			ext_gen = sqlite3_column_int64(st->find, 3);
-			if (ext_id != email_id)
-				snprintf(other, sizeof(other), "external_id"
-					 " '%.200s' already staged for"
-					 " %.200s (%s)", ext, val ? val : "?",
-					 there);
-			snprintf(mine_ext, sizeof(mine_ext), "%s gives"
-				 " external_id '%.200s' to %.200s", here,
-				 ext, email);
+	where(there, sizeof(there), m->line, m->path, same);
+	where(here, sizeof(here), (long long)h->c->line, h->st->path, same);
+	if (m->by_email) {
+		h->email_id = m->id;
+		h->email_gen = m->gen;
+		if (ext && val && strcmp(ext, val) != 0) {
+			h->conflict = 1;
+			snprintf(h->other, sizeof(h->other), "address"
+				 " already staged with external_id"
+				 " '%.200s' (%s)", val, there);
+			snprintf(h->mine_email, sizeof(h->mine_email),
+				 "%s gives this address external_id"
+				 " '%.200s'", here, ext);
 		}
+	} else {
+		h->ext_id = m->id;
+		h->ext_gen = m->gen;
+		if (h->ext_id != h->email_id)
+			snprintf(h->other, sizeof(h->other), "external_id"
+				 " '%.200s' already staged for"
+				 " %.200s (%s)", ext, val ? val : "?",
+				 there);
+		snprintf(h->mine_ext, sizeof(h->mine_ext), "%s gives"
+			 " external_id '%.200s' to %.200s", here,
+			 ext, email);
 	}
-	sqlite3_reset(st->find);
-	sqlite3_clear_bindings(st->find);
-	if (ext_id && !email_id && ext_gen < st->gen)
-		return rekey(st, b, r, ext_id, e);
-	if (ext_id && ext_id != email_id) {
-		conflict = 1;
-		rc = mark_conflict(st, ext_id, mine_ext, e);
-	}
-	if (rc == MB_OK && conflict && email_id)
-		rc = mark_conflict(st, email_id, mine_email[0] ? mine_email :
-				   mine_ext, e);
-	if (rc != MB_OK)
-		return rc;
-	if (conflict)
-		return add_reject(st, r->line, email, "external_id_conflict",
-				  other, e);
-	if (!email_id || email_gen != st->gen)
-		return db_fail(st->db, "cannot insert contact into", e);
-	return merge_row(st, b, r, email_id, e);
 }
 
 /*
- * The statements that may write row r, the likeliest first: after an
+ * Neither the INSERT nor the UPDATE wrote: the address is staged already in
+ * this generation (merge), or the external_id belongs to another contact,
+ * or the address carries another external_id (conflict: reject this row,
+ * mark the contacts for rejection), or the external_id's contact changed
+ * address (re-key).
+ */
+static enum mb_rc slow_path(struct stager *st, const struct store_contact *c,
+			    struct err *e)
+{
+	struct holders h;
+	enum mb_rc rc;
+
+	memset(&h, 0, sizeof(h));
+	h.st = st;
+	h.c = c;
+	rc = store_stage_find(&st->store, c->email, c->ext, on_holder, &h, e);
+	if (rc != MB_OK)
+		return rc;
+	if (h.ext_id && !h.email_id && h.ext_gen < st->gen)
+		return rekey(st, c, h.ext_id, e);
+	if (h.ext_id && h.ext_id != h.email_id) {
+		h.conflict = 1;
+		rc = mark_conflict(st, h.ext_id, h.mine_ext, e);
+	}
+	if (rc == MB_OK && h.conflict && h.email_id)
+		rc = mark_conflict(st, h.email_id, h.mine_email[0] ?
+				   h.mine_email : h.mine_ext, e);
+	if (rc != MB_OK)
+		return rc;
+	if (h.conflict)
+		return add_reject(st, c->line, c->email,
+				  "external_id_conflict", h.other, e);
+	if (!h.email_id || h.email_gen != st->gen)
+		return db_fail(st->db, "cannot insert contact into", e);
+	return merge_row(st, c, h.email_id, e);
+}
+
+/* The statements that may write a row, in the order they are tried. */
+enum attempt { TRY_INSERT, TRY_SAME_ID, TRY_UPDATE };
+
+static enum mb_rc try_write(struct stager *st, enum attempt how,
+			    const struct store_contact *c, int *changed,
+			    struct err *e)
+{
+	if (how == TRY_INSERT)
+		return store_stage_insert(&st->store, c, changed, e);
+	return store_stage_update(&st->store, c, how == TRY_SAME_ID, changed,
+				  e);
+}
+
+/*
+ * The statements that may write row c, the likeliest first: after an
  * UPDATE, the same-external_id UPDATE, then the one that changes it, then
  * the INSERT; after an INSERT, the INSERT first.
  */
-static enum mb_rc insert_row(struct stager *st, const struct batch *b,
-			     const struct staged *r, struct err *e)
+static enum mb_rc insert_row(struct stager *st, const struct store_contact *c,
+			     struct err *e)
 {
-	sqlite3_stmt *order[3];
+	static const enum attempt after_update[3] = { TRY_SAME_ID, TRY_UPDATE,
+						      TRY_INSERT };
+	static const enum attempt after_insert[3] = { TRY_INSERT, TRY_SAME_ID,
+						      TRY_UPDATE };
+	const enum attempt *order = st->prefer_update ? after_update :
+		after_insert;
 	int changed = 0, update = 0;
 	enum mb_rc rc = MB_OK;
 	size_t i;
 
-	if (st->prefer_update) {
-		order[0] = st->upd_same_id;
-		order[1] = st->upd_contact;
-		order[2] = st->ins_contact;
-	} else {
-		order[0] = st->ins_contact;
-		order[1] = st->upd_same_id;
-		order[2] = st->upd_contact;
-	}
 	for (i = 0; i < 3 && rc == MB_OK && !changed; i++) {
-		bind_contact(st, order[i], b, r);
-		rc = step_contact(st, order[i], &changed, e);
-		update = order[i] != st->ins_contact;
+		rc = try_write(st, order[i], c, &changed, e);
+		update = order[i] != TRY_INSERT;
 	}
 	if (rc != MB_OK)
 		return rc;
 	if (!changed)
-		return slow_path(st, b, r, e);
+		return slow_path(st, c, e);
 	st->prefer_update = update;
 	st->usable++;
 	if (update)
@@ -763,55 +279,46 @@ static enum mb_rc insert_row(struct stager *st, const struct batch *b,
 	return MB_OK;
 }
 
-/* 1 when rows[i, i + STAGE_MULTI) are all contacts (no reject). */
+/* 1 when rows[i, i + STORE_STAGE_MULTI) are all contacts (no reject). */
 static int multi_ahead(const struct batch *b, size_t i)
 {
 	size_t j;
 
-	if (b->n - i < STAGE_MULTI)
+	if (b->n - i < STORE_STAGE_MULTI)
 		return 0;
-	for (j = i; j < i + STAGE_MULTI; j++)
+	for (j = i; j < i + STORE_STAGE_MULTI; j++)
 		if (b->rows[j].reject)
 			return 0;
 	return 1;
 }
 
 /*
- * STAGE_MULTI contact rows in one INSERT.  When fewer went in (a duplicate
- * or a conflict among them), each row that did not is given the per-row
- * path, in order, exactly as if it had come alone.
+ * STORE_STAGE_MULTI contact rows in one INSERT.  When fewer went in (a
+ * duplicate or a conflict among them), each row that did not is given the
+ * per-row path, in order, exactly as if it had come alone.
  */
 static enum mb_rc insert_multi(struct stager *st, const struct batch *b,
 			       size_t first, struct err *e)
 {
-	sqlite3_stmt *s = st->ins_multi;
-	enum mb_rc rc = MB_OK;
-	int changed, j;
+	struct store_contact c[STORE_STAGE_MULTI];
+	enum mb_rc rc;
+	int changed = 0, j;
 
-	for (j = 0; j < STAGE_MULTI; j++)
-		bind_contact_at(st, s, b, &b->rows[first + (size_t)j], 9 * j);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		sqlite3_reset(s);
-		return db_fail(st->db, "cannot insert contacts into", e);
-	}
-	sqlite3_reset(s);
-	changed = sqlite3_changes(st->db->sql);
+	for (j = 0; j < STORE_STAGE_MULTI; j++)
+		contact_of(b, &b->rows[first + (size_t)j], &c[j]);
+	rc = store_stage_insert_many(&st->store, c, &changed, e);
+	if (rc != MB_OK)
+		return rc;
 	st->usable += (uint64_t)changed;
 	st->inserted += (uint64_t)changed;
-	if (changed == STAGE_MULTI)
+	if (changed == STORE_STAGE_MULTI)
 		return MB_OK;
-	for (j = 0; j < STAGE_MULTI && rc == MB_OK; j++) {
-		const struct staged *r = &b->rows[first + (size_t)j];
-		int went_in;
+	for (j = 0; j < STORE_STAGE_MULTI && rc == MB_OK; j++) {
+		int went_in = 0;
 
-		bind_text(st->was_inserted, 1, at(b, r->email));
-		sqlite3_bind_int64(st->was_inserted, 2, st->input_id);
-		sqlite3_bind_int64(st->was_inserted, 3,
-				   (sqlite3_int64)r->line);
-		went_in = sqlite3_step(st->was_inserted) == SQLITE_ROW;
-		sqlite3_reset(st->was_inserted);
-		if (!went_in)
-			rc = insert_row(st, b, r, e);
+		rc = store_stage_went_in(&st->store, &c[j], &went_in, e);
+		if (rc == MB_OK && !went_in)
+			rc = insert_row(st, &c[j], e);
 	}
 	return rc;
 }
@@ -819,6 +326,7 @@ static enum mb_rc insert_multi(struct stager *st, const struct batch *b,
 static enum mb_rc write_batch(struct stager *st, const struct batch *b,
 			      struct err *e)
 {
+	struct store_contact c;
 	enum mb_rc rc = MB_OK;
 	size_t i = 0;
 
@@ -826,282 +334,20 @@ static enum mb_rc write_batch(struct stager *st, const struct batch *b,
 		const struct staged *r = &b->rows[i];
 
 		if (st->multi && multi_ahead(b, i)) {
-			/*
-			 * Prepared when first needed: its 288 numbered
-			 * parameters cost SQLite a quadratic lookup (most of
-			 * the time of a zip of 3,000 one-row members).
-			 */
-			if (!st->ins_multi)
-				rc = prepare_multi(st, e);
-			if (rc == MB_OK)
-				rc = insert_multi(st, b, i, e);
-			i += STAGE_MULTI;
+			rc = insert_multi(st, b, i, e);
+			i += STORE_STAGE_MULTI;
 			continue;
 		}
-		if (r->reject)
+		if (r->reject) {
 			rc = add_reject(st, r->line, at(b, r->email), r->reject,
 					at(b, r->detail), e);
-		else
-			rc = insert_row(st, b, r, e);
+		} else {
+			contact_of(b, r, &c);
+			rc = insert_row(st, &c, e);
+		}
 		i++;
 	}
 	return rc;
-}
-
-/* ---- the queue between the two threads ------------------------------- */
-
-static void queue_init(struct queue *q, const volatile sig_atomic_t *stop)
-{
-	pthread_condattr_t attr;
-
-	memset(q, 0, sizeof(*q));
-	q->stop = stop;
-	pthread_mutex_init(&q->lock, NULL);
-	/* Waits are slices of STOP_SLICE_MS: immune to wall clock steps. */
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->changed, &attr);
-	pthread_condattr_destroy(&attr);
-}
-
-static int queue_stopped(const struct queue *q)
-{
-	return q->stop && *q->stop;
-}
-
-/* Wait for a change, or STOP_SLICE_MS (to look at q->stop). */
-static void queue_wait_slice(struct queue *q)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += STOP_SLICE_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&q->changed, &q->lock, &until);
-}
-
-static void batch_free_all(struct batch *b)
-{
-	while (b) {
-		struct batch *next = b->next;
-
-		buf_release(&b->arena);
-		free(b);
-		b = next;
-	}
-}
-
-static void queue_release(struct queue *q)
-{
-	batch_free_all(q->full_head);
-	batch_free_all(q->free_list);
-	pthread_mutex_destroy(&q->lock);
-	pthread_cond_destroy(&q->changed);
-}
-
-/* An empty batch for the reader; waits while the writer is behind. */
-static struct batch *queue_take_free(struct queue *q)
-{
-	struct batch *b = NULL;
-
-	pthread_mutex_lock(&q->lock);
-	while (!q->aborted && !q->free_list && q->nbatches > STAGE_QUEUE)
-		pthread_cond_wait(&q->changed, &q->lock);
-	if (!q->aborted && q->free_list) {
-		b = q->free_list;
-		q->free_list = b->next;
-	} else if (!q->aborted) {
-		b = xcalloc(1, sizeof(*b));
-		buf_init(&b->arena, BUF_MAX_DEFAULT);
-		q->nbatches++;
-	}
-	pthread_mutex_unlock(&q->lock);
-	if (b) {
-		b->n = 0;
-		b->next = NULL;
-		buf_set(&b->arena, "", 1);   /* offset 0 means "none" */
-	}
-	return b;
-}
-
-static void queue_put_full(struct queue *q, struct batch *b)
-{
-	pthread_mutex_lock(&q->lock);
-	if (q->full_tail)
-		q->full_tail->next = b;
-	else
-		q->full_head = b;
-	q->full_tail = b;
-	pthread_cond_broadcast(&q->changed);
-	pthread_mutex_unlock(&q->lock);
-}
-
-/*
- * The next full batch, or NULL when the reader is done and none is left,
- * or when a stop is requested.
- */
-static struct batch *queue_take_full(struct queue *q)
-{
-	struct batch *b;
-
-	pthread_mutex_lock(&q->lock);
-	while (!q->full_head && !q->reader_done && !queue_stopped(q))
-		queue_wait_slice(q);
-	b = q->full_head;
-	if (b) {
-		q->full_head = b->next;
-		if (!q->full_head)
-			q->full_tail = NULL;
-		b->next = NULL;
-	}
-	pthread_mutex_unlock(&q->lock);
-	return b;
-}
-
-static void queue_give_back(struct queue *q, struct batch *b)
-{
-	pthread_mutex_lock(&q->lock);
-	b->next = q->free_list;
-	q->free_list = b;
-	pthread_cond_broadcast(&q->changed);
-	pthread_mutex_unlock(&q->lock);
-}
-
-static void queue_set(struct queue *q, int *flag)
-{
-	pthread_mutex_lock(&q->lock);
-	*flag = 1;
-	pthread_cond_broadcast(&q->changed);
-	pthread_mutex_unlock(&q->lock);
-}
-
-/* ---- the reader thread ------------------------------------------------- */
-
-static enum mb_rc arena_add(struct batch *b, const char *s, size_t n,
-			    size_t *off)
-{
-	size_t at_off = b->arena.len;
-	enum mb_rc rc = buf_add(&b->arena, s, n);
-
-	if (rc == MB_OK)
-		rc = buf_addch(&b->arena, '\0');
-	if (rc == MB_OK)
-		*off = at_off;
-	return rc;
-}
-
-static enum mb_rc add_staged(struct reader *rd, unsigned long line,
-			     struct err *e)
-{
-	const struct record *rec = &rd->rec;
-	struct staged *r = &rd->cur->rows[rd->cur->n];
-	struct batch *b = rd->cur;
-	enum mb_rc rc = MB_OK;
-	size_t body_off = b->arena.len;
-
-	memset(r, 0, sizeof(*r));
-	r->line = line;
-	r->reject = rec->reject;
-	r->suppress = rec->suppress;
-	r->unconfirmed = rec->unconfirmed;
-	r->has_tags = rec->tags.len > 2;
-	if (rec->email.len) {
-		rc = arena_add(b, rec->email.data, rec->email.len, &r->email);
-		r->email_len = rec->email.len;
-	}
-	if (rc == MB_OK && rec->reject && rec->reject_detail.len)
-		rc = arena_add(b, rec->reject_detail.data,
-			       rec->reject_detail.len, &r->detail);
-	if (rc == MB_OK && !rec->reject && rec->external_id.len) {
-		rc = arena_add(b, rec->external_id.data, rec->external_id.len,
-			       &r->ext);
-		r->ext_len = rec->external_id.len;
-	}
-	if (rc == MB_OK && !rec->reject) {
-		body_off = b->arena.len;
-		rc = stage_body(rec, rd->opts->source, &b->arena);
-		if (rc == MB_OK && rd->hash)
-			r->hash = db_body_hash(b->arena.data + body_off,
-					       b->arena.len - body_off);
-		r->body_len = b->arena.len - body_off;
-		if (rc == MB_OK)
-			rc = buf_addch(&b->arena, '\0');
-		r->body = body_off;
-	}
-	if (rc != MB_OK)
-		return err_set(e, rc, "'%s' line %lu: contact too large",
-			       rd->path, line);
-	if (++b->n == STAGE_BATCH) {
-		queue_put_full(rd->q, b);
-		rd->cur = queue_take_free(rd->q);
-		if (!rd->cur)
-			return err_set(e, MB_ESTOPPED, "staging stopped");
-	}
-	return MB_OK;
-}
-
-static enum mb_rc on_row(void *ctx, const struct csv_row *row, struct err *e)
-{
-	struct reader *rd = ctx;
-	enum mb_rc rc;
-
-	if (!rd->have_header) {
-		if (row->error)
-			return err_set(e, MB_EDATA, "'%s' line %lu: cannot read"
-				       " the header row: %s", rd->path,
-				       row->line, row->error);
-		rd->have_header = 1;
-		return mapping_build(&rd->map, &rd->opts->map, rd->path, row,
-				     e);
-	}
-	rd->rows_read++;
-	rd->last_line = row->line;
-	rc = mapping_apply(&rd->map, row, &rd->rec, e);
-	if (rc == MB_OK)
-		rc = add_staged(rd, row->line, e);
-	return rc;
-}
-
-static void *reader_main(void *arg)
-{
-	struct reader *rd = arg;
-	struct csvread_opts copts = CSVREAD_OPTS_INIT;
-
-	copts.delimiter = rd->opts->delimiter;
-	rd->src.stop = rd->opts->stop;
-	rd->cur = queue_take_free(rd->q);
-	if (!rd->cur) {
-		rd->rc = MB_ESTOPPED;
-	} else if (rd->member) {
-		rd->rc = source_open_member(&rd->src, rd->path, rd->member,
-					    &rd->err);
-	} else {
-		rd->rc = source_open_fd(&rd->src, rd->path, rd->fd, &rd->err);
-		rd->fd = -1;
-	}
-	if (rd->rc == MB_OK)
-		rd->rc = csvread_run(&rd->src, &copts, on_row, rd,
-				     &rd->delimiter, &rd->err);
-	if (rd->rc == MB_OK && !rd->have_header)
-		rd->rc = err_set(&rd->err, MB_EDATA, "'%s' is empty: no header"
-				 " row", rd->path);
-	/* Stopped: the file is rolled back, no need to read it to its end. */
-	if (rd->src.in && rd->rc != MB_ESTOPPED) {
-		struct err fp_err = ERR_INIT;
-
-		rd->have_fingerprint = source_fingerprint(&rd->src, &rd->size,
-			rd->sha256, &fp_err) == MB_OK;
-	}
-	if (rd->cur && rd->cur->n)
-		queue_put_full(rd->q, rd->cur);
-	else if (rd->cur)
-		queue_give_back(rd->q, rd->cur);
-	rd->cur = NULL;
-	queue_set(rd->q, &rd->q->reader_done);
-	return NULL;
 }
 
 /*
@@ -1115,91 +361,33 @@ static enum mb_rc write_all(struct stager *st, struct queue *q, struct err *e)
 	enum mb_rc rc = MB_OK;
 	struct batch *b;
 
-	while (rc == MB_OK && (b = queue_take_full(q)) != NULL) {
+	while (rc == MB_OK && (b = stage_queue_take_full(q)) != NULL) {
 		rc = write_batch(st, b, e);
-		queue_give_back(q, b);
-		if (rc == MB_OK && queue_stopped(q))
+		stage_queue_give_back(q, b);
+		if (rc == MB_OK && stage_queue_stopped(q))
 			break;
 	}
-	if (rc == MB_OK && queue_stopped(q))
+	if (rc == MB_OK && stage_queue_stopped(q))
 		rc = err_set(e, MB_ESTOPPED, "stopped while staging '%s'",
 			     st->path);
 	if (rc != MB_OK)
-		queue_set(q, &q->aborted);
-	return rc;
-}
-
-/*
- * Merged contacts get their canonical body back, then their hash, state
- * and cleared fields from it (as REPLACE_SET does for a plain row).
- */
-static enum mb_rc rebuild_merged(struct stager *st, struct err *e)
-{
-	struct buf sql = BUF_INIT;
-	enum mb_rc rc;
-
-	rc = buf_printf(&sql, "UPDATE contacts SET body = n.body,"
-		" body_hash = n.hash, merged = 0,"
-		" state = CASE WHEN source_status IS NOT NULL THEN 'skipped'"
-		"  WHEN acked_hash = n.hash THEN 'upserted' ELSE 'pending' END,"
-		" cleared = CASE WHEN acked_hash = n.hash OR"
-		"  acked_fields IS NULL THEN cleared ELSE %s END"
-		" FROM (SELECT id, body, mb_body_hash(body) AS hash FROM"
-		" (SELECT id, %s AS body FROM contacts WHERE merged = 1)) AS n"
-		" WHERE contacts.id = n.id", STAGE_CLEARED_SQL("n.body"),
-		stage_canonical_sql);
-	if (rc == MB_OK)
-		rc = db_exec(st->db, sql.data, e);
-	buf_release(&sql);
+		stage_queue_set(q, &q->aborted);
 	return rc;
 }
 
 static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 			       struct err *e)
 {
-	/*
-	 * Only contacts of this generation never sent can be rejected: one
-	 * Meisa holds already, or one this generation has not seen, stays.
-	 */
-	static const char conflicts[] =
-		"CREATE TEMP TABLE IF NOT EXISTS doomed(id INTEGER PRIMARY KEY);"
-		"DELETE FROM doomed;"
-		"INSERT INTO doomed SELECT id FROM contacts WHERE conflict = 1"
-		" AND attempts = 0 AND state IN ('pending', 'skipped')"
-		" AND gen = (SELECT max(id) FROM generations);"
-		"INSERT INTO rejects(input_id, line, email, reason, detail)"
-		" SELECT input_id, line, email, 'external_id_conflict',"
-		" coalesce((SELECT detail FROM temp.conflict_detail WHERE"
-		" contact_id = contacts.id), 'another row gives this address"
-		" another external_id, or this external_id another address')"
-		" FROM contacts WHERE id IN doomed;"
-		"INSERT INTO rejects(input_id, line, email, reason, detail)"
-		" SELECT input_id, line, email, 'external_id_conflict',"
-		" 'duplicate row of a conflicting contact'"
-		" FROM duplicates WHERE contact_id IN doomed;"
-		"DELETE FROM duplicates WHERE contact_id IN doomed;"
-		"DELETE FROM contacts WHERE id IN doomed;"
-		"UPDATE contacts SET conflict = 0 WHERE conflict = 1;"
-		"DELETE FROM temp.conflict_detail;";
 	int64_t doomed = 0, moved = 0;
 	uint64_t gone;
 	enum mb_rc rc = MB_OK;
 
 	/* Both passes scan the table: skip them when nothing calls for it. */
-	if (st->conflicts) {
-		rc = db_int(st->db, "SELECT count(*) FROM duplicates WHERE"
-			    " contact_id IN (SELECT id FROM contacts WHERE"
-			    " conflict = 1 AND attempts = 0 AND state IN"
-			    " ('pending', 'skipped') AND gen = (SELECT max(id)"
-			    " FROM generations))", &moved, e);
-		if (rc == MB_OK)
-			rc = db_exec(st->db, conflicts, e);
-		if (rc == MB_OK)
-			rc = db_int(st->db, "SELECT count(*) FROM doomed",
-				    &doomed, e);
-	}
+	if (st->conflicts)
+		rc = store_stage_reject_conflicts(&st->store, &doomed, &moved,
+						  e);
 	if (rc == MB_OK && st->merged)
-		rc = rebuild_merged(st, e);
+		rc = store_stage_rebuild_merged(&st->store, e);
 	if (rc == MB_OK) {
 		/*
 		 * A doomed contact was inserted or replaced by this file;
@@ -1217,29 +405,6 @@ static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 	return rc;
 }
 
-static enum mb_rc insert_input(struct stager *st, int64_t run_id,
-			       struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	char now[32];
-	enum mb_rc rc;
-
-	db_now_iso(now, sizeof(now));
-	rc = db_prepare(st->db, &s, "INSERT INTO inputs(path, staged_at,"
-			" run_id, gen) VALUES(?, ?, nullif(?, 0), ?)", e);
-	if (rc != MB_OK)
-		return rc;
-	sqlite3_bind_text(s, 1, st->path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, run_id);
-	sqlite3_bind_int64(s, 4, st->gen);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = db_fail(st->db, "cannot record input in", e);
-	sqlite3_finalize(s);
-	st->input_id = sqlite3_last_insert_rowid(st->db->sql);
-	return rc;
-}
-
 /* inputs.kind: how the file's bytes came (a zip member may be gzip). */
 static const char *input_kind(const struct reader *rd)
 {
@@ -1251,39 +416,17 @@ static const char *input_kind(const struct reader *rd)
 static enum mb_rc update_input(struct stager *st, const struct reader *rd,
 			       int complete, struct err *e)
 {
-	sqlite3_stmt *s = NULL;
-	char delim[2] = { rd->delimiter, '\0' };
-	enum mb_rc rc;
+	struct store_input_end end;
 
-	rc = db_prepare(st->db, &s, "UPDATE inputs SET kind = ?1, preset = ?2,"
-			" delimiter = ?3, rows_read = ?4, complete = ?5,"
-			" error = ?6, size = ?8, sha256 = ?9,"
-			" rejected = (SELECT count(*) FROM rejects"
-			"  WHERE input_id = inputs.id),"
-			" duplicates = (SELECT count(*) FROM duplicates"
-			"  WHERE input_id = inputs.id) WHERE id = ?7", e);
-	if (rc != MB_OK)
-		return rc;
-	sqlite3_bind_text(s, 1, input_kind(rd), -1, SQLITE_STATIC);
-	bind_text(s, 2, rd->map.preset);
-	bind_text(s, 3, rd->delimiter ? delim : NULL);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)rd->rows_read);
-	sqlite3_bind_int(s, 5, complete);
-	bind_text(s, 6, complete ? NULL : rd->err.msg);
-	sqlite3_bind_int64(s, 7, st->input_id);
-	sqlite3_bind_int64(s, 8, (sqlite3_int64)rd->size);
-	sqlite3_bind_text(s, 9, rd->sha256, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = db_fail(st->db, "cannot record input in", e);
-	sqlite3_finalize(s);
-	return rc;
-}
-
-static void warn(const struct stage_opts *opts, int refused,
-		 const char *msg)
-{
-	if (opts->warn)
-		opts->warn(opts->warn_ctx, refused, msg);
+	end.kind = input_kind(rd);
+	end.preset = rd->map.preset;
+	end.delimiter = rd->delimiter;
+	end.rows_read = rd->rows_read;
+	end.complete = complete;
+	end.error = rd->err.msg;
+	end.size = rd->size;
+	end.sha256 = rd->sha256;
+	return store_inputs_end(st->db, st->input_id, &end, e);
 }
 
 /*
@@ -1309,16 +452,16 @@ static enum mb_rc run_pipeline(struct stager *st, struct reader *rd,
 	pthread_t thread;
 	enum mb_rc rc;
 
-	queue_init(&q, rd->opts->stop);
+	stage_queue_init(&q, rd->opts->stop);
 	rd->q = &q;
-	if (pthread_create(&thread, NULL, reader_main, rd) != 0) {
-		queue_release(&q);
+	if (pthread_create(&thread, NULL, stage_reader_main, rd) != 0) {
+		stage_queue_release(&q);
 		return err_set(e, MB_EINTERNAL, "cannot start reader thread:"
 			       " %s", strerror(errno));
 	}
 	rc = write_all(st, &q, e);
 	pthread_join(thread, NULL);
-	queue_release(&q);
+	stage_queue_release(&q);
 	rd->q = NULL;
 	if (rc != MB_OK)
 		return rc;   /* the writer's failure comes first */
@@ -1330,34 +473,6 @@ static enum mb_rc run_pipeline(struct stager *st, struct reader *rd,
 	return MB_OK;
 }
 
-/*
- * A file with these bytes (size, SHA-256) is among generation gen's
- * inputs.  The size lets the lookup use the index on (gen, size): by the
- * hash alone it scanned every input of the generation, twice per input
- * (quadratic in the members of a zip).
- */
-static enum mb_rc already_staged(struct db *db, int64_t gen, uint64_t size,
-				 const char *sha256, int *found, struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	enum mb_rc rc;
-	int step;
-
-	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ?1 AND"
-			" size = ?3 AND sha256 = ?2", e);
-	if (rc != MB_OK)
-		return rc;
-	sqlite3_bind_int64(s, 1, gen);
-	sqlite3_bind_text(s, 2, sha256, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
-	step = sqlite3_step(s);
-	*found = step == SQLITE_ROW;
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = db_fail(db, "cannot read", e);
-	sqlite3_finalize(s);
-	return rc;
-}
-
 static void warn_skipped(const struct stage_opts *opts, const char *path,
 			 struct stage_counts *counts)
 {
@@ -1365,79 +480,8 @@ static void warn_skipped(const struct stage_opts *opts, const char *path,
 
 	snprintf(msg, sizeof(msg), "'%s' was staged before (same content);"
 		 " skipping it", path);
-	warn(opts, 0, msg);
+	stage_warn(opts, 0, msg);
 	counts->files_skipped++;
-}
-
-/*
- * Open a new generation (inside the first file's transaction, so a file
- * that is refused leaves none behind).  Enrollments that failed in earlier
- * generations are tried again in this one.
- */
-static enum mb_rc open_generation(struct stager *st, int64_t run_id,
-				  struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	int64_t failed = 0;
-	char now[32];
-	enum mb_rc rc;
-
-	db_now_iso(now, sizeof(now));
-	rc = db_prepare(st->db, &s, "INSERT INTO generations(run_id,"
-			" started_at) VALUES(nullif(?, 0), ?)", e);
-	if (rc != MB_OK)
-		return rc;
-	sqlite3_bind_int64(s, 1, run_id);
-	sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = db_fail(st->db, "cannot record generation in", e);
-	sqlite3_finalize(s);
-	st->gen = sqlite3_last_insert_rowid(st->db->sql);
-	/* A failed chunk marks its contacts; the scan is for that case. */
-	if (rc == MB_OK)
-		rc = db_int(st->db, "SELECT EXISTS (SELECT 1 FROM chunks WHERE"
-			    " state = 'failed')", &failed, e);
-	if (rc == MB_OK && failed)
-		rc = db_exec(st->db, "UPDATE contacts SET chunk_id = NULL,"
-			     " enroll_status = NULL WHERE enroll_status ="
-			     " 'failed'", e);
-	return rc;
-}
-
-/*
- * A file's transaction.  The members of one zip share one (zip_end
- * commits it after the archive's last member), each member a savepoint in
- * it, so that a member refused as a whole is still undone alone: a commit
- * per member wrote some twenty pages each (a zip of 3,000 one-row members
- * took 4 s, most of it writing).  A crash or a stop mid-archive keeps
- * nothing of the archive; staging it again is right, as for a file.
- */
-static enum mb_rc file_begin(struct db *db, const struct input *in,
-			     struct err *e)
-{
-	enum mb_rc rc = MB_OK;
-
-	if (!in->zip)
-		return db_begin(db, e);
-	if (sqlite3_get_autocommit(db->sql))
-		rc = db_begin(db, e);
-	if (rc == MB_OK)
-		rc = db_exec(db, "SAVEPOINT member", e);
-	return rc;
-}
-
-static enum mb_rc file_commit(struct db *db, const struct input *in,
-			      struct err *e)
-{
-	return db_exec(db, in->zip ? "RELEASE member" : "COMMIT", e);
-}
-
-static void file_rollback(struct db *db, const struct input *in)
-{
-	if (!in->zip)
-		db_rollback(db);
-	else if (!sqlite3_get_autocommit(db->sql))
-		db_exec(db, "ROLLBACK TO member; RELEASE member", NULL);
 }
 
 /* After input i: commit its archive's transaction if it was the last. */
@@ -1447,9 +491,7 @@ static enum mb_rc zip_end(struct db *db, const struct inputs *in, size_t i,
 	if (!in->v[i].zip || (i + 1 < in->n && in->v[i + 1].zip ==
 			      in->v[i].zip))
 		return MB_OK;
-	if (sqlite3_get_autocommit(db->sql))
-		return MB_OK;
-	return db_commit(db, e);
+	return store_inputs_archive_commit(db, e);
 }
 
 /*
@@ -1491,11 +533,11 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	rd.src = (struct source)SOURCE_INIT;
 	rd.map = (struct mapping)MAPPING_INIT;
 	record_init(&rd.rec);
-	rc = file_begin(db, in, e);
+	rc = store_inputs_begin(db, in->zip != NULL, e);
 	if (rc != MB_OK)
 		goto out;
 	if (!st.gen)
-		rc = open_generation(&st, opts->run_id, e);
+		rc = store_inputs_gen_open(db, opts->run_id, &st.gen, e);
 	/*
 	 * After a first night most rows replace a contact: try UPDATE first,
 	 * and hash the bodies to compare them with what Meisa acknowledged.
@@ -1503,23 +545,25 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	 * contact is left for push to take when it is (body_hash NULL).
 	 */
 	st.prefer_update = st.gen > 1;
-	st.hashing = rd.hash = st.gen > 1;
+	rd.hash = st.gen > 1;
 	st.multi = st.gen == 1;     /* nothing older: every row is an INSERT */
 	if (rc == MB_OK)
-		rc = prepare_all(&st, e);
+		rc = store_inputs_add(db, path, opts->run_id, st.gen,
+				      &st.input_id, e);
 	if (rc == MB_OK)
-		rc = insert_input(&st, opts->run_id, e);
+		rc = store_stage_open(&st.store, db, st.gen, st.input_id,
+				      rd.hash, e);
 	if (rc == MB_OK)
 		rc = run_pipeline(&st, &rd, e);
 	if (rc == MB_OK && !rd.have_fingerprint)
 		rc = err_set(e, MB_EIO, "cannot read '%s' to its end", path);
 	/* The same bytes under another name: undo, it is staged already. */
 	if (rc == MB_OK)
-		rc = already_staged(db, st.gen, rd.size, rd.sha256, &found,
-				    e);
+		rc = store_inputs_find(db, st.gen, rd.size, rd.sha256, &found,
+				       e);
 	if (rc == MB_OK && found) {
-		finalize_all(&st);
-		file_rollback(db, in);
+		store_stage_close(&st.store);
+		store_inputs_rollback(db, in->zip != NULL);
 		warn_skipped(opts, path, counts);
 		goto out;
 	}
@@ -1529,15 +573,15 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		snprintf(msg, sizeof(msg), "%s; the %llu rows before it are"
 			 " staged", rd.err.msg,
 			 (unsigned long long)rd.rows_read);
-		warn(opts, 0, msg);
+		stage_warn(opts, 0, msg);
 	}
-	finalize_all(&st);
 	if (rc == MB_OK)
 		rc = finish_file(&st, counts, e);
+	store_stage_close(&st.store);
 	if (rc == MB_OK)
 		rc = update_input(&st, &rd, rd.rc == MB_OK, e);
 	if (rc == MB_OK)
-		rc = file_commit(db, in, e);
+		rc = store_inputs_commit(db, in->zip != NULL, e);
 	if (rc == MB_OK) {
 		if (!*gen)
 			counts->new_generation = 1;
@@ -1546,9 +590,9 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		counts->rows_read += rd.rows_read;
 	}
 out:
-	finalize_all(&st);
+	store_stage_close(&st.store);
 	if (rc != MB_OK)
-		file_rollback(db, in);
+		store_inputs_rollback(db, in->zip != NULL);
 	if (in->zip) {
 		in->zip->packed += in->zip->arc.members[in->member].comp_size;
 		in->zip->inflated += source_inflated(&rd.src);
@@ -1572,11 +616,10 @@ static enum mb_rc seen_before(struct db *db, int64_t gen,
 			      struct err *e)
 {
 	const struct archive_member *m = NULL;
-	sqlite3_stmt *s = NULL;
 	struct stat st;
 	char sha256[65];
 	uint64_t size;
-	int same_size;
+	int same_size = 0;
 	enum mb_rc rc;
 
 	*found = 0;
@@ -1594,23 +637,17 @@ static enum mb_rc seen_before(struct db *db, int64_t gen,
 	} else {
 		size = (uint64_t)st.st_size;
 	}
-	rc = db_prepare(db, &s, "SELECT 1 FROM inputs WHERE gen = ? AND"
-			" size = ?", e);
-	if (rc != MB_OK)
+	rc = store_inputs_size_seen(db, gen, size, &same_size, e);
+	if (rc != MB_OK || !same_size)
 		return rc;
-	sqlite3_bind_int64(s, 1, gen);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
-	same_size = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_finalize(s);
-	if (!same_size)
-		return MB_OK;
 	if (m) {
 		archive_fingerprint(in->zip->arc.za, m->index, &size, sha256);
 	} else {
-		rc = fingerprint_file(in->path, in->fd, &size, sha256, e);
+		rc = stage_input_fingerprint(in->path, in->fd, &size,
+					     sha256, e);
 	}
 	if (rc == MB_OK)
-		rc = already_staged(db, gen, size, sha256, found, e);
+		rc = store_inputs_find(db, gen, size, sha256, found, e);
 	return rc;
 }
 
@@ -1663,7 +700,7 @@ static enum mb_rc stage_input(struct db *db, const struct stage_opts *opts,
 	}
 	rc = stage_one(db, opts, v, gen, counts, &file_err);
 	if (rc == MB_EDATA || rc == MB_ENOINPUT) {
-		warn(opts, 1, file_err.msg);
+		stage_warn(opts, 1, file_err.msg);
 		counts->files_failed++;
 		return MB_OK;
 	}
@@ -1718,138 +755,6 @@ static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 	return rc;
 }
 
-/* ---- inputs: files, and the CSV members of zips ----------------------- */
-
-static void add_input(struct inputs *in, const char *path, int fd,
-		      char *name, struct zipped *zip, size_t member)
-{
-	struct input *v;
-
-	in->v = xrealloc(in->v, (in->n + 1) * sizeof(*in->v));
-	v = &in->v[in->n++];
-	v->path = path;
-	v->fd = fd;
-	v->name = name;
-	v->zip = zip;
-	v->member = member;
-}
-
-static void refuse(const struct stage_opts *opts, struct inputs *in,
-		   struct stage_counts *counts, const char *msg)
-{
-	warn(opts, 1, msg);
-	counts->files_failed++;
-	in->refused++;
-}
-
-/* Say once which members are skipped, so nothing vanishes silently. */
-static void warn_ignored(const struct stage_opts *opts,
-			 const struct archive *a)
-{
-	struct buf list = BUF_INIT, msg = BUF_INIT;
-	size_t n;
-
-	n = archive_list(a, ARCHIVE_KIND(ARCHIVE_OTHER) |
-			 ARCHIVE_KIND(ARCHIVE_DIR), 10, &list);
-	if (n) {
-		buf_printf(&msg, "'%s': ignored %zu member%s that %s not CSV:"
-			   " %s", a->path, n, n == 1 ? "" : "s",
-			   n == 1 ? "is" : "are", buf_str(&list));
-		warn(opts, 0, buf_str(&msg));
-	}
-	buf_release(&list);
-	buf_release(&msg);
-}
-
-/* A zip: each CSV member is an input; the rest is refused or ignored. */
-static enum mb_rc add_zip(const struct stage_opts *opts, struct inputs *in,
-			  const char *path, int fd,
-			  struct stage_counts *counts, struct err *e)
-{
-	struct zipped *z = xcalloc(1, sizeof(*z));
-	struct err zerr = ERR_INIT;
-	struct buf name = BUF_INIT;
-	enum mb_rc rc;
-	size_t i;
-
-	rc = archive_open_fd(&z->arc, path, fd, &zerr);
-	if (rc != MB_OK) {
-		free(z);
-		if (rc != MB_EDATA) {
-			*e = zerr;
-			return rc;
-		}
-		refuse(opts, in, counts, zerr.msg);
-		return MB_OK;
-	}
-	in->zips = xrealloc(in->zips, (in->nzips + 1) * sizeof(*in->zips));
-	in->zips[in->nzips++] = z;
-	warn_ignored(opts, &z->arc);
-	for (i = 0; i < z->arc.nmembers; i++) {
-		enum archive_kind kind = z->arc.members[i].kind;
-
-		if (kind != ARCHIVE_CSV && kind != ARCHIVE_ZIP)
-			continue;
-		archive_display_name(&z->arc, i, &name);
-		if (kind == ARCHIVE_CSV) {
-			add_input(in, path, -1, buf_detach(&name, NULL), z,
-				  i);
-			continue;
-		}
-		err_set(&zerr, MB_EDATA, "'%s' is a zip archive inside a zip"
-			" archive: unzip the outer one and stage the files"
-			" inside", buf_str(&name));
-		refuse(opts, in, counts, zerr.msg);
-	}
-	buf_release(&name);
-	return MB_OK;
-}
-
-/*
- * Every path as inputs, from fds[i] (open on paths[i]; taken: each is
- * handed to an input or closed), zips detected by their first bytes (never
- * by name) and opened now: a zip that cannot be staged at all is refused
- * before anything is written, as a file that cannot be opened is.
- */
-static enum mb_rc list_inputs(const struct stage_opts *opts,
-			      const char *const *paths, int *fds,
-			      size_t npaths, struct inputs *in,
-			      struct stage_counts *counts, struct err *e)
-{
-	enum mb_rc rc = MB_OK;
-	int is_zip = 0;
-	size_t i;
-
-	for (i = 0; i < npaths && rc == MB_OK; i++) {
-		rc = archive_is_zip_fd(fds[i], paths[i], &is_zip, e);
-		if (rc == MB_OK && is_zip)
-			rc = add_zip(opts, in, paths[i], fds[i], counts, e);
-		if (rc == MB_OK && !is_zip) {
-			add_input(in, paths[i], fds[i], xstrdup(paths[i]),
-				  NULL, 0);
-			fds[i] = -1;
-		}
-	}
-	return rc;
-}
-
-static void inputs_release(struct inputs *in)
-{
-	size_t i;
-
-	for (i = 0; i < in->n; i++) {
-		free(in->v[i].name);
-		if (in->v[i].fd >= 0)
-			close(in->v[i].fd);
-	}
-	for (i = 0; i < in->nzips; i++) {
-		archive_release(&in->zips[i]->arc);
-		free(in->zips[i]);
-	}
-	free(in->v);
-	free(in->zips);
-	memset(in, 0, sizeof(*in));
-}
 
 enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		       const char *const *paths, size_t npaths,
@@ -1865,39 +770,25 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 	for (i = 0; i < npaths; i++)
 		fds[i] = -1;
 	for (i = 0; i < npaths && rc == MB_OK; i++)
-		rc = open_input(paths[i], &fds[i], e);
+		rc = stage_input_open(paths[i], &fds[i], e);
 	if (rc == MB_OK)
-		rc = list_inputs(opts, paths, fds, npaths, &in, counts, e);
+		rc = stage_inputs_list(opts, paths, fds, npaths, &in,
+				       counts, e);
 	for (i = 0; i < npaths; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(fds);
 
-	/*
-	 * Staging speed.  A file is one transaction, so a crash mid-file
-	 * commits nothing of it and staging it again is right: durability of
-	 * the middle of a file buys nothing.  In WAL mode every page of that
-	 * big transaction would be written twice (to the WAL, then by the
-	 * checkpoint); with a rollback journal new pages are written once and
-	 * only pre-existing pages are journalled.  We hold the run lock; a
-	 * reader (status during the run) may have to wait for the file's
-	 * commit, which is the honest answer anyway.  A 32 MiB
-	 * page cache holds the email index's hot pages for a million rows
-	 * (measured: 10% less CPU than 16 MiB; peak RSS stays under 64 MB).
-	 */
+	/* Staging speed: store_inputs.c says why. */
 	if (rc == MB_OK)
-		rc = db_exec(db, "PRAGMA journal_mode=DELETE;"
-			     " PRAGMA synchronous=OFF;"
-			     " PRAGMA cache_size=-32768;", e);
+		rc = store_inputs_bulk_begin(db, e);
 	if (rc == MB_OK)
 		rc = stage_all(db, opts, &in, counts, e);
-	/* Back to WAL whatever happened: push relies on it. */
-	db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-		NULL);
+	store_inputs_bulk_end(db);
 	if (rc == MB_OK && counts->files_failed)
 		rc = err_set(e, MB_EDATA, "%llu of %zu files could not be"
 			     " staged", (unsigned long long)
 			     counts->files_failed, in.n + in.refused);
-	inputs_release(&in);
+	stage_inputs_release(&in);
 	return rc;
 }

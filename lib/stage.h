@@ -113,16 +113,4 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 enum mb_rc stage_body(const struct record *rec, const char *source,
 		      struct buf *out);
 
-/* SQL expression rebuilding contacts.body canonically (for merged rows). */
-extern const char stage_canonical_sql[];
-
-/*
- * SQL expression: the JSON array of the contact's acked_fields that body
- * (an SQL expression) lacks, or NULL when there is none.
- */
-#define STAGE_CLEARED_SQL(body) \
-	"(SELECT nullif(json_group_array(value), '[]') FROM" \
-	" json_each(contacts.acked_fields) WHERE value NOT IN" \
-	" (SELECT key FROM json_each(" body ", '$.custom_fields')))"
-
 #endif

@@ -11,9 +11,10 @@
 
 #include "db.h"
 #include "stage.h"
+#include "store_stage.h"
 #include "tmpdir.h"
 
-/* ---- stage_body and stage_canonical_sql -------------------------------- */
+/* ---- stage_body and store_stage_canonical_sql -------------------------- */
 
 struct body_case {
 	const char *name;
@@ -74,7 +75,7 @@ static void fill(struct record *rec, const struct body_case *c)
 	buf_set(&rec->tags, c->tags, strlen(c->tags));
 }
 
-/* stage_canonical_sql applied to one body text, as finish_file does. */
+/* store_stage_canonical_sql applied to one body text, as a merge is. */
 static char *sql_rebuild(sqlite3 *sql, const char *body)
 {
 	char query[4096];
@@ -82,7 +83,7 @@ static char *sql_rebuild(sqlite3 *sql, const char *body)
 	char *out;
 
 	snprintf(query, sizeof(query), "SELECT %s FROM (SELECT ? AS body)",
-		 stage_canonical_sql);
+		 store_stage_canonical_sql);
 	cr_assert_eq(sqlite3_prepare_v2(sql, query, -1, &s, NULL), SQLITE_OK,
 		     "%s", sqlite3_errmsg(sql));
 	sqlite3_bind_text(s, 1, body, -1, SQLITE_STATIC);
