@@ -29,11 +29,10 @@ enum mb_rc {
 	MB_EFAILED,      /* finished, some contacts failed permanently (exit 1) */
 };
 
+/* On every fallible function whose result must not be ignored. */
 #define MB_MUST_USE __attribute__((warn_unused_result))
 
 #define ERR_MSG_MAX 1024
-
-#define MB_MUST_USE __attribute__((warn_unused_result))
 
 struct err {
 	enum mb_rc rc;
