@@ -168,11 +168,47 @@ static const char migrate_v3[] =
 	"CREATE INDEX contacts_chunk ON contacts(chunk_id)"
 	" WHERE chunk_id IS NOT NULL;";
 
+/*
+ * Version 3 -> 4: a night costs what changed.  Up to schema 3 every contact
+ * of a new night was rewritten to move contacts.gen, unchanged or not (a
+ * 100,000-row night with 1% changed cost as much as staging the file into
+ * a new staging file).  Now an unchanged contact is read, compared and left
+ * alone; what the night saw is kept apart (db.h, "Generations"):
+ *
+ * contacts.vanished  0: the contact is in the latest generation (its gen
+ *                    may be older: the generation its row was last
+ *                    written in); 1: it was not seen in the latest
+ *                    generation, and gen is the last one it was seen in
+ * seen               (gen, id, input_id, line): a contact of an earlier
+ *                    generation that generation gen met unchanged, and
+ *                    where; only the latest two generations' are kept
+ *
+ * The partial indexes that counted by gen count by vanished.  A v3 file's
+ * latest generation is its contacts with the greatest gen.
+ */
+static const char migrate_v4[] =
+	"ALTER TABLE contacts ADD COLUMN vanished INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE contacts SET vanished = 1 WHERE gen <"
+	" (SELECT coalesce(max(id), 0) FROM generations);"
+	"CREATE TABLE seen(gen INTEGER NOT NULL, id INTEGER NOT NULL,"
+	" input_id INTEGER NOT NULL, line INTEGER NOT NULL,"
+	" PRIMARY KEY(gen, id)) WITHOUT ROWID;"
+	"DROP INDEX contacts_source_status;"
+	"DROP INDEX contacts_unconfirmed;"
+	"DROP INDEX contacts_cleared;"
+	"CREATE INDEX contacts_source_status ON contacts(vanished)"
+	" WHERE source_status IS NOT NULL;"
+	"CREATE INDEX contacts_unconfirmed ON contacts(vanished)"
+	" WHERE unconfirmed <> 0;"
+	"CREATE INDEX contacts_cleared ON contacts(vanished)"
+	" WHERE cleared IS NOT NULL;";
+
 /* Migrations: migrations[v] takes a file from version v to v + 1. */
 static const char *const migrations[] = {
 	NULL,
 	migrate_v2,
 	migrate_v3,
+	migrate_v4,
 };
 
 static void close_lock(struct db *db)

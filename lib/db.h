@@ -20,14 +20,42 @@
  *      pushes), contacts.gen/body_hash/acked_hash/acked_gen/acked_fields/
  *      cleared, inputs.gen, inputs.sha256 no longer unique (the same
  *      export may come back a later night)
+ *   3  partial indexes for status's counts and for a chunk's members
+ *   4  a night writes only what changed: contacts.vanished and the seen
+ *      table (below) instead of moving every contact's gen
  *
  * Generations.  A generation is what one nightly dump is: the files staged
  * since the last push.  Staging opens a new generation when the latest one
  * has been pushed (a push run started writing); otherwise new files join
  * the open one, so `stage a.csv; stage b.csv; push` is one generation and
- * every nightly `import users.csv.gz` is a new one.  Each contact records
- * the generation it was last seen in (contacts.gen); the counts of
+ * every nightly `import users.csv.gz` is a new one.  The counts of
  * status.h are those of the latest generation.
+ *
+ * Which contacts are in which generation (schema 4).  A night re-stage
+ * writes only new, changed and vanished contacts; an unchanged one is read
+ * and compared, and only its id goes into the small seen table:
+ *
+ *   contacts.vanished = 0  the contact is in the latest generation.  Its
+ *                          gen is the generation its row was last written
+ *                          in by staging (new, changed, re-keyed), which
+ *                          may be older: read it as "the latest".
+ *   contacts.vanished = 1  the latest generation has not seen it; gen is
+ *                          the generation it was last seen in, and
+ *                          input_id/line where (export missing).
+ *   seen(gen, id, ...)     generation gen met contact id unchanged, at
+ *                          input_id and line.  A contact is seen in the
+ *                          latest generation G when gen = G (written in
+ *                          G) or seen holds (G, id): that is how a second
+ *                          row of the same address in G is a duplicate.
+ *                          Rows of generations before G - 1 are dropped.
+ *
+ * So "the contacts of the latest generation" is `vanished = 0`, "missing"
+ * (in the previous generation only) is `vanished = 1 AND gen = previous`,
+ * and a contact's generation as schema 3 had it is
+ * `CASE WHEN vanished THEN gen ELSE latest END`.  Staging marks the
+ * contacts of the previous generation that the new one did not see as
+ * vanished at the end of each stage run (store_stage_vanish), in the last
+ * file's transaction.
  *
  * The canonical body hash (db_body_hash) is stored in the file
  * (contacts.body_hash, contacts.acked_hash), so it is part of the format:
@@ -49,7 +77,7 @@
 #include "buf.h"
 #include "err.h"
 
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 #define DB_APPLICATION_ID 0x4d424c4b  /* "MBLK" */
 
 

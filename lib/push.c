@@ -23,11 +23,11 @@
  * began earlier (full_since), only those acknowledged before it.
  */
 #define FULL_AGAIN_SQL \
-	" gen = " CURRENT_GEN " AND (SELECT full_since FROM generations" \
-	" WHERE id = contacts.gen) IS NULL" \
+	" vanished = 0 AND (SELECT full_since FROM generations" \
+	" WHERE id = " CURRENT_GEN ") IS NULL" \
 	" AND state IN ('upserted', 'failed')" \
-	" OR gen = " CURRENT_GEN " AND state = 'upserted' AND acked_at <" \
-	" (SELECT full_since FROM generations WHERE id = contacts.gen)"
+	" OR vanished = 0 AND state = 'upserted' AND acked_at <" \
+	" (SELECT full_since FROM generations WHERE id = " CURRENT_GEN ")"
 
 /* A request waiting to be (re)sent, and when. */
 struct retry {
@@ -380,7 +380,7 @@ static const char enrollable_sql[] =
 	" AND chunk_id IS NULL"
 	" AND enroll_status IS NULL AND state IN ('pending', 'sent',"
 	" 'upserted') AND email NOT IN (SELECT email FROM unsubscribed)"
-	" AND gen = " CURRENT_GEN;
+	" AND vanished = 0";
 
 /*
  * The plan's contact counts in one pass over the generation (each count
@@ -398,7 +398,7 @@ static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
 			" coalesce(sum(state IN ('pending', 'sent')), 0),"
 			" coalesce(sum(?2 AND (" FULL_AGAIN_SQL ")), 0),"
 			" coalesce(sum(NOT ?2 AND state = 'upserted' AND"
-			"  acked_gen < gen), 0),"
+			"  acked_gen < ?1), 0),"
 			" coalesce(sum(state = 'skipped'), 0),"
 			" coalesce(sum(source_status IS NOT NULL OR"
 			"  u.email IS NOT NULL), 0),"
@@ -406,7 +406,8 @@ static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
 			" coalesce(sum(state = 'failed' AND NOT (?2 AND ("
 			FULL_AGAIN_SQL "))), 0)"
 			" FROM contacts LEFT JOIN unsubscribed u"
-			" ON u.email = contacts.email WHERE contacts.gen = ?1",
+			" ON u.email = contacts.email"
+			" WHERE contacts.vanished = 0",
 			e);
 	if (rc != MB_OK)
 		return rc;
@@ -535,7 +536,6 @@ static struct http_request *next_contact(struct push *p, struct upserts *u)
 	if (u->exhausted)
 		return NULL;
 	sqlite3_bind_int64(u->next, 1, u->last_id);
-	sqlite3_bind_int64(u->next, 2, p->gen);
 	if (sqlite3_step(u->next) == SQLITE_ROW) {
 		u->last_id = sqlite3_column_int64(u->next, 0);
 		req = http_request_new("POST", "/contacts/upsert/",
@@ -810,7 +810,7 @@ static enum mb_rc run_upserts(struct push *p, struct push_result *res,
 	u.progress.phase = "upsert";
 	u.last_commit_ms = u.last_progress_ms = clock_mono_ms();
 	rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state IN"
-		    " ('pending', 'sent') AND gen = " CURRENT_GEN,
+		    " ('pending', 'sent') AND vanished = 0",
 		    &u.progress.total, e);
 	if (rc == MB_OK)
 		/*
@@ -822,7 +822,8 @@ static enum mb_rc run_upserts(struct push *p, struct push_result *res,
 		 */
 		rc = db_prepare(p->db, &u.next, "SELECT id, body FROM contacts"
 				" NOT INDEXED WHERE id > ?1 AND state IN"
-				" ('pending', 'sent') AND gen = ?2 ORDER BY id"
+				" ('pending', 'sent') AND vanished = 0"
+				" ORDER BY id"
 				" LIMIT 1", e);
 	/*
 	 * The body acknowledged is the one staged (no staging runs during a
@@ -841,7 +842,7 @@ static enum mb_rc run_upserts(struct push *p, struct push_result *res,
 				" body_hash = coalesce(body_hash,"
 				" mb_body_hash(body)), acked_hash ="
 				" coalesce(body_hash, mb_body_hash(body)),"
-				" acked_gen = gen,"
+				" acked_gen = " CURRENT_GEN ","
 				" acked_fields = (SELECT json_group_array(k)"
 				" FROM (SELECT key AS k FROM json_each("
 				" contacts.body, '$.custom_fields') UNION"
@@ -1124,7 +1125,7 @@ static enum mb_rc begin_run(struct push *p, struct err *e)
 			     " AND full_since IS NULL", e);
 	if (rc == MB_OK && p->opts.retry_failed)
 		rc = db_exec(p->db, "UPDATE contacts SET state = 'pending'"
-			     " WHERE state = 'failed' AND gen = " CURRENT_GEN,
+			     " WHERE state = 'failed' AND vanished = 0",
 			     e);
 	if (rc == MB_OK)
 		return db_commit(p->db, e);
@@ -1145,15 +1146,15 @@ static enum mb_rc check_outcomes(struct push *p, struct push_result *res,
 	enum mb_rc rc;
 
 	rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state ="
-		    " 'failed' AND gen = " CURRENT_GEN, &failed, e);
+		    " 'failed' AND vanished = 0", &failed, e);
 	if (rc == MB_OK)
 		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
-			    " enroll_status = 'failed' AND gen = " CURRENT_GEN,
+			    " enroll_status = 'failed' AND vanished = 0",
 			    &refused, e);
 	if (rc == MB_OK)
 		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE"
 			    " enroll_status NOT IN (" STATUS_ENROLL_KNOWN ")"
-			    " AND gen = " CURRENT_GEN, &res->enroll_unknown,
+			    " AND vanished = 0", &res->enroll_unknown,
 			    e);
 	if (rc == MB_OK && failed)
 		buf_printf(&msg, "; %lld contacts failed at the API (once the"
@@ -1186,7 +1187,7 @@ enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e)
 		rc = run_enrollment(p, res, e);
 	if (rc == MB_OK)
 		rc = db_int(p->db, "SELECT count(*) FROM contacts WHERE state IN"
-			    " ('pending', 'sent') AND gen = " CURRENT_GEN,
+			    " ('pending', 'sent') AND vanished = 0",
 			    &pending, e);
 	if (rc == MB_OK && pending)
 		rc = err_set(e, MB_ESTOPPED, "stopped with %lld contacts still"

@@ -62,6 +62,29 @@ struct store_stage_match {
 	const char *path;        /* that input's path, or NULL */
 };
 
+/*
+ * The contact store_stage_lookup found holding an address, as stored: what
+ * stage compares a row with to tell an unchanged contact (left alone) from
+ * a changed one (rewritten).  Strings are copied (ext_fits: the external_id
+ * fitted in ext; one longer is compared as changed).
+ */
+struct store_stage_held {
+	int64_t id;
+	int has_ext, ext_fits;
+	char ext[256];
+	int has_body_hash;
+	int64_t body_hash;
+	int has_status;
+	char status[64];         /* source_status */
+	int unconfirmed;
+	char state[16];
+	int has_acked_hash;
+	int64_t acked_hash;
+	int no_acked_fields;     /* acked_fields IS NULL */
+	int vanished;            /* not in the latest generation */
+	int seen;                /* seen in this generation already */
+};
+
 struct store_stage {
 	struct db *db;
 	int64_t input_id;
@@ -71,6 +94,7 @@ struct store_stage {
 	struct sqlite3_stmt *upd_same_id, *upd_contact, *rekey;
 	struct sqlite3_stmt *ins_reject, *ins_dup, *find, *merge;
 	struct sqlite3_stmt *mark_conflict, *note_conflict;
+	struct sqlite3_stmt *lookup, *ins_seen;
 };
 
 /*
@@ -80,7 +104,8 @@ struct store_stage {
 extern const char store_stage_canonical_sql[];
 
 #define STORE_STAGE_INIT { NULL, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, \
-			   NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+			   NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+			   NULL, NULL }
 
 /*
  * Prepare the statements writing input input_id's rows into generation
@@ -103,15 +128,34 @@ MB_MUST_USE enum mb_rc store_stage_insert(struct store_stage *ss,
 					  const struct store_contact *c,
 					  int *changed, struct err *e);
 /*
- * c replaces the contact of an earlier generation with its address:
- * same_id, only if that contact has c's external_id (the likely case,
- * which leaves the external_id index alone); else setting it.  *changed:
- * a row was written.
+ * The contact holding address email, into *h (*found: there is one).  A
+ * contact of this generation, or of an earlier one that this generation
+ * met already (h->seen), is a duplicate of the row being staged.
+ */
+MB_MUST_USE enum mb_rc store_stage_lookup(struct store_stage *ss,
+					  const char *email,
+					  size_t email_len, int *found,
+					  struct store_stage_held *h,
+					  struct err *e);
+/*
+ * Contact id, of an earlier generation and not seen in this one, is
+ * unchanged by row c: record that this generation saw it at c's line,
+ * without writing the contact.
+ */
+MB_MUST_USE enum mb_rc store_stage_see(struct store_stage *ss,
+				       const struct store_contact *c,
+				       int64_t id, struct err *e);
+/*
+ * c replaces contact id, of an earlier generation and not seen in this
+ * one (store_stage_lookup): same_id, only if that contact has c's
+ * external_id (the likely case, which leaves the external_id index alone);
+ * else setting it.  *changed: a row was written (0: c's external_id is
+ * another contact's).
  */
 MB_MUST_USE enum mb_rc store_stage_update(struct store_stage *ss,
 					  const struct store_contact *c,
-					  int same_id, int *changed,
-					  struct err *e);
+					  int64_t id, int same_id,
+					  int *changed, struct err *e);
 /* c replaces contact id of an earlier generation, address included. */
 MB_MUST_USE enum mb_rc store_stage_rekey(struct store_stage *ss,
 					 const struct store_contact *c,
@@ -173,6 +217,15 @@ MB_MUST_USE enum mb_rc store_stage_reject_conflicts(struct store_stage *ss,
 						    int64_t *rejected,
 						    int64_t *moved,
 						    struct err *e);
+/*
+ * At the end of a stage run into generation gen (> 1), in a transaction:
+ * the contacts of the previous generation that gen has not seen become
+ * vanished, with where they were last seen; seen rows older than the
+ * previous generation are dropped.  *vanished: contacts marked.  A later
+ * run into the same generation may see them again (they are rewritten).
+ */
+MB_MUST_USE enum mb_rc store_stage_vanish(struct db *db, int64_t gen,
+					  int64_t *vanished, struct err *e);
 /* Give merged contacts their canonical body, hash, state and cleared. */
 MB_MUST_USE enum mb_rc store_stage_rebuild_merged(struct store_stage *ss,
 						  struct err *e);

@@ -300,7 +300,7 @@ static void ack_all(struct db *db)
 	exec(db, "UPDATE contacts SET state = 'upserted', attempts = attempts"
 	     " + 1, body_hash = coalesce(body_hash, mb_body_hash(body)),"
 	     " acked_hash = coalesce(body_hash, mb_body_hash(body)),"
-	     " acked_gen = gen, acked_at ="
+	     " acked_gen = (SELECT max(id) FROM generations), acked_at ="
 	     " strftime('%Y-%m-%dT%H:%M:%fZ'), acked_fields = (SELECT"
 	     " json_group_array(k) FROM (SELECT key AS k FROM"
 	     " json_each(contacts.body, '$.custom_fields') UNION SELECT value"
@@ -310,14 +310,19 @@ static void ack_all(struct db *db)
 	     " WHERE pushed_at IS NULL");
 }
 
+/*
+ * A contact's state and generation (schema 4: a contact not vanished is in
+ * the latest generation, whatever generation last wrote its row).
+ */
 static const char *state_of(struct db *db, const char *email)
 {
 	static char state[32];
 	char sql[256];
 	sqlite3_stmt *s;
 
-	snprintf(sql, sizeof(sql), "SELECT state || '/' || gen FROM contacts"
-		 " WHERE email = '%s'", email);
+	snprintf(sql, sizeof(sql), "SELECT state || '/' || CASE WHEN vanished"
+		 " THEN gen ELSE (SELECT max(id) FROM generations) END FROM"
+		 " contacts WHERE email = '%s'", email);
 	cr_assert_eq(sqlite3_prepare_v2(db->sql, sql, -1, &s, NULL),
 		     SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
@@ -377,6 +382,19 @@ Test(generations, second_night_replaces_diffs_and_reports)
 	cr_assert_str_eq(state_of(&db, "new@example.com"), "pending/2");
 	cr_assert_str_eq(state_of(&db, "gone@example.com"), "upserted/1");
 	cr_assert_str_eq(state_of(&db, "extra@example.com"), "upserted/1");
+	/*
+	 * Unchanged (a cosmetic difference only) is read and compared, not
+	 * rewritten: its row keeps the generation that wrote it and the
+	 * night records that it saw it, where.  The vanished are written.
+	 */
+	cr_assert_eq(q(&db, "SELECT gen FROM contacts WHERE email ="
+		       " 'same@example.com'"), 1);
+	cr_assert_eq(q(&db, "SELECT count(*) FROM seen WHERE gen = 2"), 1);
+	cr_assert_eq(q(&db, "SELECT line FROM seen WHERE gen = 2 AND id ="
+		       " (SELECT id FROM contacts WHERE email ="
+		       " 'same@example.com')"), 4);
+	cr_assert_eq(q(&db, "SELECT count(*) FROM contacts WHERE vanished"
+		       " AND gen = 1"), 2);
 	/* The duplicate merged into the replaced body, not last night's. */
 	cr_assert_eq(q(&db, "SELECT count(*) FROM contacts WHERE email ="
 		       " 'changed@example.com' AND body = '{\"email\":"
