@@ -155,11 +155,30 @@ static enum mb_rc prepare_all(struct store_stage *ss, struct err *e)
 		{ &ss->lookup,
 		  "SELECT c.id, c.external_id, c.body_hash, c.source_status,"
 		  " c.unconfirmed, c.state, c.acked_hash,"
-		  " c.acked_fields IS NULL, c.vanished, " SEEN_SQL("c", "?2")
+		  " c.acked_fields IS NULL, c.vanished,"
+		  " c.gen = ?2 AND NOT c.vanished"
 		  " FROM contacts c WHERE c.email = ?1" },
+		/* Taken: seen already, a duplicate (store_stage_see). */
 		{ &ss->ins_seen,
-		  "INSERT INTO seen(gen, id, input_id, line)"
+		  "INSERT OR IGNORE INTO seen(gen, id, input_id, line)"
 		  " VALUES(?, ?, ?, ?)" },
+		{ &ss->was_seen,
+		  "SELECT 1 FROM seen WHERE gen = ? AND id = ?" },
+		/*
+		 * The nightly case in one statement: the contact of an
+		 * earlier generation that row ?1.. leaves as it is (what
+		 * REPLACE_SET would write, compared) goes into seen, unless
+		 * seen already.  No row: the caller looks closer.
+		 */
+		{ &ss->see_same,
+		  "INSERT OR IGNORE INTO seen(gen, id, input_id, line)"
+		  " SELECT ?8, id, ?6, ?7 FROM contacts WHERE email = ?1"
+		  " AND body_hash = ?9 AND gen < ?8 AND NOT vanished"
+		  " AND external_id IS ?2 AND source_status IS ?4"
+		  " AND unconfirmed = ?5 AND state = CASE WHEN ?4 IS NOT NULL"
+		  "  THEN 'skipped' WHEN acked_hash = ?9 THEN 'upserted'"
+		  "  ELSE 'pending' END"
+		  " AND (acked_hash = ?9 OR acked_fields IS NULL)" },
 		{ &ss->ins_reject,
 		  "INSERT INTO rejects(input_id, line, email, reason, detail)"
 		  " VALUES(?, ?, ?, ?, ?)" },
@@ -261,7 +280,8 @@ static void finalize_all(struct store_stage *ss)
 				 &ss->rekey, &ss->ins_reject,
 				 &ss->ins_dup, &ss->find, &ss->merge,
 				 &ss->mark_conflict, &ss->note_conflict,
-				 &ss->lookup, &ss->ins_seen };
+				 &ss->lookup, &ss->ins_seen,
+				 &ss->was_seen, &ss->see_same };
 	size_t i;
 
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -362,26 +382,40 @@ static int64_t column_opt(sqlite3_stmt *s, int i, int *has)
 	return sqlite3_column_int64(s, i);
 }
 
+/*
+ * Column i's text into out (cap bytes, NUL-terminated); *has: not NULL.
+ * Returns 0 when it did not fit (out is then cut short).
+ */
+static int column_copy(sqlite3_stmt *s, int i, char *out, size_t cap,
+		       int *has)
+{
+	const unsigned char *text = sqlite3_column_text(s, i);
+	size_t n = (size_t)sqlite3_column_bytes(s, i);
+	int fits = n < cap;
+
+	if (has)
+		*has = text != NULL;
+	if (!fits)
+		n = cap - 1;
+	if (text)
+		memcpy(out, text, n);
+	out[text ? n : 0] = '\0';
+	return fits;
+}
+
 /* Copy the lookup's strings: they outlive the statement's reset. */
 static void held_of(sqlite3_stmt *s, struct store_stage_held *h)
 {
-	const char *ext = (const char *)sqlite3_column_text(s, 1);
-	const char *status = (const char *)sqlite3_column_text(s, 3);
-	const char *state = (const char *)sqlite3_column_text(s, 5);
-
 	h->id = sqlite3_column_int64(s, 0);
-	h->has_ext = ext != NULL;
-	snprintf(h->ext, sizeof(h->ext), "%s", ext ? ext : "");
-	h->ext_fits = !ext || strlen(ext) < sizeof(h->ext);
+	h->ext_fits = column_copy(s, 1, h->ext, sizeof(h->ext), &h->has_ext);
 	h->body_hash = column_opt(s, 2, &h->has_body_hash);
-	h->has_status = status != NULL;
-	snprintf(h->status, sizeof(h->status), "%s", status ? status : "");
+	column_copy(s, 3, h->status, sizeof(h->status), &h->has_status);
 	h->unconfirmed = sqlite3_column_int(s, 4);
-	snprintf(h->state, sizeof(h->state), "%s", state ? state : "");
+	column_copy(s, 5, h->state, sizeof(h->state), NULL);
 	h->acked_hash = column_opt(s, 6, &h->has_acked_hash);
 	h->no_acked_fields = sqlite3_column_int(s, 7);
 	h->vanished = sqlite3_column_int(s, 8);
-	h->seen = sqlite3_column_int(s, 9);
+	h->written = sqlite3_column_int(s, 9);
 }
 
 enum mb_rc store_stage_lookup(struct store_stage *ss, const char *email,
@@ -407,15 +441,45 @@ enum mb_rc store_stage_lookup(struct store_stage *ss, const char *email,
 
 enum mb_rc store_stage_see(struct store_stage *ss,
 			   const struct store_contact *c, int64_t id,
-			   struct err *e)
+			   int *fresh, struct err *e)
 {
 	sqlite3_stmt *s = ss->ins_seen;
+	enum mb_rc rc;
 
 	sqlite3_bind_int64(s, 1, ss->gen);
 	sqlite3_bind_int64(s, 2, id);
 	sqlite3_bind_int64(s, 3, ss->input_id);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)c->line);
-	return step_done(ss, s, "cannot write contact into", e);
+	rc = step_done(ss, s, "cannot write contact into", e);
+	if (rc == MB_OK)
+		*fresh = sqlite3_changes(ss->db->sql) != 0;
+	return rc;
+}
+
+enum mb_rc store_stage_see_same(struct store_stage *ss,
+				const struct store_contact *c, int *seen,
+				struct err *e)
+{
+	bind_contact_at(ss, ss->see_same, c, 0);
+	return step_contact(ss, ss->see_same, seen, e);
+}
+
+enum mb_rc store_stage_was_seen(struct store_stage *ss, int64_t id,
+				int *seen, struct err *e)
+{
+	sqlite3_stmt *s = ss->was_seen;
+	enum mb_rc rc = MB_OK;
+	int step;
+
+	sqlite3_bind_int64(s, 1, ss->gen);
+	sqlite3_bind_int64(s, 2, id);
+	step = sqlite3_step(s);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = db_fail(ss->db, "cannot read", e);
+	else
+		*seen = step == SQLITE_ROW;
+	sqlite3_reset(s);
+	return rc;
 }
 
 enum mb_rc store_stage_vanish(struct db *db, int64_t gen, int64_t *vanished,

@@ -82,7 +82,7 @@ struct store_stage_held {
 	int64_t acked_hash;
 	int no_acked_fields;     /* acked_fields IS NULL */
 	int vanished;            /* not in the latest generation */
-	int seen;                /* seen in this generation already */
+	int written;             /* written by this generation already */
 };
 
 struct store_stage {
@@ -94,7 +94,7 @@ struct store_stage {
 	struct sqlite3_stmt *upd_same_id, *upd_contact, *rekey;
 	struct sqlite3_stmt *ins_reject, *ins_dup, *find, *merge;
 	struct sqlite3_stmt *mark_conflict, *note_conflict;
-	struct sqlite3_stmt *lookup, *ins_seen;
+	struct sqlite3_stmt *lookup, *ins_seen, *was_seen, *see_same;
 };
 
 /*
@@ -105,7 +105,7 @@ extern const char store_stage_canonical_sql[];
 
 #define STORE_STAGE_INIT { NULL, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, \
 			   NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-			   NULL, NULL }
+			   NULL, NULL, NULL, NULL }
 
 /*
  * Prepare the statements writing input input_id's rows into generation
@@ -129,8 +129,9 @@ MB_MUST_USE enum mb_rc store_stage_insert(struct store_stage *ss,
 					  int *changed, struct err *e);
 /*
  * The contact holding address email, into *h (*found: there is one).  A
- * contact of this generation, or of an earlier one that this generation
- * met already (h->seen), is a duplicate of the row being staged.
+ * contact this generation wrote (h->written), or met unchanged already
+ * (store_stage_see, store_stage_was_seen), is a duplicate of the row being
+ * staged.
  */
 MB_MUST_USE enum mb_rc store_stage_lookup(struct store_stage *ss,
 					  const char *email,
@@ -138,13 +139,28 @@ MB_MUST_USE enum mb_rc store_stage_lookup(struct store_stage *ss,
 					  struct store_stage_held *h,
 					  struct err *e);
 /*
- * Contact id, of an earlier generation and not seen in this one, is
- * unchanged by row c: record that this generation saw it at c's line,
- * without writing the contact.
+ * Contact id, of an earlier generation, is unchanged by row c: record that
+ * this generation saw it at c's line, without writing the contact.
+ * *fresh: 0 when this generation had seen it already (nothing written:
+ * row c is a duplicate).
  */
 MB_MUST_USE enum mb_rc store_stage_see(struct store_stage *ss,
 				       const struct store_contact *c,
-				       int64_t id, struct err *e);
+				       int64_t id, int *fresh,
+				       struct err *e);
+/*
+ * The likely case of a night, in one statement: row c leaves the contact
+ * holding its address as it is, and this generation had not seen it.
+ * *seen: so it was, and it is now recorded as seen at c's line.  0: any
+ * other case (store_stage_lookup tells which).  Needs hashing.
+ */
+MB_MUST_USE enum mb_rc store_stage_see_same(struct store_stage *ss,
+					    const struct store_contact *c,
+					    int *seen, struct err *e);
+/* *seen: this generation met contact id unchanged already. */
+MB_MUST_USE enum mb_rc store_stage_was_seen(struct store_stage *ss,
+					    int64_t id, int *seen,
+					    struct err *e);
 /*
  * c replaces contact id, of an earlier generation and not seen in this
  * one (store_stage_lookup): same_id, only if that contact has c's
