@@ -32,7 +32,6 @@
 #include "status.h"
 #include "store_runs.h"
 #include "version.h"
-#include "xalloc.h"
 
 #define MAX_LIST 64
 
