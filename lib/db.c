@@ -683,57 +683,17 @@ void db_now_iso(char *out, size_t size)
 		 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-enum mb_rc db_run_begin(struct db *db, const char *kind, const char *args,
-			int64_t *id, struct err *e)
-{
-	sqlite3_stmt *s = NULL;
-	char now[32];
-	enum mb_rc rc;
-
-	db_now_iso(now, sizeof(now));
-	rc = db_prepare(db, &s, "INSERT INTO runs(kind, started_at, args)"
-			" VALUES(?, ?, ?)", e);
-	if (rc != MB_OK)
-		return rc;
-	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, args, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = db_fail(db, "cannot record run in", e);
-	else
-		*id = sqlite3_last_insert_rowid(db->sql);
-	sqlite3_finalize(s);
-	return rc;
-}
-
-void db_run_end(struct db *db, int64_t id, int exit_status,
-		const char *summary_json)
-{
-	sqlite3_stmt *s = NULL;
-	char now[32];
-
-	if (!db->sql || !id)
-		return;
-	db_now_iso(now, sizeof(now));
-	if (sqlite3_prepare_v2(db->sql, "UPDATE runs SET ended_at = ?,"
-			       " exit_status = ?, summary = ? WHERE id = ?",
-			       -1, &s, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_text(s, 1, now, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 2, exit_status);
-	if (summary_json)
-		sqlite3_bind_text(s, 3, summary_json, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, id);
-	sqlite3_step(s);
-	sqlite3_finalize(s);
-}
-
 enum mb_rc db_global_init(void)
 {
 	if (sqlite3_config(SQLITE_CONFIG_MULTITHREAD) != SQLITE_OK ||
 	    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
 		return MB_EINTERNAL;
 	return sqlite3_initialize() == SQLITE_OK ? MB_OK : MB_EINTERNAL;
+}
+
+const char *db_sqlite_version(void)
+{
+	return sqlite3_libversion();
 }
 
 enum mb_rc db_gen_latest(struct db *db, int64_t *id, int *pushed,

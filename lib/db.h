@@ -20,6 +20,9 @@
  *      pushes), contacts.gen/body_hash/acked_hash/acked_gen/acked_fields/
  *      cleared, inputs.gen, inputs.sha256 no longer unique (the same
  *      export may come back a later night)
+ *   3  partial indexes for counting: contacts_source_status,
+ *      contacts_unconfirmed and contacts_cleared (on gen, holding only the
+ *      contacts with that flag) and contacts_chunk (a chunk's members)
  *
  * Generations.  A generation is what one nightly dump is: the files staged
  * since the last push.  Staging opens a new generation when the latest one
@@ -132,22 +135,14 @@ void db_now_iso(char *out, size_t size);
 int64_t db_now_ms(void);
 
 /*
- * Run history: a row per command run (kind: stage, push, import) with its
- * command line (never a secret: the key is not an argument), times, exit
- * status and a JSON summary; inputs.run_id links the files it staged.
- */
-enum mb_rc db_run_begin(struct db *db, const char *kind, const char *args,
-			int64_t *id, struct err *e);
-/* Record the end of run id; errors are ignored (the run is over). */
-void db_run_end(struct db *db, int64_t id, int exit_status,
-		const char *summary_json);
-
-/*
  * Process-wide SQLite settings for meisa-bulk, before any other SQLite
  * call: multi-thread mode (a connection is only ever used by one thread at
  * a time) and no memory statistics (they take a global mutex on every
  * allocation).  Returns MB_EINTERNAL when SQLite was already in use.
  */
 enum mb_rc db_global_init(void);
+
+/* The SQLite library's version ("3.45.1"), for --version. */
+const char *db_sqlite_version(void);
 
 #endif

@@ -12,7 +12,8 @@
  * giveup.h, one struct giveup for the whole run, ends a run that gets
  * nothing but errors with MB_EUNAVAILABLE naming the last error.  Times are
  * CLOCK_MONOTONIC (clock.h).  Answers are read with SQLite's JSON functions
- * on a connection the caller lends.
+ * on a private in-memory connection meisa_open opens and meisa_close
+ * closes; meisa never touches a caller's SQLite handle.
  *
  * Every request sent is counted and reported through on_send, so the caller
  * can persist send times (the hour window survives restarts).
@@ -88,8 +89,14 @@ struct meisa_key_info {
 	struct buf scopes;       /* comma-separated, as Meisa listed them */
 };
 
+/*
+ * Set m up for a run with opts (copied; the strings and pointers in it are
+ * borrowed for m's life).  MB_EAUTH without a key, MB_EUSAGE for a bad
+ * rate, MB_EINTERNAL when SQLite cannot open the connection that reads
+ * answers.  meisa_close is needed whatever it returns.
+ */
 enum mb_rc meisa_open(struct meisa *m, const struct meisa_opts *opts,
-		      sqlite3 *json, struct err *e);
+		      struct err *e);
 void meisa_close(struct meisa *m);
 
 int meisa_stopping(const struct meisa *m);
@@ -190,5 +197,53 @@ enum mb_rc meisa_answer_error(const struct http_request *req, enum mb_rc rc,
 /* A copy of the answer's text for storing (shortened, one line). */
 void meisa_answer_text(const struct http_request *req, char *out,
 		       size_t size);
+
+/* One sequence of a list; a member Meisa did not send is "". */
+struct meisa_sequence {
+	char *slug;
+	char *name;
+	char *status;
+};
+
+/* The sequences meisa_sequence_list read; the list owns every string. */
+struct meisa_sequence_list {
+	struct meisa_sequence *items;
+	size_t count;
+};
+
+#define MEISA_SEQUENCE_LIST_INIT { NULL, 0 }
+
+/*
+ * The array meisa_sequences wrote (json, borrowed) as structs into list,
+ * replacing what it held: for a caller that prints them.  MB_EINTERNAL
+ * when SQLite fails reading it.
+ */
+MB_MUST_USE enum mb_rc meisa_sequence_list(struct meisa *m, const char *json,
+					   struct meisa_sequence_list *list,
+					   struct err *e);
+
+/* Free what list holds and leave it empty; safe on the _INIT value. */
+void meisa_sequence_list_release(struct meisa_sequence_list *list);
+
+/* A list of strings; it owns them. */
+struct meisa_strings {
+	char **items;
+	size_t count;
+};
+
+#define MEISA_STRINGS_INIT { NULL, 0 }
+
+/*
+ * The addresses of an object meisa_unsubscribed wrote (json, borrowed),
+ * sorted, into out, replacing what it held.  MB_EINTERNAL when SQLite
+ * fails reading it.
+ */
+MB_MUST_USE enum mb_rc meisa_unsubscribed_emails(struct meisa *m,
+						 const char *json,
+						 struct meisa_strings *out,
+						 struct err *e);
+
+/* Free what list holds and leave it empty; safe on the _INIT value. */
+void meisa_strings_release(struct meisa_strings *list);
 
 #endif

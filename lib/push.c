@@ -233,7 +233,7 @@ enum mb_rc push_open(struct push *p, struct db *db,
 	api.on_send = on_send;
 	api.before_send = before_send;
 	api.ctx = p;
-	rc = meisa_open(&p->api, &api, db->sql, e);
+	rc = meisa_open(&p->api, &api, e);
 	if (rc == MB_OK)
 		rc = load_sends(p, e);
 	if (rc == MB_OK)

@@ -67,3 +67,62 @@ Test(meisa, redirect_message_names_the_location)
 			 "v1/x/; check MEISA_BASE_URL"), "%s", e.msg);
 	http_request_free(req);
 }
+
+/* A meisa that never sends: for reading answers. */
+static void open_offline(struct meisa *m)
+{
+	struct meisa_opts o = MEISA_OPTS_INIT;
+	struct err e = ERR_INIT;
+
+	o.base_url = "http://127.0.0.1:9/api/v1";
+	o.api_key = "meisa_test_unit";
+	cr_assert_eq(meisa_open(m, &o, &e), MB_OK, "%s", e.msg);
+}
+
+/* Regression: cmd/ opened an unchecked :memory: database to read these. */
+Test(meisa, reads_lists_on_its_own_connection)
+{
+	struct meisa m;
+	struct meisa_sequence_list seqs = MEISA_SEQUENCE_LIST_INIT;
+	struct meisa_strings emails = MEISA_STRINGS_INIT;
+	struct err e = ERR_INIT;
+
+	open_offline(&m);
+	cr_assert_eq(meisa_sequence_list(&m, "[{\"slug\":\"a\",\"name\":\"A\","
+			 "\"status\":\"active\"},{\"slug\":\"b\",\"name\":null,"
+			 "\"status\":\"paused\"}]", &seqs, &e), MB_OK, "%s",
+		     e.msg);
+	cr_assert_eq(seqs.count, 2);
+	cr_expect_str_eq(seqs.items[0].name, "A");
+	cr_expect_str_eq(seqs.items[1].slug, "b");
+	cr_expect_str_eq(seqs.items[1].name, "");
+	cr_expect_str_eq(seqs.items[1].status, "paused");
+	cr_assert_eq(meisa_unsubscribed_emails(&m, "{\"as_of\":null,\"count\":"
+			 "2,\"emails\":[\"z@x.io\",\"a@x.io\"]}", &emails, &e),
+		     MB_OK, "%s", e.msg);
+	cr_assert_eq(emails.count, 2);
+	cr_expect_str_eq(emails.items[0], "a@x.io");
+	cr_expect_str_eq(emails.items[1], "z@x.io");
+	meisa_close(&m);
+	meisa_sequence_list_release(&seqs);
+	meisa_strings_release(&emails);
+	cr_expect_eq(seqs.count, 0);
+	cr_expect_null(seqs.items);
+	cr_expect_eq(emails.count, 0);
+	cr_expect_null(emails.items);
+}
+
+Test(meisa, a_list_that_cannot_be_read_is_an_error)
+{
+	struct meisa m;
+	struct meisa_sequence_list seqs = MEISA_SEQUENCE_LIST_INIT;
+	struct err e = ERR_INIT;
+
+	open_offline(&m);
+	/* json_each refuses a malformed text while stepping. */
+	cr_assert_eq(meisa_sequence_list(&m, "[{\"slug\":", &seqs, &e),
+		     MB_EINTERNAL);
+	cr_expect(strstr(e.msg, "cannot read answer") != NULL, "%s", e.msg);
+	cr_expect_eq(seqs.count, 0);
+	meisa_close(&m);
+}
