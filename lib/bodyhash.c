@@ -422,7 +422,7 @@ static uint64_t hash_value(struct jhash *j)
 	return 0;
 }
 
-int64_t db_body_hash(const char *p, size_t n)
+int64_t bodyhash_of(const char *p, size_t n)
 {
 	struct jhash j;
 	uint64_t h;

@@ -17,6 +17,6 @@
  * fails; p need not be NUL-terminated.  The connection also offers it to SQL
  * as mb_body_hash(text).
  */
-int64_t db_body_hash(const char *p, size_t n);
+int64_t bodyhash_of(const char *p, size_t n);
 
 #endif

@@ -406,7 +406,7 @@ static void sql_body_hash(sqlite3_context *ctx, int argc,
 		sqlite3_result_null(ctx);
 		return;
 	}
-	sqlite3_result_int64(ctx, db_body_hash((const char *)text,
+	sqlite3_result_int64(ctx, bodyhash_of((const char *)text,
 		(size_t)sqlite3_value_bytes(argv[0])));
 }
 
