@@ -168,7 +168,7 @@ fuzz-coverage: deps-ok fuzz-deps fuzz-corpus
 				lib/ratelimit.c lib/backoff.c;; \
 			fuzz_rate) echo lib/ratelimit.c lib/backoff.c;; \
 			*) echo lib/source.c lib/csvread.c lib/mapping.c \
-				lib/presets.c lib/typing.c lib/validate.c \
+				lib/mapping_build.c lib/presets.c lib/typing.c lib/validate.c \
 				lib/json.c lib/stage.c;; esac) \
 			| sed 's|^$(CURDIR)/||'; \
 	done
