@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "validate.h"
 #include "xalloc.h"
 
@@ -665,22 +666,15 @@ void db_rollback(struct db *db)
 
 int64_t db_now_ms(void)
 {
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	return clock_wall_ms();
 }
 
 void db_now_iso(char *out, size_t size)
 {
-	int64_t ms = db_now_ms();
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
+	char iso[CLOCK_ISO_MAX];
 
-	gmtime_r(&secs, &tm);
-	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	clock_iso(clock_wall_ms(), iso);
+	snprintf(out, size, "%s", iso);
 }
 
 enum mb_rc db_run_begin(struct db *db, const char *kind, const char *args,

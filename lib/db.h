@@ -122,7 +122,7 @@ static inline int64_t db_body_hash(const char *p, size_t n)
 enum mb_rc db_gen_latest(struct db *db, int64_t *id, int *pushed,
 			 struct err *e);
 
-/* Current time as ISO 8601 UTC with milliseconds, into out (>= 25 bytes). */
+/* Now as clock_iso writes it, into out (>= 25 bytes); now in wall ms. */
 void db_now_iso(char *out, size_t size);
 int64_t db_now_ms(void);
 
