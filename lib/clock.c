@@ -3,7 +3,6 @@
  */
 #include "clock.h"
 
-#include <stdio.h>
 #include <time.h>
 
 static int64_t read_ms(clockid_t id)
@@ -37,6 +36,7 @@ void clock_iso(int64_t wall_ms, char out[CLOCK_ISO_MAX])
 	int64_t secs = wall_ms / 1000, ms = wall_ms % 1000;
 	time_t t;
 	struct tm tm;
+	size_t n;
 
 	if (ms < 0) {            /* before the epoch: floor, not truncate */
 		ms += 1000;
@@ -48,7 +48,12 @@ void clock_iso(int64_t wall_ms, char out[CLOCK_ISO_MAX])
 		ms = 0;
 		gmtime_r(&t, &tm);
 	}
-	snprintf(out, CLOCK_ISO_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (int)ms);
+	/* Digits by hand: snprintf cannot know the fields fit. */
+	n = strftime(out, CLOCK_ISO_MAX - 5, "%Y-%m-%dT%H:%M:%S", &tm);
+	out[n++] = '.';
+	out[n++] = (char)('0' + ms / 100);
+	out[n++] = (char)('0' + ms / 10 % 10);
+	out[n++] = (char)('0' + ms % 10);
+	out[n++] = 'Z';
+	out[n] = '\0';
 }

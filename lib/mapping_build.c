@@ -512,7 +512,8 @@ static enum mb_rc no_email_column(const struct mapping *m,
 		err_set(e, MB_EDATA, "'%s' has no email column (headers: %s); "
 			"tell meisa-bulk which column holds the address with "
 			"--map %c%.*s=email%c", display_path(b->path),
-			buf_str(&list), quote, MAPPING_MSG_HEADER_MAX, hint, quote);
+			buf_str(&list), quote, MAPPING_MSG_HEADER_MAX, hint,
+			quote);
 	else
 		err_set(e, MB_EDATA, "'%s' has no email column: its header "
 			"row is empty", display_path(b->path));

@@ -2,9 +2,10 @@
  * ratelimit: client-side pacing under every window of a --rate spec.
  *
  * A spec is "none" or comma-separated windows "N/s", "N/m", "N/h" (e.g.
- * Meisa's default "60/m,1000/h"), as ratespec.h parses it (RATESPEC_LOOSE).  The limiter keeps the send times inside
- * the longest window (a ring) and answers, before each send, how long to wait
- * so that no window is exceeded.  It never reads the clock itself: every call
+ * Meisa's default "60/m,1000/h"), as ratespec.h parses it (RATESPEC_LOOSE).
+ * The limiter keeps the send times inside the longest window (a ring) and
+ * answers, before each send, how long to wait so that no window is
+ * exceeded.  It never reads the clock itself: every call
  * takes now_ms, so unit tests drive time.  A 429 pauses sending until its
  * Retry-After (or until the window frees) and lowers the pace; successes bring
  * it back to the configured rate.  The caller's clock should be monotonic

@@ -9,7 +9,8 @@
  *
  * A spec is "none" or comma-separated windows "N/UNIT" or "N/KUNIT", UNIT one
  * of s, m, h, d ("60/m,1000/h" is Meisa's default; "5/2s" allows 5 requests
- * in any 2 seconds): ratespec.h's grammar with RATESPEC_SPANS.  Nothing here reads the clock: callers pass now_ms.
+ * in any 2 seconds): ratespec.h's grammar with RATESPEC_SPANS.  Nothing
+ * here reads the clock: callers pass now_ms.
  *
  *   struct sandbox_rate rate = SANDBOX_RATE_INIT;
  *   struct sandbox_rate_log log = SANDBOX_RATE_LOG_INIT;
