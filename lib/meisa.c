@@ -12,6 +12,7 @@
 
 #include "backoff.h"
 #include "clock.h"
+#include "json.h"
 #include "xalloc.h"
 
 static int64_t opt_or(int64_t value, int64_t fallback)
@@ -714,4 +715,89 @@ enum mb_rc meisa_sequence_list(struct meisa *m, const char *json,
 	list->count = n;
 	free(cells.items);
 	return MB_OK;
+}
+
+/* ---- what push's parallel loop needs, without reaching inside -------- */
+
+
+enum mb_rc meisa_submit(struct meisa *m, struct http_request *req,
+			struct err *e)
+{
+	meisa_sent(m);
+	return http_submit(&m->http, req, e);
+}
+
+enum mb_rc meisa_wait(struct meisa *m, int timeout_ms, struct err *e)
+{
+	return http_wait(&m->http, timeout_ms, e);
+}
+
+struct http_request *meisa_next_done(struct meisa *m)
+{
+	return http_next_done(&m->http);
+}
+
+size_t meisa_in_flight(const struct meisa *m)
+{
+	return http_in_flight(&m->http);
+}
+
+void meisa_counters(const struct meisa *m, struct meisa_counters *c)
+{
+	c->requests = m->requests;
+	c->retries = m->retries;
+	c->throttled = m->throttled;
+}
+
+uint64_t meisa_requests(const struct meisa *m)
+{
+	return m->requests;
+}
+
+int64_t meisa_limit_wait_ms(const struct meisa *m, int64_t now_ms)
+{
+	return ratelimit_wait_ms(&m->rl, now_ms);
+}
+
+int meisa_limited(const struct meisa *m)
+{
+	return m->rl.nwindows != 0;
+}
+
+int64_t meisa_estimate_ms(const struct meisa *m, uint64_t n, int64_t now_ms)
+{
+	return ratelimit_estimate_ms(&m->rl, n, now_ms);
+}
+
+int64_t meisa_horizon_ms(const struct meisa *m)
+{
+	return ratelimit_horizon_ms(&m->rl);
+}
+
+void meisa_replay_send(struct meisa *m, int64_t t_ms)
+{
+	ratelimit_record(&m->rl, t_ms);
+}
+
+enum mb_rc meisa_sequence_status(struct meisa *m, const struct buf *list,
+				 const char *slug, struct buf *status,
+				 struct err *e)
+{
+	struct buf both = BUF_INIT;
+	enum mb_rc rc;
+
+	/* One JSON text holds both, as json_text reads one argument. */
+	rc = buf_addstr(&both, "{\"slug\": ");
+	if (rc == MB_OK)
+		rc = json_add_string(&both, slug, strlen(slug));
+	if (rc == MB_OK)
+		rc = buf_printf(&both, ", \"list\": %s}", buf_str(list));
+	if (rc == MB_OK)
+		rc = json_text(m, "SELECT coalesce(json_extract(value,"
+			       " '$.status'), 'active') FROM json_each(?1,"
+			       " '$.list') WHERE json_extract(value, '$.slug')"
+			       " = json_extract(?1, '$.slug')", &both, status,
+			       e);
+	buf_release(&both);
+	return rc;
 }

@@ -71,11 +71,17 @@ enum meisa_verdict {
 	MEISA_TLS,               /* certificate not verified: stop, no retry */
 };
 
+/*
+ * Defined here only so that a caller can hold one on its stack or inside
+ * its own struct (cmd/, struct push): its members belong to meisa.c, and
+ * every other file goes through the functions below.
+ */
 struct meisa {
 	struct meisa_opts opts;
 	struct http http;
 	struct ratelimit rl;
-	sqlite3 *json;           /* borrowed, for reading answers */
+	sqlite3 *json;           /* owned: a private in-memory connection for
+				    reading answers (meisa_open opens it) */
 	uint64_t requests;       /* sent by this process */
 	uint64_t retries;        /* re-sends after 5xx/transport errors */
 	uint64_t throttled;      /* 429 answers */
@@ -245,5 +251,65 @@ MB_MUST_USE enum mb_rc meisa_unsubscribed_emails(struct meisa *m,
 
 /* Free what list holds and leave it empty; safe on the _INIT value. */
 void meisa_strings_release(struct meisa_strings *list);
+
+/*
+ * The parallel path, for push's upsert loop: meisa owns the transport and
+ * the limiter, push decides what to send and when.
+ */
+
+/*
+ * Count req as sent (meisa_sent: limiter, counters, on_send) and hand it
+ * to the transport.  req is taken on MB_OK and comes back, answered, from
+ * meisa_next_done; on an error it stays the caller's to free.
+ */
+MB_MUST_USE enum mb_rc meisa_submit(struct meisa *m, struct http_request *req,
+				    struct err *e);
+
+/* Run the transfers for up to timeout_ms, or until one finishes. */
+MB_MUST_USE enum mb_rc meisa_wait(struct meisa *m, int timeout_ms,
+				  struct err *e);
+
+/* A finished request (the caller's to free), or NULL when none is. */
+struct http_request *meisa_next_done(struct meisa *m);
+
+/* Requests submitted and not yet returned by meisa_next_done. */
+size_t meisa_in_flight(const struct meisa *m);
+
+/* What this process sent, re-sent and was throttled on so far. */
+struct meisa_counters {
+	uint64_t requests, retries, throttled;
+};
+
+void meisa_counters(const struct meisa *m, struct meisa_counters *c);
+uint64_t meisa_requests(const struct meisa *m);
+
+/* How long the limiter holds the next send back from now_ms (0: go). */
+int64_t meisa_limit_wait_ms(const struct meisa *m, int64_t now_ms);
+
+/* 1 when --rate set windows (0: "none", no time estimate possible). */
+int meisa_limited(const struct meisa *m);
+
+/* How long n more sends take from now_ms under the windows (ratelimit.h). */
+int64_t meisa_estimate_ms(const struct meisa *m, uint64_t n, int64_t now_ms);
+
+/* How far back stored send times matter (ratelimit_horizon_ms; 0: none). */
+int64_t meisa_horizon_ms(const struct meisa *m);
+
+/*
+ * A send of an earlier run at t_ms (monotonic), replayed into the limiter
+ * so its windows know it; not counted as a request of this process.
+ */
+void meisa_replay_send(struct meisa *m, int64_t t_ms);
+
+/*
+ * The status of sequence slug in list (a meisa_sequences array) into
+ * status, replacing it ("active" when Meisa gave none); status is left
+ * empty when the list has no such slug.  Arguments borrowed.
+ */
+MB_MUST_USE enum mb_rc meisa_sequence_status(struct meisa *m,
+					     const struct buf *list,
+					     const char *slug,
+					     struct buf *status,
+					     struct err *e);
 
 #endif

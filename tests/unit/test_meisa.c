@@ -126,3 +126,83 @@ Test(meisa, a_list_that_cannot_be_read_is_an_error)
 	cr_expect_eq(seqs.count, 0);
 	meisa_close(&m);
 }
+
+/*
+ * The parallel path through meisa's functions (issue 14 item 2: push
+ * reached into struct meisa for the transport, the limiter and the
+ * counters).
+ */
+static void open_api(struct meisa *m, const char *rate)
+{
+	struct meisa_opts opts = MEISA_OPTS_INIT;
+	struct err e = ERR_INIT;
+
+	opts.base_url = "http://127.0.0.1:9/api/v1";
+	opts.api_key = "meisa_test_unit";
+	opts.rate = rate;
+	cr_assert_eq(meisa_open(m, &opts, &e), MB_OK, "%s", e.msg);
+}
+
+Test(meisa, a_fresh_api_has_sent_nothing)
+{
+	struct meisa_counters c = { 1, 1, 1 };
+	struct meisa m;
+
+	open_api(&m, "none");
+	meisa_counters(&m, &c);
+	cr_expect_eq(c.requests, 0);
+	cr_expect_eq(c.retries, 0);
+	cr_expect_eq(c.throttled, 0);
+	cr_expect_eq(meisa_requests(&m), 0);
+	cr_expect_eq(meisa_in_flight(&m), 0);
+	cr_expect_null(meisa_next_done(&m));
+	cr_expect_eq(meisa_limited(&m), 0);
+	cr_expect_eq(meisa_horizon_ms(&m), 0);
+	cr_expect_eq(meisa_limit_wait_ms(&m, 1000), 0);
+	meisa_close(&m);
+}
+
+Test(meisa, replayed_sends_fill_the_windows_uncounted)
+{
+	struct meisa m;
+
+	open_api(&m, "2/h");
+	cr_expect_eq(meisa_limited(&m), 1);
+	cr_expect_geq(meisa_horizon_ms(&m), 3600000);
+	meisa_replay_send(&m, 1000);
+	meisa_replay_send(&m, 2000);
+	cr_expect_gt(meisa_limit_wait_ms(&m, 3000), 0);
+	cr_expect_gt(meisa_estimate_ms(&m, 1, 3000), 0);
+	cr_expect_eq(meisa_requests(&m), 0);
+	meisa_close(&m);
+}
+
+static void sequence_status(const char *list,
+			    const char *slug, const char *want)
+{
+	struct buf l = BUF_INIT, status = BUF_INIT;
+	struct err e = ERR_INIT;
+	struct meisa m;
+
+	open_api(&m, "none");
+	cr_assert_eq(buf_addstr(&l, list), MB_OK);
+	cr_assert_eq(meisa_sequence_status(&m, &l, slug, &status, &e), MB_OK,
+		     "%s", e.msg);
+	cr_expect_str_eq(buf_str(&status), want, "slug %s", slug);
+	meisa_close(&m);
+	buf_release(&l);
+	buf_release(&status);
+}
+
+Test(meisa, sequence_status_finds_the_slug)
+{
+	static const char list[] = "[{\"slug\": \"onboarding\", \"status\":"
+		" \"paused\"}, {\"slug\": \"a\\\"b\", \"status\": \"active\"},"
+		" {\"slug\": \"nostatus\", \"status\": null}]";
+
+	sequence_status(list, "onboarding", "paused");
+	sequence_status(list, "a\"b", "active");
+	sequence_status(list, "nostatus", "active");
+	sequence_status(list, "missing", "");
+	sequence_status("[]", "onboarding", "");
+}
