@@ -46,7 +46,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lunistring \
 # on it otherwise), and a package a core module needs in SANDBOX_LIBS too.
 LIB_SRC     := $(wildcard lib/*.c)
 CORE_SRC    := lib/buf.c lib/err.c lib/json.c lib/sha256.c lib/csvwrite.c \
-	lib/xalloc.c
+	lib/xalloc.c lib/rng.c lib/utf8.c lib/clock.c lib/ratespec.c
 SANDBOX_SRC := $(wildcard lib/sandbox*.c)
 CLIENT_SRC  := $(filter-out $(CORE_SRC) $(SANDBOX_SRC),$(LIB_SRC))
 

@@ -24,13 +24,14 @@
 #include "err.h"
 #include "export.h"
 #include "http.h"
+#include "json.h"
 #include "mapping.h"
 #include "meisa.h"
 #include "push.h"
 #include "stage.h"
 #include "status.h"
+#include "store_runs.h"
 #include "version.h"
-#include "xalloc.h"
 
 #define MAX_LIST 64
 
@@ -456,23 +457,24 @@ static void format_duration(int64_t ms, char *out, size_t size)
 
 /* ---- stage -------------------------------------------------------------- */
 
-/* -v: what each file of this run turned out to be. */
+/*
+ * -v: what each file of this run turned out to be.  The files are staged
+ * already: a failure to list them is a warning, not the run's outcome.
+ */
 static void print_inputs(struct db *db, int64_t run)
 {
-	sqlite3_stmt *s = NULL;
+	struct store_runs_lines l = STORE_RUNS_LINES_INIT;
+	struct err e = ERR_INIT;
+	const char *line;
+	enum mb_rc rc;
 
-	if (sqlite3_prepare_v2(db->sql, "SELECT printf('%s: %s, %s, delimiter"
-			       " %s, %d rows, %d rejected, %d duplicates',"
-			       " path, coalesce(preset, '?'), coalesce(kind,"
-			       " '?'), quote(coalesce(delimiter, '?')),"
-			       " rows_read, rejected, duplicates) FROM inputs"
-			       " WHERE run_id = ? ORDER BY id", -1, &s,
-			       NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(s, 1, run);
-	while (sqlite3_step(s) == SQLITE_ROW)
-		info("staged %s", sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
+	rc = store_runs_inputs_open(&l, db, run, &e);
+	while (rc == MB_OK && (rc = store_runs_lines_next(&l, &line, &e)) ==
+	       MB_OK && line)
+		info("staged %s", line);
+	if (rc != MB_OK)
+		warning("%s", e.msg);
+	store_runs_lines_close(&l);
 }
 
 static enum mb_rc do_stage(struct options *o, struct db *db, int64_t run,
@@ -585,7 +587,8 @@ static void end_run(struct db *db, int64_t run, enum mb_rc rc,
 	struct buf summary = BUF_INIT, counts = BUF_INIT;
 
 	c->generation = -1;
-	if (!db->sql || !run)
+	/* No run began: the staging file may not even be open. */
+	if (!run)
 		return;
 	if (status_load(db, c, &ignored) == MB_OK)
 		counts_json(c, &counts);
@@ -594,9 +597,33 @@ static void end_run(struct db *db, int64_t run, enum mb_rc rc,
 	buf_printf(&summary, "{\"stage\":%s,\"push\":%s,\"status\":%s}",
 		   stage ? stage : "null", push ? push : "null",
 		   counts.len ? counts.data : "null");
-	db_run_end(db, run, mb_exit_code(rc), summary.data);
+	store_runs_end(db, run, mb_exit_code(rc), summary.data);
 	buf_release(&summary);
 	buf_release(&counts);
+}
+
+/*
+ * The members of extra (a JSON object) appended to the object in json.
+ * Both are ours, written without spaces and sharing no member (the status
+ * object's counts, this run's counts), so the merge is an append.
+ */
+static enum mb_rc add_members(struct buf *json, const char *extra,
+			      struct err *e)
+{
+	enum mb_rc rc = MB_OK;
+
+	if (json->len < 2 || json->data[json->len - 1] != '}' ||
+	    extra[0] != '{')
+		return err_set(e, MB_EINTERNAL, "cannot merge '%s' into the"
+			       " status object", extra);
+	if (strcmp(extra, "{}") == 0)
+		return MB_OK;
+	json->data[--json->len] = '\0';
+	if (json->len > 1)
+		rc = buf_addch(json, ',');
+	if (rc == MB_OK)
+		rc = buf_addstr(json, extra + 1);
+	return rc;
 }
 
 /*
@@ -609,7 +636,6 @@ static enum mb_rc print_summary(struct options *o, struct db *db,
 {
 	struct status_counts c;
 	struct buf json = BUF_INIT;
-	sqlite3_stmt *s = NULL;
 	enum mb_rc rc = MB_OK;
 
 	if (known && known->generation >= 0)
@@ -624,15 +650,7 @@ static enum mb_rc print_summary(struct options *o, struct db *db,
 	}
 	rc = status_json_of(db, &c, &json, e);
 	if (rc == MB_OK && extra)
-		rc = db_prepare(db, &s, "SELECT json_patch(?, ?)", e);
-	if (rc == MB_OK && extra) {
-		sqlite3_bind_text(s, 1, json.data, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, extra, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			buf_set(&json, sqlite3_column_text(s, 0),
-				(size_t)sqlite3_column_bytes(s, 0));
-		sqlite3_finalize(s);
-	}
+		rc = add_members(&json, extra, e);
 	if (rc == MB_OK)
 		printf("%s\n", json.data);
 	buf_release(&json);
@@ -653,7 +671,7 @@ static int cmd_stage(struct options *o)
 	memset(&counts, 0, sizeof(counts));
 	rc = open_db(o, DB_CREATE, &db, &e);
 	if (rc == MB_OK)
-		rc = db_run_begin(&db, "stage", args, &run, &e);
+		rc = store_runs_begin(&db, "stage", args, &run, &e);
 	if (rc == MB_OK)
 		rc = do_stage(o, &db, run, &counts, &e);
 	stage_json(&counts, &summary);
@@ -926,16 +944,34 @@ static int cmd_push(struct options *o)
 	memset(&res, 0, sizeof(res));
 	rc = open_db(o, DB_EXISTING, &db, &e);
 	if (rc != MB_OK) {
-		free(args);
-		return fail(rc, &e);
+		status = fail(rc, &e);
+		goto out;
 	}
-	rc = db_run_begin(&db, "push", args, &run, &e);
+	rc = store_runs_begin(&db, "push", args, &run, &e);
 	if (rc == MB_OK)
 		rc = do_push(o, &db, &res, &e);
 	status = finish_push(o, &db, run, rc, &res, NULL, &e);
+out:
 	db_close(&db);
 	free(args);
 	return status;
+}
+
+/* import's first half: what staging did, on stderr. */
+static void say_staged(const struct stage_counts *counts)
+{
+	info("staged %llu files (%llu already staged) into generation"
+	     " %lld%s: %llu rows, %llu new contacts, %llu updated,"
+	     " %llu rejected, %llu duplicates",
+	     (unsigned long long)counts->files_staged,
+	     (unsigned long long)counts->files_skipped,
+	     (long long)counts->generation,
+	     counts->new_generation ? " (new)" : "",
+	     (unsigned long long)counts->rows_read,
+	     (unsigned long long)counts->contacts_new,
+	     (unsigned long long)counts->contacts_updated,
+	     (unsigned long long)counts->rejected,
+	     (unsigned long long)counts->duplicates);
 }
 
 static int cmd_import(struct options *o)
@@ -943,6 +979,7 @@ static int cmd_import(struct options *o)
 	struct db db = DB_INIT;
 	struct err e = ERR_INIT;
 	struct stage_counts counts;
+	struct status_counts after;
 	struct push_result res;
 	struct buf stage = BUF_INIT;
 	char *args = joined_args(saved_argc, saved_argv);
@@ -954,37 +991,22 @@ static int cmd_import(struct options *o)
 	memset(&counts, 0, sizeof(counts));
 	rc = open_db(o, DB_CREATE, &db, &e);
 	if (rc != MB_OK) {
-		free(args);
-		return fail(rc, &e);
+		status = fail(rc, &e);
+		goto out;
 	}
-	rc = db_run_begin(&db, "import", args, &run, &e);
+	rc = store_runs_begin(&db, "import", args, &run, &e);
 	if (rc == MB_OK)
 		rc = do_stage(o, &db, run, &counts, &e);
 	stage_json(&counts, &stage);
-	if (rc == MB_OK && !quiet)
-		info("staged %llu files (%llu already staged) into generation"
-		     " %lld%s: %llu rows, %llu new contacts, %llu updated,"
-		     " %llu rejected, %llu duplicates",
-		     (unsigned long long)counts.files_staged,
-		     (unsigned long long)counts.files_skipped,
-		     (long long)counts.generation,
-		     counts.new_generation ? " (new)" : "",
-		     (unsigned long long)counts.rows_read,
-		     (unsigned long long)counts.contacts_new,
-		     (unsigned long long)counts.contacts_updated,
-		     (unsigned long long)counts.rejected,
-		     (unsigned long long)counts.duplicates);
 	if (rc != MB_OK) {
-		struct status_counts after;
-
 		end_run(&db, run, rc, stage.data, NULL, &after);
-		db_close(&db);
-		buf_release(&stage);
-		free(args);
-		return fail(rc, &e);
+		status = fail(rc, &e);
+		goto out;
 	}
+	say_staged(&counts);
 	rc = do_push(o, &db, &res, &e);
 	status = finish_push(o, &db, run, rc, &res, stage.data, &e);
+out:
 	db_close(&db);
 	buf_release(&stage);
 	free(args);
@@ -995,8 +1017,9 @@ static int cmd_import(struct options *o)
 
 static enum mb_rc print_runs(struct options *o, struct db *db, struct err *e)
 {
+	struct store_runs_lines l = STORE_RUNS_LINES_INIT;
 	struct buf json = BUF_INIT;
-	sqlite3_stmt *s = NULL;
+	const char *line;
 	enum mb_rc rc;
 
 	if (o->json) {
@@ -1006,22 +1029,15 @@ static enum mb_rc print_runs(struct options *o, struct db *db, struct err *e)
 		buf_release(&json);
 		return rc;
 	}
-	/* A run, then its inputs indented under it. */
-	rc = db_prepare(db, &s, "SELECT printf('%-4d %-7s %-24s %-24s %-5s %s',"
-		" id, kind, started_at, coalesce(ended_at, '(running or"
-		" killed)'), coalesce(exit_status, '-'), args), id, 0 FROM runs"
-		" UNION ALL SELECT printf('       input: %s  (%s bytes, sha256"
-		" %s, generation %d, %d rows)', path, coalesce(size, '?'),"
-		" coalesce(sha256, '?'), gen, rows_read), run_id, id"
-		" FROM inputs WHERE run_id IS NOT NULL ORDER BY 2, 3", e);
-	if (rc != MB_OK)
-		return rc;
-	printf("%-4s %-7s %-24s %-24s %-5s %s\n", "run", "kind",
-	       "started", "ended", "exit", "command");
-	while (sqlite3_step(s) == SQLITE_ROW)
-		printf("%s\n", sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
-	return MB_OK;
+	rc = store_runs_history_open(&l, db, e);
+	if (rc == MB_OK)
+		printf("%-4s %-7s %-24s %-24s %-5s %s\n", "run", "kind",
+		       "started", "ended", "exit", "command");
+	while (rc == MB_OK && (rc = store_runs_lines_next(&l, &line, e)) ==
+	       MB_OK && line)
+		printf("%s\n", line);
+	store_runs_lines_close(&l);
+	return rc;
 }
 
 static int cmd_status(struct options *o)
@@ -1042,48 +1058,34 @@ static enum mb_rc export_unsubscribed(struct options *o, uint64_t *rows,
 				      struct err *e)
 {
 	struct buf key = BUF_INIT, raw = BUF_INIT;
+	struct meisa_strings emails = MEISA_STRINGS_INIT;
 	struct meisa m;
 	struct meisa_opts mo;
-	sqlite3 *mem = NULL;
-	sqlite3_stmt *s = NULL;
-	char **emails = NULL;
-	size_t n = 0, cap = 0;
 	enum mb_rc rc;
 
+	memset(&m, 0, sizeof(m));
 	rc = read_key(o, &key, e);
 	if (rc != MB_OK)
 		goto out;
-	sqlite3_open(":memory:", &mem);
 	fill_api_opts(o, &key, &mo);
-	rc = meisa_open(&m, &mo, mem, e);
+	rc = meisa_open(&m, &mo, e);
 	if (rc == MB_OK)
 		rc = meisa_unsubscribed(&m, &raw, e);
-	meisa_close(&m);
-	if (rc == MB_OK && sqlite3_prepare_v2(mem, "SELECT value FROM"
-	    " json_each(?1, '$.emails') WHERE json_valid(?1) ORDER BY 1", -1,
-	    &s, NULL) != SQLITE_OK)
-		rc = err_set(e, MB_EINTERNAL, "%s", sqlite3_errmsg(mem));
-	if (rc == MB_OK) {
-		sqlite3_bind_text(s, 1, buf_str(&raw), -1, SQLITE_STATIC);
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 256;
-				emails = xrealloc(emails, cap * sizeof(*emails));
-			}
-			emails[n++] = xstrdup((const char *)
-					      sqlite3_column_text(s, 0));
-		}
+	if (rc == MB_OK)
+		rc = meisa_unsubscribed_emails(&m, buf_str(&raw), &emails,
+					       e);
+	if (rc == MB_OK)
 		rc = export_emails(o->db_path, o->output,
-				   (const char *const *)emails, n, e);
-		*rows = n;
-	}
+				   (const char *const *)emails.items,
+				   emails.count, e);
+	if (rc == MB_OK)
+		*rows = emails.count;
 out:
-	while (n)
-		free(emails[--n]);
-	free(emails);
-	sqlite3_finalize(s);
-	sqlite3_close(mem);
+	meisa_close(&m);
+	meisa_strings_release(&emails);
 	buf_release(&raw);
+	if (key.data)
+		memset(key.data, 0, key.len);
 	buf_release(&key);
 	return rc;
 }
@@ -1096,9 +1098,9 @@ static int cmd_export(struct options *o)
 	enum mb_rc rc;
 
 	if (o->nargs != 1 || !o->output) {
-		error("usage: meisa-bulk export rejects|results|suppressed|"
-		      "missing|unsubscribed -o FILE");
-		return 64;
+		rc = err_set(&e, MB_EUSAGE, "usage: meisa-bulk export rejects|"
+			     "results|suppressed|missing|unsubscribed -o FILE");
+		goto out;
 	}
 	if (strcmp(o->args[0], "unsubscribed") == 0) {
 		rc = export_unsubscribed(o, &rows, &e);
@@ -1107,42 +1109,40 @@ static int cmd_export(struct options *o)
 		if (rc == MB_OK)
 			rc = export_table(&db, o->args[0], o->output, &rows,
 					  &e);
-		db_close(&db);
 	}
 	if (rc != MB_OK)
-		return fail(rc, &e);
+		goto out;
 	if (o->json)
 		printf("{\"export\":\"%s\",\"rows\":%llu}\n", o->args[0],
 		       (unsigned long long)rows);
 	else if (strcmp(o->output, "-") != 0)
 		info("wrote %llu rows to '%s'", (unsigned long long)rows,
 		     o->output);
-	return 0;
+out:
+	db_close(&db);
+	return rc == MB_OK ? 0 : fail(rc, &e);
 }
 
 /* ---- ping, sequences ---------------------------------------------------- */
 
 static int with_api(struct options *o,
 		    enum mb_rc (*fn)(struct options *, struct meisa *,
-				     sqlite3 *, struct err *))
+				     struct err *))
 {
 	struct buf key = BUF_INIT;
 	struct err e = ERR_INIT;
 	struct meisa m;
 	struct meisa_opts mo;
-	sqlite3 *mem = NULL;
 	enum mb_rc rc;
 
 	memset(&m, 0, sizeof(m));
 	rc = read_key(o, &key, &e);
 	if (rc == MB_OK) {
-		sqlite3_open(":memory:", &mem);
 		fill_api_opts(o, &key, &mo);
-		rc = meisa_open(&m, &mo, mem, &e);
+		rc = meisa_open(&m, &mo, &e);
 		if (rc == MB_OK)
-			rc = fn(o, &m, mem, &e);
+			rc = fn(o, &m, &e);
 		meisa_close(&m);
-		sqlite3_close(mem);
 	}
 	if (key.data)
 		memset(key.data, 0, key.len);
@@ -1150,8 +1150,37 @@ static int with_api(struct options *o,
 	return rc == MB_OK ? 0 : fail(rc, &e);
 }
 
-static enum mb_rc ping(struct options *o, struct meisa *m, sqlite3 *mem,
-		       struct err *e)
+/*
+ * ping --json: every text in it is escaped, the server's (environment,
+ * scopes) above all: a quote or a newline in an answer must not make the
+ * line something else than the one object it is.
+ */
+static enum mb_rc print_ping_json(const struct meisa_key_info *ki,
+				  const char *url)
+{
+	struct buf out = BUF_INIT;
+	enum mb_rc rc;
+
+	rc = buf_addstr(&out, "{\"environment\":");
+	if (rc == MB_OK)
+		rc = json_add_string(&out, ki->environment,
+				     strlen(ki->environment));
+	if (rc == MB_OK)
+		rc = buf_addstr(&out, ",\"scopes\":");
+	if (rc == MB_OK)
+		rc = json_add_string(&out, buf_str(&ki->scopes),
+				     ki->scopes.len);
+	if (rc == MB_OK)
+		rc = buf_addstr(&out, ",\"base_url\":");
+	if (rc == MB_OK)
+		rc = json_add_string(&out, url, strlen(url));
+	if (rc == MB_OK)
+		printf("%s}\n", out.data);
+	buf_release(&out);
+	return rc;
+}
+
+static enum mb_rc ping(struct options *o, struct meisa *m, struct err *e)
 {
 	struct meisa_key_info ki;
 	const char *need[] = { "contacts:read", "contacts:write",
@@ -1163,9 +1192,9 @@ static enum mb_rc ping(struct options *o, struct meisa *m, sqlite3 *mem,
 	buf_init(&ki.scopes, BUF_MAX_DEFAULT);
 	rc = meisa_ping(m, &ki, e);
 	if (rc == MB_OK && o->json) {
-		printf("{\"environment\":\"%s\",\"scopes\":\"%s\","
-		       "\"base_url\":\"%s\"}\n", ki.environment,
-		       buf_str(&ki.scopes), url);
+		if (print_ping_json(&ki, url) != MB_OK)
+			rc = err_set(e, MB_ETOOBIG, "the key's scopes are too"
+				     " long to print");
 	} else if (rc == MB_OK) {
 		printf("ok: %s key at %s\nscopes: %s\n", ki.environment,
 		       url, ki.scopes.len ? ki.scopes.data : "(none)");
@@ -1192,25 +1221,27 @@ static int cmd_ping(struct options *o)
 }
 
 static enum mb_rc sequences(struct options *o, struct meisa *m,
-			    sqlite3 *mem, struct err *e)
+			    struct err *e)
 {
+	struct meisa_sequence_list seqs = MEISA_SEQUENCE_LIST_INIT;
 	struct buf list = BUF_INIT;
-	sqlite3_stmt *s = NULL;
 	enum mb_rc rc;
+	size_t i;
 
 	rc = meisa_sequences(m, o->search, &list, e);
 	if (rc == MB_OK && o->json) {
 		printf("%s\n", list.data);
-	} else if (rc == MB_OK && sqlite3_prepare_v2(mem, "SELECT printf("
-		   "'%-32s %-8s %s', json_extract(value, '$.slug'),"
-		   " json_extract(value, '$.status'), json_extract(value,"
-		   " '$.name')) FROM json_each(?)", -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, list.data, -1, SQLITE_STATIC);
-		printf("%-32s %-8s %s\n", "slug", "status", "name");
-		while (sqlite3_step(s) == SQLITE_ROW)
-			printf("%s\n", sqlite3_column_text(s, 0));
+		goto out;
 	}
-	sqlite3_finalize(s);
+	if (rc == MB_OK)
+		rc = meisa_sequence_list(m, buf_str(&list), &seqs, e);
+	if (rc == MB_OK)
+		printf("%-32s %-8s %s\n", "slug", "status", "name");
+	for (i = 0; rc == MB_OK && i < seqs.count; i++)
+		printf("%-32s %-8s %s\n", seqs.items[i].slug,
+		       seqs.items[i].status, seqs.items[i].name);
+out:
+	meisa_sequence_list_release(&seqs);
 	buf_release(&list);
 	return rc;
 }
@@ -1351,7 +1382,7 @@ static int cmd_help(struct options *o)
 	c = find_command(o->args[0]);
 	if (!c) {
 		error("unknown command '%s'", o->args[0]);
-		return 64;
+		return mb_exit_code(MB_EUSAGE);
 	}
 	fputs(c->usage, stdout);
 	return 0;
@@ -1361,7 +1392,7 @@ static void print_version(void)
 {
 	printf("meisa-bulk %s\n", MB_VERSION);
 	printf("libcurl %s, SQLite %s, zlib %s, libcsv %d.%d.%d, libzip %s\n",
-	       http_curl_version(), sqlite3_libversion(), zlibVersion(),
+	       http_curl_version(), db_sqlite_version(), zlibVersion(),
 	       CSV_MAJOR, CSV_MINOR, CSV_RELEASE, zip_libzip_version());
 }
 
@@ -1615,7 +1646,7 @@ static int parse_options(const struct cmd *cmd, int argc, char **argv,
 			}
 			fprintf(stderr, "%s: see 'meisa-bulk help %s'\n",
 				progname, cmd->name);
-			return 64;
+			return mb_exit_code(MB_EUSAGE);
 		}
 		if (c == 'h') {
 			show_help = 1;
@@ -1630,17 +1661,17 @@ static int parse_options(const struct cmd *cmd, int argc, char **argv,
 			      argv[optind - 1], cmd->name);
 			fprintf(stderr, "%s: see 'meisa-bulk help %s'\n",
 				progname, cmd->name);
-			return 64;
+			return mb_exit_code(MB_EUSAGE);
 		}
 		if (c == LO_KEYFILE && !key_file_spelt_out(argc, argv)) {
 			error("the API key is never a command-line argument"
 			      " (it would show in ps and shell history): set"
 			      " MEISA_API_KEY, or give --api-key-file FILE in"
 			      " full");
-			return 64;
+			return mb_exit_code(MB_EUSAGE);
 		}
 		if (take_option(o, c, optarg) != 0)
-			return 64;
+			return mb_exit_code(MB_EUSAGE);
 	}
 	if (show_help) {
 		fputs(cmd->usage, stdout);
@@ -1658,13 +1689,13 @@ static int check_arguments(const struct cmd *cmd, const struct options *o)
 	if (wants_files && !o->nargs) {
 		error("'%s' needs at least one input file", cmd->name);
 		fputs(cmd->usage, stderr);
-		return 64;
+		return mb_exit_code(MB_EUSAGE);
 	}
 	if (!wants_files && cmd->fn != cmd_export && cmd->fn != cmd_help &&
 	    o->nargs) {
 		error("'%s' takes no arguments ('%s' given)", cmd->name,
 		      o->args[0]);
-		return 64;
+		return mb_exit_code(MB_EUSAGE);
 	}
 	if (o->rate) {
 		struct ratelimit rl = RATELIMIT_INIT;
@@ -1672,7 +1703,7 @@ static int check_arguments(const struct cmd *cmd, const struct options *o)
 
 		if (ratelimit_parse(&rl, o->rate, &e) != MB_OK) {
 			error("%s", e.msg);
-			return 64;
+			return mb_exit_code(MB_EUSAGE);
 		}
 		ratelimit_release(&rl);
 	}
@@ -1698,7 +1729,7 @@ static int close_stdout(int status)
 		return status;
 	error("cannot write to standard output: %s",
 	      strerror(saved ? saved : EIO));
-	return 74;
+	return mb_exit_code(MB_EIO);
 }
 
 int main(int argc, char **argv)
@@ -1711,14 +1742,14 @@ int main(int argc, char **argv)
 	o.db_path = "meisa-bulk.db";
 	if (db_global_init() != MB_OK) {
 		error("cannot initialise SQLite");
-		return 70;
+		return mb_exit_code(MB_EINTERNAL);
 	}
 	stderr_tty = isatty(STDERR_FILENO);
 	saved_argc = argc;
 	saved_argv = argv;
 	if (argc < 2) {
 		print_overview(stderr);
-		return 64;
+		return mb_exit_code(MB_EUSAGE);
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		print_version();
@@ -1737,7 +1768,7 @@ int main(int argc, char **argv)
 			if (distance(argv[1], commands[i].name) <= 2)
 				fprintf(stderr, "%s: did you mean '%s'?\n",
 					progname, commands[i].name);
-		return 64;
+		return mb_exit_code(MB_EUSAGE);
 	}
 	status = parse_options(cmd, argc - 1, argv + 1, &o);
 	if (!status)

@@ -356,14 +356,11 @@ static void run_meisa(enum mode mode)
 	struct meisa_key_info info;
 	struct buf out = BUF_INIT;
 	struct err e = ERR_INIT;
-	sqlite3 *json = NULL;
 	enum mb_rc rc;
 
 	api_opts(&o);
-	if (sqlite3_open(":memory:", &json) != SQLITE_OK)
-		die("sqlite3_open", NULL);
 	buf_init(&info.scopes, BUF_MAX_DEFAULT);
-	rc = meisa_open(&m, &o, json, &e);
+	rc = meisa_open(&m, &o, &e);
 	if (rc != MB_OK)
 		die("meisa_open", &e);
 	switch (mode) {
@@ -383,7 +380,6 @@ static void run_meisa(enum mode mode)
 	meisa_close(&m);
 	buf_release(&info.scopes);
 	buf_release(&out);
-	sqlite3_close(json);
 }
 
 static void write_all(const char *path, const void *p, size_t n)

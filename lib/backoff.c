@@ -1,8 +1,10 @@
 /*
  * backoff: capped exponential backoff with full jitter, on a caller-owned
- * splitmix64 random state.
+ * splitmix64 random state (rng.h).
  */
 #include "backoff.h"
+
+#include "rng.h"
 
 void backoff_seed(uint64_t *rng_state, uint64_t seed)
 {
@@ -16,11 +18,7 @@ void backoff_seed(uint64_t *rng_state, uint64_t seed)
 
 uint64_t backoff_rng_next(uint64_t *rng_state)
 {
-	uint64_t z = (*rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	return rng_next(rng_state);
 }
 
 int64_t backoff_ceiling_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms)

@@ -18,13 +18,15 @@
 
 #include <stdint.h>
 
+#include "rng.h"
+
 /* Any value is a valid state; this one is just a fixed default seed. */
-#define BACKOFF_RNG_INIT UINT64_C(0x9e3779b97f4a7c15)
+#define BACKOFF_RNG_INIT RNG_INIT
 
 /* Set *rng_state from seed (any seed, including 0, gives a usable state). */
 void backoff_seed(uint64_t *rng_state, uint64_t seed);
 
-/* The next 64 random bits of the sequence (splitmix64). */
+/* The next 64 random bits of the sequence (rng_next: splitmix64). */
 uint64_t backoff_rng_next(uint64_t *rng_state);
 
 /*

@@ -30,3 +30,30 @@ int64_t clock_wall_to_mono(int64_t t_wall_ms, int64_t wall_now_ms,
 		return mono_now_ms;
 	return mono_now_ms - (wall_now_ms - t_wall_ms);
 }
+
+void clock_iso(int64_t wall_ms, char out[CLOCK_ISO_MAX])
+{
+	int64_t secs = wall_ms / 1000, ms = wall_ms % 1000;
+	time_t t;
+	struct tm tm;
+	size_t n;
+
+	if (ms < 0) {            /* before the epoch: floor, not truncate */
+		ms += 1000;
+		secs--;
+	}
+	t = (time_t)secs;
+	if (!gmtime_r(&t, &tm)) {
+		t = 0;
+		ms = 0;
+		gmtime_r(&t, &tm);
+	}
+	/* Digits by hand: snprintf cannot know the fields fit. */
+	n = strftime(out, CLOCK_ISO_MAX - 5, "%Y-%m-%dT%H:%M:%S", &tm);
+	out[n++] = '.';
+	out[n++] = (char)('0' + ms / 100);
+	out[n++] = (char)('0' + ms / 10 % 10);
+	out[n++] = (char)('0' + ms % 10);
+	out[n++] = 'Z';
+	out[n] = '\0';
+}

@@ -8,6 +8,9 @@
  * (clock_wall_ms), since they must mean something to the next process;
  * clock_wall_to_mono maps one back onto this process's monotonic clock.
  *
+ * clock_iso writes a wall-clock time as the staging file and Meisa write
+ * times: ISO 8601, UTC, milliseconds ("2026-12-02T16:26:55.123Z").
+ *
  * Library code that needs testable time takes now_ms as an argument (see
  * ratelimit.h, giveup.h) instead of reading a clock, so unit tests inject
  * hours of time in milliseconds without sleeping.
@@ -32,5 +35,15 @@ int64_t clock_wall_ms(void);
  */
 int64_t clock_wall_to_mono(int64_t t_wall_ms, int64_t wall_now_ms,
 			   int64_t mono_now_ms);
+
+/* Room for clock_iso's text, whatever the year, and its NUL. */
+#define CLOCK_ISO_MAX 32
+
+/*
+ * wall_ms (milliseconds since the Unix epoch, before it too) as
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ" into out.  A time gmtime cannot represent
+ * gives the epoch.  Never fails.
+ */
+void clock_iso(int64_t wall_ms, char out[CLOCK_ISO_MAX]);
 
 #endif

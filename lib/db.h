@@ -20,9 +20,12 @@
  *      pushes), contacts.gen/body_hash/acked_hash/acked_gen/acked_fields/
  *      cleared, inputs.gen, inputs.sha256 no longer unique (the same
  *      export may come back a later night)
- *   3  partial indexes for status's counts and for a chunk's members
+ *   3  partial indexes for counting: contacts_source_status,
+ *      contacts_unconfirmed and contacts_cleared (on gen, holding only the
+ *      contacts with that flag) and contacts_chunk (a chunk's members)
  *   4  a night writes only what changed: contacts.vanished and the seen
- *      table (below) instead of moving every contact's gen
+ *      table (below) instead of moving every contact's gen; the counting
+ *      indexes are on vanished
  *
  * Generations.  A generation is what one nightly dump is: the files staged
  * since the last push.  Staging opens a new generation when the latest one
@@ -55,9 +58,9 @@
  * `CASE WHEN vanished THEN gen ELSE latest END`.  Staging marks the
  * contacts of the previous generation that the new one did not see as
  * vanished at the end of each stage run (store_stage_vanish), in the last
- * file's transaction.
+ * file's transaction (in one of its own when that file was skipped).
  *
- * The canonical body hash (db_body_hash) is stored in the file
+ * The canonical body hash (bodyhash.h) is stored in the file
  * (contacts.body_hash, contacts.acked_hash), so it is part of the format:
  * changing it needs a schema version.
  *
@@ -74,6 +77,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bodyhash.h"
 #include "buf.h"
 #include "err.h"
 
@@ -135,17 +139,11 @@ enum mb_rc db_begin(struct db *db, struct err *e);
 enum mb_rc db_commit(struct db *db, struct err *e);
 void db_rollback(struct db *db);
 
-/*
- * The canonical hash of a JSON text: a 64-bit digest of what the value
- * means, not of how it is written.  Object members in any order, array
- * elements in any order (a body's only array is tag_names, a set), numbers
- * by decimal value (480, 480.0, 480.00 and 4.8e2 are one number; -0 is 0),
- * strings by their characters (escapes resolved, so "\u00e9" is "\xc3\xa9"),
- * whitespace ignored.  A text that is not JSON hashes as its bytes.  Never
- * fails; p need not be NUL-terminated.  The connection also offers it to SQL
- * as mb_body_hash(text).
- */
-int64_t db_body_hash(const char *p, size_t n);
+/* The former name of bodyhash_of, for the callers not yet moved to it. */
+static inline int64_t db_body_hash(const char *p, size_t n)
+{
+	return bodyhash_of(p, n);
+}
 
 /*
  * The latest generation: *id (0 when nothing was staged yet) and *pushed
@@ -155,20 +153,9 @@ int64_t db_body_hash(const char *p, size_t n);
 enum mb_rc db_gen_latest(struct db *db, int64_t *id, int *pushed,
 			 struct err *e);
 
-/* Current time as ISO 8601 UTC with milliseconds, into out (>= 25 bytes). */
+/* Now as clock_iso writes it, into out (>= 25 bytes); now in wall ms. */
 void db_now_iso(char *out, size_t size);
 int64_t db_now_ms(void);
-
-/*
- * Run history: a row per command run (kind: stage, push, import) with its
- * command line (never a secret: the key is not an argument), times, exit
- * status and a JSON summary; inputs.run_id links the files it staged.
- */
-enum mb_rc db_run_begin(struct db *db, const char *kind, const char *args,
-			int64_t *id, struct err *e);
-/* Record the end of run id; errors are ignored (the run is over). */
-void db_run_end(struct db *db, int64_t id, int exit_status,
-		const char *summary_json);
 
 /*
  * Process-wide SQLite settings for meisa-bulk, before any other SQLite
@@ -177,5 +164,8 @@ void db_run_end(struct db *db, int64_t id, int exit_status,
  * allocation).  Returns MB_EINTERNAL when SQLite was already in use.
  */
 enum mb_rc db_global_init(void);
+
+/* The SQLite library's version ("3.45.1"), for --version. */
+const char *db_sqlite_version(void);
 
 #endif

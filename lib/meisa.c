@@ -12,21 +12,39 @@
 
 #include "backoff.h"
 #include "clock.h"
+#include "json.h"
+#include "xalloc.h"
 
 static int64_t opt_or(int64_t value, int64_t fallback)
 {
 	return value > 0 ? value : fallback;
 }
 
+/*
+ * Answers are read with SQLite's JSON functions on a private in-memory
+ * connection: no caller's handle (the staging file's) runs our queries.
+ */
+static enum mb_rc open_json(struct meisa *m, struct err *e)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+
+	if (sqlite3_open_v2(":memory:", &m->json, flags, NULL) == SQLITE_OK)
+		return MB_OK;
+	err_set(e, MB_EINTERNAL, "cannot open SQLite to read answers: %s",
+		m->json ? sqlite3_errmsg(m->json) : "out of memory");
+	sqlite3_close(m->json);
+	m->json = NULL;
+	return MB_EINTERNAL;
+}
+
 enum mb_rc meisa_open(struct meisa *m, const struct meisa_opts *opts,
-		      sqlite3 *json, struct err *e)
+		      struct err *e)
 {
 	struct http_opts ho = HTTP_OPTS_INIT;
 	enum mb_rc rc;
 
 	memset(m, 0, sizeof(*m));
 	m->opts = *opts;
-	m->json = json;
 	m->rl = (struct ratelimit)RATELIMIT_INIT;
 	m->http = (struct http)HTTP_INIT;
 	backoff_seed(&m->rng, (uint64_t)clock_wall_ms());
@@ -34,6 +52,9 @@ enum mb_rc meisa_open(struct meisa *m, const struct meisa_opts *opts,
 	if (!opts->api_key || !*opts->api_key)
 		return err_set(e, MB_EAUTH, "no API key: set MEISA_API_KEY or"
 			       " use --api-key-file");
+	rc = open_json(m, e);
+	if (rc != MB_OK)
+		return rc;
 	rc = ratelimit_parse(&m->rl, opts->rate ? opts->rate : "60/m,1000/h",
 			     e);
 	if (rc != MB_OK)
@@ -50,6 +71,8 @@ void meisa_close(struct meisa *m)
 {
 	http_close(&m->http);
 	ratelimit_release(&m->rl);
+	sqlite3_close(m->json);
+	m->json = NULL;
 }
 
 int meisa_stopping(const struct meisa *m)
@@ -342,17 +365,23 @@ static enum mb_rc json_text(struct meisa *m, const char *sql,
 {
 	sqlite3_stmt *s = NULL;
 	enum mb_rc rc = MB_OK;
+	int step;
 
 	buf_reset(out);
 	if (sqlite3_prepare_v2(m->json, sql, -1, &s, NULL) != SQLITE_OK)
 		return err_set(e, MB_EINTERNAL, "cannot read answer: %s",
 			       sqlite3_errmsg(m->json));
 	sqlite3_bind_text(s, 1, buf_str(body), (int)body->len, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
 		const unsigned char *t = sqlite3_column_text(s, 0);
 
 		if (t)
 			rc = buf_addstr(out, (const char *)t);
+	} else if (step != SQLITE_DONE) {
+		/* Never "no value": an unread list would be read as empty. */
+		rc = err_set(e, MB_EINTERNAL, "cannot read answer: %s",
+			     sqlite3_errmsg(m->json));
 	}
 	sqlite3_finalize(s);
 	return rc;
@@ -579,5 +608,196 @@ enum mb_rc meisa_unsubscribed(struct meisa *m, struct buf *out,
 			       e);
 	buf_release(&problem);
 	http_request_free(req);
+	return rc;
+}
+
+/*
+ * Every row of a query over json (?1) with ncols text columns, cell by
+ * cell, appended to cells (a NULL cell as "").  A failed step is an
+ * error: a list cut short must not pass for the whole of it.
+ */
+static enum mb_rc json_rows(struct meisa *m, const char *sql,
+			    const char *json, int ncols,
+			    struct meisa_strings *cells, struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	size_t cap = cells->count;
+	int step, i;
+
+	if (sqlite3_prepare_v2(m->json, sql, -1, &s, NULL) != SQLITE_OK)
+		return err_set(e, MB_EINTERNAL, "cannot read answer: %s",
+			       sqlite3_errmsg(m->json));
+	sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cells->count + (size_t)ncols > cap) {
+			cap = cap ? cap * 2 : 64;
+			cells->items = xrealloc(cells->items,
+						cap * sizeof(char *));
+		}
+		for (i = 0; i < ncols; i++) {
+			const char *t = (const char *)
+				sqlite3_column_text(s, i);
+
+			cells->items[cells->count++] = xstrdup(t ? t : "");
+		}
+	}
+	sqlite3_finalize(s);
+	if (step != SQLITE_DONE)
+		return err_set(e, MB_EINTERNAL, "cannot read answer: %s",
+			       sqlite3_errmsg(m->json));
+	return MB_OK;
+}
+
+void meisa_strings_release(struct meisa_strings *list)
+{
+	while (list->count)
+		free(list->items[--list->count]);
+	free(list->items);
+	list->items = NULL;
+}
+
+enum mb_rc meisa_unsubscribed_emails(struct meisa *m, const char *json,
+				     struct meisa_strings *out,
+				     struct err *e)
+{
+	struct meisa_strings got = MEISA_STRINGS_INIT;
+	enum mb_rc rc;
+
+	rc = json_rows(m, "SELECT value FROM json_each(?1, '$.emails')"
+		       " WHERE json_valid(?1) ORDER BY 1", json, 1, &got, e);
+	if (rc == MB_OK) {
+		meisa_strings_release(out);
+		*out = got;
+	} else {
+		meisa_strings_release(&got);
+	}
+	return rc;
+}
+
+void meisa_sequence_list_release(struct meisa_sequence_list *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->count; i++) {
+		free(list->items[i].slug);
+		free(list->items[i].name);
+		free(list->items[i].status);
+	}
+	free(list->items);
+	list->items = NULL;
+	list->count = 0;
+}
+
+enum mb_rc meisa_sequence_list(struct meisa *m, const char *json,
+			       struct meisa_sequence_list *list,
+			       struct err *e)
+{
+	struct meisa_strings cells = MEISA_STRINGS_INIT;
+	enum mb_rc rc;
+	size_t i, n;
+
+	rc = json_rows(m, "SELECT json_extract(value, '$.slug'),"
+		       " json_extract(value, '$.name'), json_extract(value,"
+		       " '$.status') FROM json_each(?1)", json, 3, &cells, e);
+	if (rc != MB_OK) {
+		meisa_strings_release(&cells);
+		return rc;
+	}
+	meisa_sequence_list_release(list);
+	n = cells.count / 3;
+	list->items = n ? xcalloc(n, sizeof(*list->items)) : NULL;
+	/* The strings change hands: the list frees them now. */
+	for (i = 0; i < n; i++) {
+		list->items[i].slug = cells.items[3 * i];
+		list->items[i].name = cells.items[3 * i + 1];
+		list->items[i].status = cells.items[3 * i + 2];
+	}
+	list->count = n;
+	free(cells.items);
+	return MB_OK;
+}
+
+/* ---- what push's parallel loop needs, without reaching inside -------- */
+
+
+enum mb_rc meisa_submit(struct meisa *m, struct http_request *req,
+			struct err *e)
+{
+	meisa_sent(m);
+	return http_submit(&m->http, req, e);
+}
+
+enum mb_rc meisa_wait(struct meisa *m, int timeout_ms, struct err *e)
+{
+	return http_wait(&m->http, timeout_ms, e);
+}
+
+struct http_request *meisa_next_done(struct meisa *m)
+{
+	return http_next_done(&m->http);
+}
+
+size_t meisa_in_flight(const struct meisa *m)
+{
+	return http_in_flight(&m->http);
+}
+
+void meisa_counters(const struct meisa *m, struct meisa_counters *c)
+{
+	c->requests = m->requests;
+	c->retries = m->retries;
+	c->throttled = m->throttled;
+}
+
+uint64_t meisa_requests(const struct meisa *m)
+{
+	return m->requests;
+}
+
+int64_t meisa_limit_wait_ms(const struct meisa *m, int64_t now_ms)
+{
+	return ratelimit_wait_ms(&m->rl, now_ms);
+}
+
+int meisa_limited(const struct meisa *m)
+{
+	return m->rl.nwindows != 0;
+}
+
+int64_t meisa_estimate_ms(const struct meisa *m, uint64_t n, int64_t now_ms)
+{
+	return ratelimit_estimate_ms(&m->rl, n, now_ms);
+}
+
+int64_t meisa_horizon_ms(const struct meisa *m)
+{
+	return ratelimit_horizon_ms(&m->rl);
+}
+
+void meisa_replay_send(struct meisa *m, int64_t t_ms)
+{
+	ratelimit_record(&m->rl, t_ms);
+}
+
+enum mb_rc meisa_sequence_status(struct meisa *m, const struct buf *list,
+				 const char *slug, struct buf *status,
+				 struct err *e)
+{
+	struct buf both = BUF_INIT;
+	enum mb_rc rc;
+
+	/* One JSON text holds both, as json_text reads one argument. */
+	rc = buf_addstr(&both, "{\"slug\": ");
+	if (rc == MB_OK)
+		rc = json_add_string(&both, slug, strlen(slug));
+	if (rc == MB_OK)
+		rc = buf_printf(&both, ", \"list\": %s}", buf_str(list));
+	if (rc == MB_OK)
+		rc = json_text(m, "SELECT coalesce(json_extract(value,"
+			       " '$.status'), 'active') FROM json_each(?1,"
+			       " '$.list') WHERE json_extract(value, '$.slug')"
+			       " = json_extract(?1, '$.slug')", &both, status,
+			       e);
+	buf_release(&both);
 	return rc;
 }

@@ -12,7 +12,8 @@
  * giveup.h, one struct giveup for the whole run, ends a run that gets
  * nothing but errors with MB_EUNAVAILABLE naming the last error.  Times are
  * CLOCK_MONOTONIC (clock.h).  Answers are read with SQLite's JSON functions
- * on a connection the caller lends.
+ * on a private in-memory connection meisa_open opens and meisa_close
+ * closes; meisa never touches a caller's SQLite handle.
  *
  * Every request sent is counted and reported through on_send, so the caller
  * can persist send times (the hour window survives restarts).
@@ -70,11 +71,17 @@ enum meisa_verdict {
 	MEISA_TLS,               /* certificate not verified: stop, no retry */
 };
 
+/*
+ * Defined here only so that a caller can hold one on its stack or inside
+ * its own struct (cmd/, struct push): its members belong to meisa.c, and
+ * every other file goes through the functions below.
+ */
 struct meisa {
 	struct meisa_opts opts;
 	struct http http;
 	struct ratelimit rl;
-	sqlite3 *json;           /* borrowed, for reading answers */
+	sqlite3 *json;           /* owned: a private in-memory connection for
+				    reading answers (meisa_open opens it) */
 	uint64_t requests;       /* sent by this process */
 	uint64_t retries;        /* re-sends after 5xx/transport errors */
 	uint64_t throttled;      /* 429 answers */
@@ -88,8 +95,14 @@ struct meisa_key_info {
 	struct buf scopes;       /* comma-separated, as Meisa listed them */
 };
 
+/*
+ * Set m up for a run with opts (copied; the strings and pointers in it are
+ * borrowed for m's life).  MB_EAUTH without a key, MB_EUSAGE for a bad
+ * rate, MB_EINTERNAL when SQLite cannot open the connection that reads
+ * answers.  meisa_close is needed whatever it returns.
+ */
 enum mb_rc meisa_open(struct meisa *m, const struct meisa_opts *opts,
-		      sqlite3 *json, struct err *e);
+		      struct err *e);
 void meisa_close(struct meisa *m);
 
 int meisa_stopping(const struct meisa *m);
@@ -190,5 +203,113 @@ enum mb_rc meisa_answer_error(const struct http_request *req, enum mb_rc rc,
 /* A copy of the answer's text for storing (shortened, one line). */
 void meisa_answer_text(const struct http_request *req, char *out,
 		       size_t size);
+
+/* One sequence of a list; a member Meisa did not send is "". */
+struct meisa_sequence {
+	char *slug;
+	char *name;
+	char *status;
+};
+
+/* The sequences meisa_sequence_list read; the list owns every string. */
+struct meisa_sequence_list {
+	struct meisa_sequence *items;
+	size_t count;
+};
+
+#define MEISA_SEQUENCE_LIST_INIT { NULL, 0 }
+
+/*
+ * The array meisa_sequences wrote (json, borrowed) as structs into list,
+ * replacing what it held: for a caller that prints them.  MB_EINTERNAL
+ * when SQLite fails reading it.
+ */
+MB_MUST_USE enum mb_rc meisa_sequence_list(struct meisa *m, const char *json,
+					   struct meisa_sequence_list *list,
+					   struct err *e);
+
+/* Free what list holds and leave it empty; safe on the _INIT value. */
+void meisa_sequence_list_release(struct meisa_sequence_list *list);
+
+/* A list of strings; it owns them. */
+struct meisa_strings {
+	char **items;
+	size_t count;
+};
+
+#define MEISA_STRINGS_INIT { NULL, 0 }
+
+/*
+ * The addresses of an object meisa_unsubscribed wrote (json, borrowed),
+ * sorted, into out, replacing what it held.  MB_EINTERNAL when SQLite
+ * fails reading it.
+ */
+MB_MUST_USE enum mb_rc meisa_unsubscribed_emails(struct meisa *m,
+						 const char *json,
+						 struct meisa_strings *out,
+						 struct err *e);
+
+/* Free what list holds and leave it empty; safe on the _INIT value. */
+void meisa_strings_release(struct meisa_strings *list);
+
+/*
+ * The parallel path, for push's upsert loop: meisa owns the transport and
+ * the limiter, push decides what to send and when.
+ */
+
+/*
+ * Count req as sent (meisa_sent: limiter, counters, on_send) and hand it
+ * to the transport.  req is taken on MB_OK and comes back, answered, from
+ * meisa_next_done; on an error it stays the caller's to free.
+ */
+MB_MUST_USE enum mb_rc meisa_submit(struct meisa *m, struct http_request *req,
+				    struct err *e);
+
+/* Run the transfers for up to timeout_ms, or until one finishes. */
+MB_MUST_USE enum mb_rc meisa_wait(struct meisa *m, int timeout_ms,
+				  struct err *e);
+
+/* A finished request (the caller's to free), or NULL when none is. */
+struct http_request *meisa_next_done(struct meisa *m);
+
+/* Requests submitted and not yet returned by meisa_next_done. */
+size_t meisa_in_flight(const struct meisa *m);
+
+/* What this process sent, re-sent and was throttled on so far. */
+struct meisa_counters {
+	uint64_t requests, retries, throttled;
+};
+
+void meisa_counters(const struct meisa *m, struct meisa_counters *c);
+uint64_t meisa_requests(const struct meisa *m);
+
+/* How long the limiter holds the next send back from now_ms (0: go). */
+int64_t meisa_limit_wait_ms(const struct meisa *m, int64_t now_ms);
+
+/* 1 when --rate set windows (0: "none", no time estimate possible). */
+int meisa_limited(const struct meisa *m);
+
+/* How long n more sends take from now_ms under the windows (ratelimit.h). */
+int64_t meisa_estimate_ms(const struct meisa *m, uint64_t n, int64_t now_ms);
+
+/* How far back stored send times matter (ratelimit_horizon_ms; 0: none). */
+int64_t meisa_horizon_ms(const struct meisa *m);
+
+/*
+ * A send of an earlier run at t_ms (monotonic), replayed into the limiter
+ * so its windows know it; not counted as a request of this process.
+ */
+void meisa_replay_send(struct meisa *m, int64_t t_ms);
+
+/*
+ * The status of sequence slug in list (a meisa_sequences array) into
+ * status, replacing it ("active" when Meisa gave none); status is left
+ * empty when the list has no such slug.  Arguments borrowed.
+ */
+MB_MUST_USE enum mb_rc meisa_sequence_status(struct meisa *m,
+					     const struct buf *list,
+					     const char *slug,
+					     struct buf *status,
+					     struct err *e);
 
 #endif

@@ -57,6 +57,7 @@
 #include "db.h"
 #include "err.h"
 #include "meisa.h"
+#include "store_sends.h"
 
 #define PUSH_BATCH 64
 #define PUSH_BATCH_MS 250
@@ -110,6 +111,7 @@ struct push {
 	struct db *db;
 	struct push_opts opts;
 	struct meisa api;
+	struct store_sends send_times;   /* the staging file's */
 	int64_t *sends;          /* send times not yet written */
 	size_t nsends, sends_cap;
 	size_t covered;          /* of those, sends that used a reserved slot */

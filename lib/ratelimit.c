@@ -9,12 +9,11 @@
  */
 #include "ratelimit.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "ratespec.h"
 #include "xalloc.h"
 
 /* Pause after a 429 with nothing to go by (no windows, no Retry-After). */
@@ -35,96 +34,26 @@ static int64_t margin_for_span(int64_t span_ms)
 	return margin > 250 ? 250 : margin;
 }
 
-static int64_t span_for_unit(char unit)
-{
-	switch (unit) {
-	case 's': case 'S': return 1000;
-	case 'm': case 'M': return 60 * 1000;
-	case 'h': case 'H': return 60 * 60 * 1000;
-	}
-	return 0;
-}
-
-static const char *skip_space(const char *p, const char *end)
-{
-	while (p < end && isspace((unsigned char)*p))
-		p++;
-	return p;
-}
-
-/* Parse one "N/u" token in [p, end) into w; MB_EUSAGE with a message. */
-static enum mb_rc parse_window(struct ratelimit_window *w, const char *spec,
-			       const char *p, const char *end, struct err *e)
-{
-	const char *start = skip_space(p, end);
-	const char *q = start;
-	uint64_t n = 0;
-	int digits = 0;
-
-	while (end > start && isspace((unsigned char)end[-1]))
-		end--;
-	if (start == end)
-		return err_set(e, MB_EUSAGE,
-			       "invalid rate '%s': empty window", spec);
-	for (; q < end && isdigit((unsigned char)*q); q++, digits++)
-		if ((n = n * 10 + (uint64_t)(*q - '0')) > RATELIMIT_LIMIT_MAX)
-			n = RATELIMIT_LIMIT_MAX + 1; /* keep it from wrapping */
-	q = skip_space(q, end);
-	if (!digits || q >= end || *q != '/')
-		goto bad;
-	q = skip_space(q + 1, end);
-	if (q >= end || !span_for_unit(*q) || skip_space(q + 1, end) != end)
-		goto bad;
-	if (n < 1 || n > RATELIMIT_LIMIT_MAX)
-		return err_set(e, MB_EUSAGE, "invalid rate '%s': '%.*s' must "
-			       "allow between 1 and %u requests", spec,
-			       (int)(end - start), start, RATELIMIT_LIMIT_MAX);
-	w->limit = (uint32_t)n;
-	w->span_ms = span_for_unit(*q);
-	w->margin_ms = margin_for_span(w->span_ms);
-	return MB_OK;
-bad:
-	return err_set(e, MB_EUSAGE, "invalid rate '%s': '%.*s' is not N/s, "
-		       "N/m or N/h", spec, (int)(end - start), start);
-}
-
 enum mb_rc ratelimit_parse(struct ratelimit *rl, const char *spec,
 			   struct err *e)
 {
 	struct ratelimit parsed = RATELIMIT_INIT;
-	const char *p = spec, *comma, *end;
+	struct ratespec rs;
 	size_t i;
 
-	if (!spec)
-		return err_set(e, MB_EUSAGE, "missing rate");
-	end = spec + strlen(spec);
-	p = skip_space(spec, end);
-	if (p == end)
-		return err_set(e, MB_EUSAGE, "invalid rate '%s': expected "
-			       "'none' or windows such as 60/m,1000/h", spec);
-	if (end - p >= 4 && !strncasecmp(p, "none", 4) &&
-	    skip_space(p + 4, end) == end) {
-		*rl = parsed;
-		return MB_OK;
+	if (ratespec_parse(&rs, spec, RATESPEC_LOOSE, e) != MB_OK)
+		return MB_EUSAGE;
+	for (i = 0; i < rs.nwindows; i++) {
+		parsed.windows[i].limit = rs.windows[i].limit;
+		parsed.windows[i].span_ms = rs.windows[i].span_ms;
+		parsed.windows[i].margin_ms =
+			margin_for_span(rs.windows[i].span_ms);
+		if (rs.windows[i].limit > parsed.cap)
+			parsed.cap = rs.windows[i].limit;
 	}
-	for (;;) {
-		comma = memchr(p, ',', (size_t)(end - p));
-		if (parsed.nwindows == RATELIMIT_MAX_WINDOWS)
-			return err_set(e, MB_EUSAGE, "invalid rate '%s': more "
-				       "than %d windows", spec,
-				       RATELIMIT_MAX_WINDOWS);
-		if (parse_window(&parsed.windows[parsed.nwindows], spec, p,
-				 comma ? comma : end, e) != MB_OK)
-			return MB_EUSAGE;
-		parsed.nwindows++;
-		if (!comma)
-			break;
-		p = comma + 1;
-	}
-	for (i = 0; i < parsed.nwindows; i++)
-		if (parsed.windows[i].limit > parsed.cap)
-			parsed.cap = parsed.windows[i].limit;
-	parsed.times = xcalloc(parsed.cap, sizeof(*parsed.times));
+	parsed.nwindows = rs.nwindows;
+	if (parsed.cap)
+		parsed.times = xcalloc(parsed.cap, sizeof(*parsed.times));
 	*rl = parsed;
 	return MB_OK;
 }

@@ -2,9 +2,10 @@
  * ratelimit: client-side pacing under every window of a --rate spec.
  *
  * A spec is "none" or comma-separated windows "N/s", "N/m", "N/h" (e.g.
- * Meisa's default "60/m,1000/h").  The limiter keeps the send times inside
- * the longest window (a ring) and answers, before each send, how long to wait
- * so that no window is exceeded.  It never reads the clock itself: every call
+ * Meisa's default "60/m,1000/h"), as ratespec.h parses it (RATESPEC_LOOSE).
+ * The limiter keeps the send times inside the longest window (a ring) and
+ * answers, before each send, how long to wait so that no window is
+ * exceeded.  It never reads the clock itself: every call
  * takes now_ms, so unit tests drive time.  A 429 pauses sending until its
  * Retry-After (or until the window frees) and lowers the pace; successes bring
  * it back to the configured rate.  The caller's clock should be monotonic
@@ -31,10 +32,11 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "ratespec.h"
 
-#define RATELIMIT_MAX_WINDOWS 4
+#define RATELIMIT_MAX_WINDOWS RATESPEC_MAX_WINDOWS
 /* Largest N accepted in a window (the ring holds N send times). */
-#define RATELIMIT_LIMIT_MAX 1000000u
+#define RATELIMIT_LIMIT_MAX RATESPEC_LIMIT_MAX
 /* Lowest pace 429s can push the limiter to. */
 #define RATELIMIT_PACE_MIN 0.1
 
@@ -57,8 +59,9 @@ struct ratelimit {
 #define RATELIMIT_INIT { { { 0, 0, 0 } }, 0, NULL, 0, 0, 0, 0, 1.0, 0 }
 
 /*
- * Parse spec into rl (after ratelimit_release).  MB_EUSAGE on a bad spec,
- * with a message quoting it; rl is then left released.
+ * Parse spec into rl (after ratelimit_release), each window with its
+ * margin.  MB_EUSAGE on a bad spec, with ratespec's message quoting it; rl
+ * is then left released.
  */
 enum mb_rc ratelimit_parse(struct ratelimit *rl, const char *spec,
 			   struct err *e);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "json.h"
 #include "sandbox_validate.h"
 
@@ -97,16 +98,7 @@ void sandbox_iso_time(double t, char out[32])
 {
 	time_t secs = (time_t)t;
 	unsigned ms = (unsigned)((t - (double)secs) * 1000.0) % 1000;
-	struct tm tm;
-	size_t n;
 
-	gmtime_r(&secs, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	out[n++] = '.';
-	out[n++] = (char)('0' + ms / 100);
-	out[n++] = (char)('0' + ms / 10 % 10);
-	out[n++] = (char)('0' + ms % 10);
-	out[n++] = 'Z';
-	out[n] = '\0';
+	clock_iso((int64_t)secs * 1000 + ms, out);
 }
 

@@ -3,98 +3,27 @@
  */
 #include "sandbox_rate.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ratespec.h"
 #include "xalloc.h"
-
-static int64_t unit_ms(char unit)
-{
-	switch (unit) {
-	case 's': return 1000;
-	case 'm': return 60 * 1000;
-	case 'h': return 3600 * 1000;
-	case 'd': return 24 * 3600 * 1000;
-	}
-	return 0;
-}
-
-/* Parse an unsigned decimal at *p, advancing it; -1 when there is none. */
-static long long parse_count(const char **p)
-{
-	char *end;
-	long long v;
-
-	if (!isdigit((unsigned char)**p))
-		return -1;
-	errno = 0;
-	v = strtoll(*p, &end, 10);
-	if (errno == ERANGE)
-		v = (long long)SANDBOX_RATE_MAX_LIMIT + 1;
-	*p = end;
-	return v;
-}
-
-/* One window "N/UNIT" or "N/KUNIT" spanning [p, end). */
-static enum mb_rc parse_window(struct sandbox_rate_window *w, const char *p,
-			       const char *end, struct err *e)
-{
-	const char *s = p;
-	long long limit, mult = 1;
-	int len = (int)(end - p);
-
-	limit = parse_count(&s);
-	if (limit < 0 || *s != '/')
-		goto bad;
-	s++;
-	if (isdigit((unsigned char)*s))
-		mult = parse_count(&s);
-	if (s + 1 != end || !unit_ms(*s) || mult < 1 || mult > 1000000)
-		goto bad;
-	if (limit < 1 || limit > (long long)SANDBOX_RATE_MAX_LIMIT)
-		return err_set(e, MB_EUSAGE,
-			       "rate window '%.*s': the limit must be between "
-			       "1 and %u", len, p, SANDBOX_RATE_MAX_LIMIT);
-	w->limit = (uint32_t)limit;
-	w->span_ms = mult * unit_ms(*s);
-	return MB_OK;
-bad:
-	return err_set(e, MB_EUSAGE, "bad rate window '%.*s' (expected N/s, "
-		       "N/m, N/h, N/d or N/Ks such as 5/2s)", len, p);
-}
 
 enum mb_rc sandbox_rate_parse(struct sandbox_rate *rate, const char *spec,
 			      struct err *e)
 {
-	const char *p = spec, *comma;
-	enum mb_rc rc;
+	struct ratespec rs;
+	size_t i;
 
 	memset(rate, 0, sizeof(*rate));
-	if (!strcmp(spec, "none"))
-		return MB_OK;
-	for (;;) {
-		comma = strchr(p, ',');
-		if (!comma)
-			comma = p + strlen(p);
-		if (rate->nwindows == SANDBOX_RATE_MAX_WINDOWS) {
-			rc = err_set(e, MB_EUSAGE, "rate spec '%s' has more "
-				     "than %d windows", spec,
-				     SANDBOX_RATE_MAX_WINDOWS);
-			goto fail;
-		}
-		rc = parse_window(&rate->windows[rate->nwindows], p, comma, e);
-		if (rc != MB_OK)
-			goto fail;
-		rate->nwindows++;
-		if (!*comma)
-			return MB_OK;
-		p = comma + 1;
+	if (ratespec_parse(&rs, spec, RATESPEC_SPANS, e) != MB_OK)
+		return MB_EUSAGE;
+	for (i = 0; i < rs.nwindows; i++) {
+		rate->windows[i].limit = rs.windows[i].limit;
+		rate->windows[i].span_ms = rs.windows[i].span_ms;
 	}
-fail:
-	memset(rate, 0, sizeof(*rate));
-	return rc;
+	rate->nwindows = rs.nwindows;
+	return MB_OK;
 }
 
 void sandbox_rate_log_init(struct sandbox_rate_log *log,

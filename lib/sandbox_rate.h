@@ -9,7 +9,8 @@
  *
  * A spec is "none" or comma-separated windows "N/UNIT" or "N/KUNIT", UNIT one
  * of s, m, h, d ("60/m,1000/h" is Meisa's default; "5/2s" allows 5 requests
- * in any 2 seconds).  Nothing here reads the clock: callers pass now_ms.
+ * in any 2 seconds): ratespec.h's grammar with RATESPEC_SPANS.  Nothing
+ * here reads the clock: callers pass now_ms.
  *
  *   struct sandbox_rate rate = SANDBOX_RATE_INIT;
  *   struct sandbox_rate_log log = SANDBOX_RATE_LOG_INIT;
@@ -25,9 +26,10 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "ratespec.h"
 
-#define SANDBOX_RATE_MAX_WINDOWS 4
-#define SANDBOX_RATE_MAX_LIMIT 1000000u
+#define SANDBOX_RATE_MAX_WINDOWS RATESPEC_MAX_WINDOWS
+#define SANDBOX_RATE_MAX_LIMIT RATESPEC_LIMIT_MAX
 #define SANDBOX_RATE_DEFAULT "60/m,1000/h"
 
 struct sandbox_rate_window {
@@ -43,10 +45,10 @@ struct sandbox_rate {
 #define SANDBOX_RATE_INIT { { { 0, 0 } }, 0 }
 
 /*
- * Parse spec into rate (overwritten, also on failure).  MB_EUSAGE with a
- * message naming the bad window on a malformed spec, a zero or too large
- * limit (over SANDBOX_RATE_MAX_LIMIT), or more than SANDBOX_RATE_MAX_WINDOWS
- * windows.
+ * Parse spec into rate (overwritten, also on failure).  MB_EUSAGE with
+ * ratespec's message, quoting the spec and the bad window, on a malformed
+ * spec, a zero or too large limit (over SANDBOX_RATE_MAX_LIMIT), or more
+ * than SANDBOX_RATE_MAX_WINDOWS windows.
  */
 enum mb_rc sandbox_rate_parse(struct sandbox_rate *rate, const char *spec,
 			      struct err *e);

@@ -9,21 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rng.h"
 #include "sandbox_api.h"
 #include "xalloc.h"
 
 uint64_t sandbox_rng_next(uint64_t *state)
 {
-	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
+	return rng_next(state);
 }
 
 double sandbox_rng_uniform(uint64_t *state)
 {
-	return (double)(sandbox_rng_next(state) >> 11) * 0x1.0p-53;
+	return rng_uniform(state);
 }
 
 enum sandbox_fault sandbox_fault_pick(double fail_rate, double drop_rate,

@@ -55,10 +55,10 @@ enum sandbox_fault {
 enum sandbox_fault sandbox_fault_pick(double fail_rate, double drop_rate,
 				      double lost_ack_rate, double u);
 
-/* splitmix64: the fault generator; reproducible for a given seed. */
+/* The fault generator (rng_next); reproducible for a given seed. */
 uint64_t sandbox_rng_next(uint64_t *state);
 
-/* A uniform double in [0, 1) from the generator. */
+/* A uniform double in [0, 1) from the generator (rng_uniform). */
 double sandbox_rng_uniform(uint64_t *state);
 
 #endif

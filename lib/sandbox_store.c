@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rng.h"
+
 /*
  * The schema.  Column comments are the contract the e2e tests rely on; new
  * columns go at the end of a table.  Timestamps in state tables are ISO 8601
@@ -166,13 +168,20 @@ static void sql_uuid4(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static void seed_uuid(struct sandbox_store *st)
 {
 	struct timespec ts;
+	uint64_t seed;
 
 	if (getrandom(st->uuid_state, sizeof(st->uuid_state), 0) !=
 	    (ssize_t)sizeof(st->uuid_state)) {
-		/* No entropy: identifiers need only be unique, not secret. */
+		/*
+		 * No entropy: identifiers need only be unique, not secret.
+		 * splitmix64 spreads the clock and pid over both words, as
+		 * xorshift128+'s authors advise for its seeding.
+		 */
 		clock_gettime(CLOCK_REALTIME, &ts);
-		st->uuid_state[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15u;
-		st->uuid_state[1] = (uint64_t)ts.tv_sec ^ (uint64_t)getpid();
+		seed = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		seed ^= (uint64_t)getpid() << 40;
+		st->uuid_state[0] = rng_next(&seed);
+		st->uuid_state[1] = rng_next(&seed);
 	}
 	if (!st->uuid_state[0] && !st->uuid_state[1])
 		st->uuid_state[0] = 1;

@@ -8,44 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The length of the longest well-formed UTF-8 prefix of p[0..n). */
-static size_t utf8_valid_len(const char *p, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)p;
-	const unsigned char *end = s + n, *start;
-	unsigned c, need, min, cp, i;
-
-	while (s < end) {
-		start = s;
-		c = *s++;
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1; min = 0x80; cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2; min = 0x800; cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3; min = 0x10000; cp = c & 0x07;
-		} else {
-			return (size_t)(start - (const unsigned char *)p);
-		}
-		if ((size_t)(end - s) < need)
-			return (size_t)(start - (const unsigned char *)p);
-		for (i = 0; i < need; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return (size_t)(start - (const unsigned char *)p);
-			cp = (cp << 6) | (s[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return (size_t)(start - (const unsigned char *)p);
-		s += need;
-	}
-	return n;
-}
+#include "utf8.h"
 
 int sandbox_utf8_ok(const char *p, size_t n)
 {
-	return utf8_valid_len(p, n) == n;
+	return utf8_valid(p, n, 0);
 }
 
 void sandbox_utf8_lossy(struct buf *out, const char *p, size_t n)
@@ -53,7 +20,7 @@ void sandbox_utf8_lossy(struct buf *out, const char *p, size_t n)
 	size_t ok;
 
 	for (;;) {
-		ok = utf8_valid_len(p, n);
+		ok = utf8_valid_len(p, n, 0);
 		buf_add(out, p, ok);
 		if (ok == n)
 			return;

@@ -18,7 +18,7 @@
  */
 int sandbox_email_ok(const char *p, size_t n);
 
-/* 1 when p[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
+/* 1 when p[0..n) is well-formed UTF-8 (utf8.h; NUL is a character). */
 int sandbox_utf8_ok(const char *p, size_t n);
 
 /* Append p[0..n) with each byte that is not UTF-8 replaced by U+FFFD. */

@@ -2,12 +2,11 @@
  * validate: the UTF-8 check run on every cell and the email check run on
  * every address.
  *
- * validate_utf8() is on the hot path of staging (every cell of every row),
- * so ASCII is skipped eight bytes at a time and only multi-byte sequences
- * take the careful path.  validate_email() runs once per row and favours
- * clear reasons over speed: it checks in the order a person would look at
- * a bad address (wrapping, quoting, stray characters, the @, then each
- * half) so the first problem found is the one reported.
+ * validate_utf8() is utf8.h's check with NUL refused, on the hot path of
+ * staging (every cell of every row).  validate_email() runs once per row
+ * and favours clear reasons over speed: it checks in the order a person
+ * would look at a bad address (wrapping, quoting, stray characters, the @,
+ * then each half) so the first problem found is the one reported.
  *
  * Then the address is normalised for identity (normalize_address): an
  * all-ASCII address, nearly every row, is only lower-cased in place; the
@@ -23,91 +22,16 @@
 #include <string.h>
 #include <uninorm.h>
 
+#include "utf8.h"
 #include "xalloc.h"
 
 #define EMAIL_MAX 254 /* RFC 5321 path limit minus the angle brackets */
 #define LOCAL_MAX 64
 #define LABEL_MAX 63
 
-#define ONES  UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-
-/*
- * First byte at or after s that is not plain ASCII (a NUL or a byte with
- * the high bit set), or end.  The word test is the classic "has a zero
- * byte" trick or'ed with the high bits: non-zero when any of the eight
- * bytes is NUL or >= 0x80.
- */
-static const unsigned char *skip_ascii(const unsigned char *s,
-				       const unsigned char *end)
-{
-	uint64_t v;
-
-	while (end - s >= 8) {
-		memcpy(&v, s, 8);
-		if (((v - ONES) & ~v & HIGHS) | (v & HIGHS))
-			break;
-		s += 8;
-	}
-	while (s < end && *s && *s < 0x80)
-		s++;
-	return s;
-}
-
-/*
- * Length of the well-formed UTF-8 sequence of two or more bytes at s
- * (n bytes available), or 0 when it is ill-formed.  The second-byte ranges
- * are those of Unicode's table 3-7: they refuse overlongs (C0, C1, E0 80..9F,
- * F0 80..8F), surrogates (ED A0..BF) and code points past U+10FFFF (F4 90..,
- * F5..FF).
- */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 int validate_utf8(const char *p, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)p;
-	const unsigned char *end = s + n;
-	size_t len;
-
-	while (s < end) {
-		s = skip_ascii(s, end);
-		if (s == end)
-			break;
-		if (*s == '\0')
-			return 0;
-		len = utf8_seq(s, (size_t)(end - s));
-		if (!len)
-			return 0;
-		s += len;
-	}
-	return 1;
+	return utf8_valid(p, n, UTF8_NO_NUL);
 }
 
 static int is_trim(unsigned char c)
@@ -232,7 +156,7 @@ static const char *scan_address(const unsigned char *s, size_t n,
 		}
 		if (s[i] < 0x80)
 			continue;
-		len = utf8_seq(s + i, n - i);
+		len = utf8_char_len((const char *)s + i, n - i);
 		if (!len)
 			return "invalid utf-8 in address";
 		reason = check_unicode(utf8_decode(s + i, len));
@@ -359,9 +283,15 @@ static const char *check_address(const unsigned char *s, size_t n)
 
 /* ---- normalisation for identity ---------------------------------------- */
 
+/* No NUL and no byte past 0x7f (an address is at most 254 bytes). */
 static int is_ascii(const unsigned char *s, size_t n)
 {
-	return skip_ascii(s, s + n) == s + n;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!s[i] || s[i] >= 0x80)
+			return 0;
+	return 1;
 }
 
 static void lower_ascii(char *p, size_t n)

@@ -166,9 +166,11 @@ fuzz-coverage: deps-ok fuzz-deps fuzz-corpus
 			$$(case $$t in \
 			fuzz_http) echo lib/http.c lib/meisa.c lib/push.c \
 				lib/ratelimit.c lib/backoff.c;; \
-			fuzz_rate) echo lib/ratelimit.c lib/backoff.c;; \
+			fuzz_rate) echo lib/ratelimit.c lib/ratespec.c \
+				lib/backoff.c lib/rng.c;; \
 			*) echo lib/source.c lib/csvread.c lib/mapping.c \
-				lib/presets.c lib/typing.c lib/validate.c \
-				lib/json.c lib/stage.c;; esac) \
+				lib/mapping_build.c lib/presets.c lib/typing.c \
+				lib/validate.c lib/utf8.c lib/json.c lib/stage.c \
+				lib/bodyhash.c;; esac) \
 			| sed 's|^$(CURDIR)/||'; \
 	done

@@ -120,23 +120,6 @@ Test(db, newer_schema_refused)
 	cr_assert(strstr(e.msg, "newer meisa-bulk") != NULL, "%s", e.msg);
 }
 
-Test(db, run_history)
-{
-	struct db db = DB_INIT;
-	struct err e = ERR_INIT;
-	int64_t id = 0, n = 0;
-
-	cr_assert_eq(db_open(&db, path, DB_CREATE, &e), MB_OK, "%s", e.msg);
-	cr_assert_eq(db_run_begin(&db, "stage", "meisa-bulk stage x.csv", &id,
-				  &e), MB_OK);
-	cr_assert_gt(id, 0);
-	db_run_end(&db, id, 65, "{\"a\":1}");
-	cr_assert_eq(db_int(&db, "SELECT exit_status FROM runs WHERE"
-			    " ended_at IS NOT NULL", &n, &e), MB_OK);
-	cr_assert_eq(n, 65);
-	db_close(&db);
-}
-
 /* ---- schema 1 -> 2 ------------------------------------------------------ */
 
 /*

@@ -57,19 +57,19 @@ Test(sandbox_rate, parse_valid)
 Test(sandbox_rate, parse_invalid)
 {
 	static const char *const cases[][2] = {
-		{ "", "bad rate window ''" },
-		{ "5", "bad rate window '5'" },
-		{ "5/x", "bad rate window '5/x'" },
-		{ "5/s,", "bad rate window ''" },
-		{ "/s", "bad rate window '/s'" },
-		{ "-5/s", "bad rate window '-5/s'" },
-		{ "5/s ", "bad rate window '5/s '" },
-		{ "5/0s", "bad rate window '5/0s'" },
+		{ "", "invalid rate '': expected 'none'" },
+		{ "5", "invalid rate '5': '5' is not N/s" },
+		{ "5/x", "'5/x' is not N/s, N/m, N/h, N/d or N/Ks" },
+		{ "5/s,", "invalid rate '5/s,': empty window" },
+		{ "/s", "'/s' is not" },
+		{ "-5/s", "'-5/s' is not" },
+		{ "5/s ", "'5/s ' is not" },
+		{ "5/0s", "'5/0s' is not" },
 		{ "0/s", "between 1 and 1000000" },
 		{ "1000001/s", "between 1 and 1000000" },
 		{ "99999999999999999999/s", "between 1 and" },
 		{ "1/s,1/s,1/s,1/s,1/s", "more than 4 windows" },
-		{ "NONE", "bad rate window 'NONE'" },
+		{ "NONE", "'NONE' is not" },
 	};
 	size_t i;
 

@@ -216,6 +216,26 @@ Test(hash, canonical_equivalence_table)
 	}
 }
 
+/* Brackets nested depth deep, a space after the first when spaced. */
+static void nested(char *out, size_t depth, int spaced)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < depth; i++) {
+		out[k++] = '[';
+		if (spaced && i == 0)
+			out[k++] = ' ';
+	}
+	for (i = 0; i < depth; i++)
+		out[k++] = ']';
+	out[k] = '\0';
+}
+
+/*
+ * Text that is not JSON hashes as its bytes, read within its length: the
+ * same bytes give the same hash, other bytes another one, and white space
+ * counts (in JSON it would not).
+ */
 Test(hash, hostile_text_does_not_crash)
 {
 	static const char *bad[] = {
@@ -223,14 +243,35 @@ Test(hash, hostile_text_does_not_crash)
 		"{\"a\"", "{\"a\":", "-", "1.", "1e", "1e+", "tru", "\"a\x01\"",
 		"{\"a\":1,}", "[,]", "\"\\x\"",
 	};
-	char deep[200];
-	size_t i;
+	size_t n = sizeof(bad) / sizeof(bad[0]), i, j;
+	char deep[200], spaced[200];
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		(void)h(bad[i]);
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(bad[i]);
+		char *exact = malloc(len + 1), *pad = malloc(len + 2);
+
+		cr_assert(exact && pad);
+		memcpy(exact, bad[i], len);   /* no NUL: ASan sees overreads */
+		cr_assert_eq(db_body_hash(exact, len), h(bad[i]), "%s", bad[i]);
+		pad[0] = ' ';
+		memcpy(pad + 1, bad[i], len + 1);
+		cr_expect_neq(h(pad), h(bad[i]), "space before '%s'", bad[i]);
+		for (j = 0; j < i; j++)
+			cr_expect_neq(h(bad[i]), h(bad[j]), "'%s' vs '%s'",
+				      bad[i], bad[j]);
+		free(exact);
+		free(pad);
+	}
 	memset(deep, '[', sizeof(deep) - 1);
 	deep[sizeof(deep) - 1] = '\0';
-	(void)h(deep);
+	cr_expect_neq(h(deep), h(deep + 1), "unclosed brackets");
+	/* Deeper than the reader goes: bytes; within it: JSON. */
+	nested(deep, 40, 0);
+	nested(spaced, 40, 1);
+	cr_expect_neq(h(deep), h(spaced), "40 deep");
+	nested(deep, 8, 0);
+	nested(spaced, 8, 1);
+	cr_expect_eq(h(deep), h(spaced), "8 deep");
 	/* The length is honoured: no read past n, no need for a NUL. */
 	cr_assert_eq(db_body_hash("{\"a\":1}XXXX", 7), h("{\"a\":1}"));
 }
