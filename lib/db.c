@@ -170,6 +170,48 @@ static const char migrate_v3[] =
 	" WHERE chunk_id IS NOT NULL;";
 
 /*
+ * Version 3 -> 4, second part: the address's unique index gets a name.
+ * Declared UNIQUE in the table (schema 1), it was SQLite's own
+ * sqlite_autoindex_contacts_1, which cannot be dropped; as contacts_email
+ * it can, so that staging into an empty file loads the rows first and
+ * builds the unique indexes once, sorted, at the end of the file (see
+ * store_stage_bulk_begin: random inserts into an index that outgrows the
+ * page cache made 5M rows cost 3x per row what 1M did).  SQLite cannot
+ * drop a constraint: the table is rebuilt, columns in the same order.
+ */
+#define CONTACTS_V4_COLUMNS \
+	"id, email, external_id, body, source_status, unconfirmed," \
+	" input_id, line, merged, conflict, state, attempts, http_status," \
+	" error, meisa_id, acked_at, chunk_id, enroll_status, gen," \
+	" body_hash, acked_hash, acked_fields, acked_gen, cleared, vanished"
+#define MIGRATE_V4_EMAIL \
+	"CREATE TABLE contacts_v4(" \
+	" id INTEGER PRIMARY KEY, email TEXT NOT NULL," \
+	" external_id TEXT, body TEXT NOT NULL, source_status TEXT," \
+	" unconfirmed INTEGER NOT NULL DEFAULT 0," \
+	" input_id INTEGER NOT NULL, line INTEGER NOT NULL," \
+	" merged INTEGER NOT NULL DEFAULT 0," \
+	" conflict INTEGER NOT NULL DEFAULT 0," \
+	" state TEXT NOT NULL DEFAULT 'pending' CHECK (state = 'pending'" \
+	"  OR state = 'sent' OR state = 'upserted' OR state = 'failed'" \
+	"  OR state = 'skipped')," \
+	" attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER," \
+	" error TEXT, meisa_id TEXT, acked_at TEXT," \
+	" chunk_id INTEGER, enroll_status TEXT," \
+	" gen INTEGER NOT NULL DEFAULT 1, body_hash INTEGER," \
+	" acked_hash INTEGER, acked_fields TEXT, acked_gen INTEGER," \
+	" cleared TEXT, vanished INTEGER NOT NULL DEFAULT 0);" \
+	"INSERT INTO contacts_v4(" CONTACTS_V4_COLUMNS ") SELECT " \
+	CONTACTS_V4_COLUMNS " FROM contacts ORDER BY id;" \
+	"DROP TABLE contacts;" \
+	"ALTER TABLE contacts_v4 RENAME TO contacts;" \
+	"CREATE UNIQUE INDEX contacts_email ON contacts(email);" \
+	"CREATE UNIQUE INDEX contacts_external_id ON contacts(external_id)" \
+	" WHERE external_id IS NOT NULL;" \
+	"CREATE INDEX contacts_chunk ON contacts(chunk_id)" \
+	" WHERE chunk_id IS NOT NULL;"
+
+/*
  * Version 3 -> 4: a night costs what changed.  Up to schema 3 every contact
  * of a new night was rewritten to move contacts.gen, unchanged or not (a
  * 100,000-row night with 1% changed cost as much as staging the file into
@@ -194,9 +236,7 @@ static const char migrate_v4[] =
 	"CREATE TABLE seen(gen INTEGER NOT NULL, id INTEGER NOT NULL,"
 	" input_id INTEGER NOT NULL, line INTEGER NOT NULL,"
 	" PRIMARY KEY(gen, id)) WITHOUT ROWID;"
-	"DROP INDEX contacts_source_status;"
-	"DROP INDEX contacts_unconfirmed;"
-	"DROP INDEX contacts_cleared;"
+	MIGRATE_V4_EMAIL
 	"CREATE INDEX contacts_source_status ON contacts(vanished)"
 	" WHERE source_status IS NOT NULL;"
 	"CREATE INDEX contacts_unconfirmed ON contacts(vanished)"

@@ -45,6 +45,7 @@ struct stager {
 	int64_t gen;             /* the generation being staged */
 	int prefer_update;       /* the previous row was an UPDATE */
 	int hashing;             /* rows carry their body hash */
+	int bulk;                /* loading first, indexing at the end */
 	int multi;               /* first generation: multi-row INSERTs */
 	uint64_t usable;         /* rows that became or joined a contact */
 	uint64_t inserted;       /* new contacts */
@@ -74,6 +75,7 @@ static void contact_of(const struct batch *b, const struct staged *r,
 	c->has_tags = r->has_tags;
 	c->line = r->line;
 	c->hash = r->hash;
+	c->id = 0;
 }
 
 static int stop_requested(const struct stage_opts *opts)
@@ -441,6 +443,29 @@ static enum mb_rc write_all(struct stager *st, struct queue *q, struct err *e)
 	return rc;
 }
 
+/*
+ * A row taken out by store_stage_bulk_end (it shares an address or an
+ * external_id with another row), staged again as it came: it was counted
+ * as a new contact when loaded.
+ */
+static enum mb_rc replay_row(void *ctx, const struct store_contact *c,
+			     struct err *e)
+{
+	struct stager *st = ctx;
+
+	st->usable--;
+	st->inserted--;
+	return insert_row(st, c, e);
+}
+
+/* The end of a load into an empty table (store_stage_bulk_begin). */
+static enum mb_rc finish_bulk(struct stager *st, struct err *e)
+{
+	int64_t colliding = 0;
+
+	return store_stage_bulk_end(&st->store, &colliding, replay_row, st, e);
+}
+
 static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 			       struct err *e)
 {
@@ -448,8 +473,10 @@ static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 	uint64_t gone;
 	enum mb_rc rc = MB_OK;
 
+	if (st->bulk)
+		rc = finish_bulk(st, e);
 	/* Both passes scan the table: skip them when nothing calls for it. */
-	if (st->conflicts)
+	if (rc == MB_OK && st->conflicts)
 		rc = store_stage_reject_conflicts(&st->store, &doomed, &moved,
 						  e);
 	if (rc == MB_OK && st->merged)
@@ -622,6 +649,8 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	if (rc == MB_OK)
 		rc = store_stage_open(&st.store, db, st.gen, st.input_id,
 				      rd.hash, e);
+	if (rc == MB_OK && st.multi)
+		rc = store_stage_bulk_begin(&st.store, &st.bulk, e);
 	if (rc == MB_OK)
 		rc = run_pipeline(&st, &rd, e);
 	if (rc == MB_OK && !rd.have_fingerprint)

@@ -46,6 +46,7 @@ struct store_contact {
 	int has_tags;            /* the body has tag_names */
 	unsigned long line;      /* physical line in the input */
 	int64_t hash;            /* db_body_hash of body (when hashing) */
+	int64_t id;              /* store_stage_insert: this id (0: next) */
 };
 
 /*
@@ -242,6 +243,31 @@ MB_MUST_USE enum mb_rc store_stage_reject_conflicts(struct store_stage *ss,
  */
 MB_MUST_USE enum mb_rc store_stage_vanish(struct db *db, int64_t gen,
 					  int64_t *vanished, struct err *e);
+/*
+ * Staging into an empty contacts table loads first and indexes once: when
+ * the table is empty, drop the unique indexes on email and external_id
+ * (*bulk = 1; else nothing is done, *bulk = 0).  Rows then go in with
+ * store_stage_insert_many or store_stage_insert alone, which take every
+ * row (nothing to collide with): no lookup, no update, no slow path until
+ * store_stage_bulk_end.
+ */
+MB_MUST_USE enum mb_rc store_stage_bulk_begin(struct store_stage *ss,
+					      int *bulk, struct err *e);
+/*
+ * At the end of the file, before store_stage_reject_conflicts: build the
+ * unique indexes.  Rows sharing an address or an external_id with another
+ * row (*colliding of them) are first taken out and then handed to fn, in
+ * file order, each with its id, to be staged one by one as usual (the
+ * caller's counts had them as new contacts).  A failure of fn stops and
+ * is returned.
+ */
+typedef enum mb_rc store_stage_replay_fn(void *ctx,
+					 const struct store_contact *c,
+					 struct err *e);
+MB_MUST_USE enum mb_rc store_stage_bulk_end(struct store_stage *ss,
+					    int64_t *colliding,
+					    store_stage_replay_fn *fn,
+					    void *ctx, struct err *e);
 /* Give merged contacts their canonical body, hash, state and cleared. */
 MB_MUST_USE enum mb_rc store_stage_rebuild_merged(struct store_stage *ss,
 						  struct err *e);

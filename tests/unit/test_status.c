@@ -243,7 +243,7 @@ Test(status, counting_does_not_walk_the_contacts)
 		cr_expect(strstr(d, "USING INDEX contacts_source_status") ||
 			  strstr(d, "USING INDEX contacts_unconfirmed") ||
 			  strstr(d, "USING INDEX contacts_cleared") ||
-			  strstr(d, "USING INDEX sqlite_autoindex_contacts_1"
+			  strstr(d, "USING INDEX contacts_email"
 				 " (email=?)"), "reads rows: %s", d);
 	}
 	sqlite3_finalize(s);
