@@ -25,7 +25,9 @@
  *      contacts with that flag) and contacts_chunk (a chunk's members)
  *   4  a night writes only what changed: contacts.vanished and the seen
  *      table (below) instead of moving every contact's gen; the counting
- *      indexes are on vanished
+ *      indexes are on vanished; the address's unique index is a named one,
+ *      contacts_email, which a first load drops and builds once at the end
+ *      (store_stage_bulk_begin)
  *
  * Generations.  A generation is what one nightly dump is: the files staged
  * since the last push.  Staging opens a new generation when the latest one
