@@ -261,9 +261,9 @@ MB_MUST_USE enum mb_rc store_stage_bulk_begin(struct store_stage *ss,
  * caller's counts had them as new contacts).  A failure of fn stops and
  * is returned.
  */
-typedef enum mb_rc store_stage_replay_fn(void *ctx,
-					 const struct store_contact *c,
-					 struct err *e);
+typedef enum mb_rc (store_stage_replay_fn)(void *ctx,
+					   const struct store_contact *c,
+					   struct err *e);
 MB_MUST_USE enum mb_rc store_stage_bulk_end(struct store_stage *ss,
 					    int64_t *colliding,
 					    store_stage_replay_fn *fn,
