@@ -868,7 +868,7 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 		if (ps.tty && !quiet)
 			fputc('\n', stderr);
 	}
-	res->requests = p.api.requests;
+	res->requests = meisa_requests(p.api);
 	push_close(&p);
 out:
 	if (key.data)
@@ -1059,20 +1059,19 @@ static enum mb_rc export_unsubscribed(struct options *o, uint64_t *rows,
 {
 	struct buf key = BUF_INIT, raw = BUF_INIT;
 	struct meisa_strings emails = MEISA_STRINGS_INIT;
-	struct meisa m;
+	struct meisa *m = NULL;
 	struct meisa_opts mo;
 	enum mb_rc rc;
 
-	memset(&m, 0, sizeof(m));
 	rc = read_key(o, &key, e);
 	if (rc != MB_OK)
 		goto out;
 	fill_api_opts(o, &key, &mo);
 	rc = meisa_open(&m, &mo, e);
 	if (rc == MB_OK)
-		rc = meisa_unsubscribed(&m, &raw, e);
+		rc = meisa_unsubscribed(m, &raw, e);
 	if (rc == MB_OK)
-		rc = meisa_unsubscribed_emails(&m, buf_str(&raw), &emails,
+		rc = meisa_unsubscribed_emails(m, buf_str(&raw), &emails,
 					       e);
 	if (rc == MB_OK)
 		rc = export_emails(o->db_path, o->output,
@@ -1081,7 +1080,7 @@ static enum mb_rc export_unsubscribed(struct options *o, uint64_t *rows,
 	if (rc == MB_OK)
 		*rows = emails.count;
 out:
-	meisa_close(&m);
+	meisa_close(m);
 	meisa_strings_release(&emails);
 	buf_release(&raw);
 	if (key.data)
@@ -1131,18 +1130,17 @@ static int with_api(struct options *o,
 {
 	struct buf key = BUF_INIT;
 	struct err e = ERR_INIT;
-	struct meisa m;
+	struct meisa *m = NULL;
 	struct meisa_opts mo;
 	enum mb_rc rc;
 
-	memset(&m, 0, sizeof(m));
 	rc = read_key(o, &key, &e);
 	if (rc == MB_OK) {
 		fill_api_opts(o, &key, &mo);
 		rc = meisa_open(&m, &mo, &e);
 		if (rc == MB_OK)
-			rc = fn(o, &m, &e);
-		meisa_close(&m);
+			rc = fn(o, m, &e);
+		meisa_close(m);
 	}
 	if (key.data)
 		memset(key.data, 0, key.len);
@@ -1185,7 +1183,7 @@ static enum mb_rc ping(struct options *o, struct meisa *m, struct err *e)
 	struct meisa_key_info ki;
 	const char *need[] = { "contacts:read", "contacts:write",
 			       "sequences:read", "sequences:enroll" };
-	char *url = http_url_shown(m->opts.base_url);
+	char *url = http_url_shown(meisa_base_url(m));
 	enum mb_rc rc;
 	size_t i;
 

@@ -110,7 +110,7 @@ struct push_result {
 struct push {
 	struct db *db;
 	struct push_opts opts;
-	struct meisa api;
+	struct meisa *api;      /* owned (meisa_open in push_open) */
 	struct store_sends send_times;   /* the staging file's */
 	int64_t *sends;          /* send times not yet written */
 	size_t nsends, sends_cap;
