@@ -1332,10 +1332,12 @@ static const struct cmd commands[] = {
 	  "Write one self-contained HTML page (no network, prints well) of\n"
 	  "where the import stands: the funnel with the counts of status,\n"
 	  "progress, pace and time left, rejects and failures with up to 10\n"
-	  "examples each, input files and runs. - writes standard output.\n\n"
-	  "  -o, --output FILE    where to write\n"
-	  "  --no-examples        show no address, line or cell, counts only\n"
-	  COMMON_OPTS
+	  "examples each, input files and runs.\n\n"
+	  "  -o, --output FILE    where to write (- for standard output)\n"
+	  "  --no-examples        counts only: no address, line or cell\n"
+	  "  --db PATH            staging file (default ./meisa-bulk.db)\n"
+	  "  -q                   only errors on stderr (for cron)\n"
+	  "  -h, --help           this help\n"
 	  "\nexample:\n  meisa-bulk report -o import-report.html\n" },
 	{ "ping", cmd_ping, OPT_JSON | OPT_KEY,
 	  "usage: meisa-bulk ping [--json]\n\n"
