@@ -216,7 +216,8 @@ enum mb_rc report_bars_svg(struct buf *out, const struct report_bar *bars,
 static enum mb_rc column_svg(struct buf *out, int64_t v, size_t i,
 			     size_t n, int64_t max)
 {
-	double w = (double)COL_W / (double)n;
+	/* A few columns stay columns, not walls. */
+	double w = (double)COL_W / (double)n > 40 ? 40 : (double)COL_W / (double)n;
 	int64_t h = max > 0 ? v * COL_H / max : 0;
 
 	if (v > 0 && h < 2)

@@ -231,3 +231,33 @@ def test_report_speaks_no_sql():
         text = f.read()
     for word in ("sqlite3_", "db_exec", "db_prepare", "db_int", "SELECT"):
         assert word not in text, "lib/report.c uses %s" % word
+
+
+def test_report_while_a_push_runs(tmp_path, sandbox_factory):
+    """report reads like status: a running push neither blocks it nor is
+    blocked by it."""
+    import subprocess
+    from conftest import MB_BUILD, tool_env
+    sb = sandbox_factory("--rate", "none", "--key", KEY,
+                         "--latency-ms", "100")
+    db = str(tmp_path / "s.db")
+    r = run_bulk(["stage", "--db", db, write_csv(tmp_path / "in.csv", 20)])
+    assert r.returncode == 0, r.stderr
+    env = tool_env({"MEISA_API_KEY": KEY, "MEISA_BASE_URL": sb.url})
+    push = subprocess.Popen([os.path.join(MB_BUILD, "meisa-bulk"), "push",
+                             "--db", db, "--rate", "none", "--yes",
+                             "--concurrency", "1"], env=env,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            if status(db)["upserted"] > 0:
+                break
+        html = report(db, tmp_path / "during.html")
+        assert push.poll() is None, "the push ended before the report"
+        assert html.endswith("</html>\n")
+        found = counts_in(html)
+        assert found["pending"] != {0} and found["upserted"] != {0}
+    finally:
+        push.wait(timeout=60)
+    assert push.returncode == 0, push.stderr.read()
