@@ -210,23 +210,39 @@ enum mb_rc report_bars_svg(struct buf *out, const struct report_bar *bars,
 	return rc;
 }
 
-#define COL_W 880
+#define COL_X 70         /* room for the busiest column's number */
+#define COL_W 850
 #define COL_H 160
+
+/* A column's width: a few columns stay columns, not walls. */
+static double col_width(size_t n)
+{
+	double w = (double)COL_W / (double)n;
+
+	return w > 40 ? 40 : w;
+}
 
 static enum mb_rc column_svg(struct buf *out, int64_t v, size_t i,
 			     size_t n, int64_t max)
 {
-	/* A few columns stay columns, not walls. */
-	double w = (double)COL_W / (double)n > 40 ? 40 : (double)COL_W / (double)n;
+	double w = col_width(n);
 	int64_t h = max > 0 ? v * COL_H / max : 0;
 
 	if (v > 0 && h < 2)
 		h = 2;
 	return buf_printf(out, "<rect class=\"col\" x=\"%.1f\" y=\"%lld\""
 			  " width=\"%.1f\" height=\"%lld\"><title>%lld"
-			  "</title></rect>", 40 + w * (double)i + 1,
+			  "</title></rect>", COL_X + w * (double)i + 1,
 			  (long long)(10 + COL_H - h), w > 3 ? w - 2 : w,
 			  (long long)h, (long long)v);
+}
+
+/* Where the chart's end label ends: its last column, clear of the start. */
+static double to_x(size_t n)
+{
+	double x = COL_X + col_width(n) * (double)n;
+
+	return x < COL_X + 360 ? COL_X + 360 : x;
 }
 
 enum mb_rc report_columns_svg(struct buf *out, const int64_t *counts,
@@ -241,11 +257,11 @@ enum mb_rc report_columns_svg(struct buf *out, const int64_t *counts,
 		if (counts[i] > max)
 			max = counts[i];
 	rc = buf_printf(out, "<svg class=\"chart\" role=\"img\" viewBox=\"0 0"
-			" %d %d\" width=\"100%%\"><line class=\"axis\" x1=\"40\""
+			" %d %d\" width=\"100%%\"><line class=\"axis\" x1=\"%d\""
 			" y1=\"%d\" x2=\"%d\" y2=\"%d\"/><text class=\"tick\""
-			" x=\"36\" y=\"20\" text-anchor=\"end\"",
-			COL_W + 50, COL_H + 40, COL_H + 10, COL_W + 40,
-			COL_H + 10);
+			" x=\"%d\" y=\"20\" text-anchor=\"end\"",
+			COL_X + COL_W + 10, COL_H + 58, COL_X, COL_H + 10,
+			COL_X + COL_W, COL_H + 10, COL_X - 6);
 	if (rc == MB_OK)
 		rc = buf_printf(out, " data-max=\"%lld\">", (long long)max);
 	if (rc == MB_OK)
@@ -255,20 +271,20 @@ enum mb_rc report_columns_svg(struct buf *out, const int64_t *counts,
 	for (i = 0; rc == MB_OK && i < n; i++)
 		rc = column_svg(out, counts[i], i, n, max);
 	if (rc == MB_OK)
-		rc = buf_printf(out, "<text class=\"tick\" x=\"40\" y=\"%d\">",
-				COL_H + 30);
+		rc = buf_printf(out, "<text class=\"tick\" x=\"%d\" y=\"%d\">",
+				COL_X, COL_H + 30);
 	if (rc == MB_OK)
 		rc = report_escape(out, x_from, 0);
 	if (rc == MB_OK)
-		rc = buf_printf(out, "</text><text class=\"tick\" x=\"%d\""
-				" y=\"%d\" text-anchor=\"end\">", COL_W + 40,
-				COL_H + 30);
+		rc = buf_printf(out, "</text><text class=\"tick\" x=\"%.0f\""
+				" y=\"%d\" text-anchor=\"end\">",
+				to_x(n), COL_H + 30);
 	if (rc == MB_OK)
 		rc = report_escape(out, x_to, 0);
 	if (rc == MB_OK)
 		rc = buf_printf(out, "</text><text class=\"tick\" x=\"%d\""
 				" y=\"%d\" text-anchor=\"middle\">",
-				COL_W / 2 + 40, COL_H + 30);
+				COL_X + COL_W / 2, COL_H + 50);
 	if (rc == MB_OK)
 		rc = report_escape(out, unit, 0);
 	if (rc == MB_OK)
@@ -397,7 +413,7 @@ static const char style[] =
 	"minmax(140px,1fr));gap:12px;margin:18px 0}"
 	".card{background:#fff;border:1px solid var(--line);border-radius:10px;"
 	"padding:12px 14px}"
-	".card b{display:block;font-size:24px}"
+	".card b{display:block;font-size:22px}"
 	".card span{color:var(--muted);font-size:13px}"
 	"section{background:#fff;border:1px solid var(--line);"
 	"border-radius:12px;padding:20px 22px;margin:16px 0}"
@@ -829,7 +845,7 @@ static const struct { int64_t ms; const char *name; } widths[] = {
 	{ 60000, "minute" }, { 300000, "5 minutes" },
 	{ 900000, "15 minutes" }, { 3600000, "hour" },
 	{ 10800000, "3 hours" }, { 21600000, "6 hours" },
-	{ 86400000, "day" }, { 604800000, "week" },
+	{ 43200000, "12 hours" }, { 86400000, "day" }, { 604800000, "week" },
 };
 
 #define NWIDTHS (sizeof(widths) / sizeof(widths[0]))
