@@ -645,8 +645,8 @@ static void all_counts(struct page *p)
 	};
 	size_t i;
 
-	put(p, "<section id=\"counts\"><h2>Every count</h2><table><tr><th>count</th><th"
-	    " class=\"n\">value</th><th>meaning</th></tr>");
+	put(p, "<section id=\"counts\"><h2>Every count</h2><table><tr>"
+	    "<th>count</th><th class=\"n\">value</th><th>meaning</th></tr>");
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		putf(p, "<tr><td><code>%s</code></td><td class=\"n\">",
 		     rows[i].key);

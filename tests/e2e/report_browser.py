@@ -38,7 +38,7 @@ CHROMIUM_HOSTS = (".google.com", ".googleapis.com", ".gstatic.com",
 
 
 def _host(request):
-    """The host of a proxied request line ("GET http://h/p", "CONNECT h:443")."""
+    """The host of a request line ("GET http://h/p", "CONNECT h:443")."""
     target = request.split(" ", 1)[1]
     if "://" in target:
         target = target.split("://", 1)[1]
