@@ -28,6 +28,7 @@
 #include "mapping.h"
 #include "meisa.h"
 #include "push.h"
+#include "report.h"
 #include "stage.h"
 #include "status.h"
 #include "store_runs.h"
@@ -59,6 +60,7 @@ struct options {
 	const char *output;
 	const char *search;
 	int runs;
+	int no_examples;      /* report */
 	char **args;             /* positional */
 	int nargs;
 	unsigned used;           /* OPT_* seen, for "does not apply" checks */
@@ -68,6 +70,7 @@ enum {
 	OPT_DB = 1 << 0, OPT_JSON = 1 << 1, OPT_QUIET = 1 << 2,
 	OPT_STAGE = 1 << 3, OPT_PUSH = 1 << 4, OPT_KEY = 1 << 5,
 	OPT_OUTPUT = 1 << 6, OPT_SEARCH = 1 << 7, OPT_RUNS = 1 << 8,
+	OPT_REPORT = 1 << 9,
 };
 
 struct cmd {
@@ -1122,6 +1125,31 @@ out:
 	return rc == MB_OK ? 0 : fail(rc, &e);
 }
 
+static int cmd_report(struct options *o)
+{
+	struct report_opts ro = REPORT_OPTS_INIT;
+	struct db db = DB_INIT;
+	struct err e = ERR_INIT;
+	enum mb_rc rc;
+
+	if (!o->output) {
+		error("usage: meisa-bulk report -o FILE.html (- for standard"
+		      " output)");
+		return 64;
+	}
+	ro.no_examples = o->no_examples;
+	ro.version = MB_VERSION;
+	rc = open_db_to_read(o, &db, &e);
+	if (rc == MB_OK)
+		rc = report_write(&db, o->output, &ro, &e);
+	db_close(&db);
+	if (rc != MB_OK)
+		return fail(rc, &e);
+	if (strcmp(o->output, "-") != 0)
+		info("wrote the report to '%s'", o->output);
+	return 0;
+}
+
 /* ---- ping, sequences ---------------------------------------------------- */
 
 static int with_api(struct options *o,
@@ -1328,6 +1356,18 @@ static const struct cmd commands[] = {
 	  "unsubscribed fetches Meisa's list now.\n\n"
 	  "  -o, --output FILE    where to write\n" COMMON_OPTS
 	  "\nexample:\n  meisa-bulk export rejects -o rejects.csv\n" },
+	{ "report", cmd_report, OPT_DB | OPT_OUTPUT | OPT_REPORT,
+	  "usage: meisa-bulk report -o FILE.html [--no-examples] [--db PATH]\n\n"
+	  "Write one self-contained HTML page (no network, prints well) of\n"
+	  "where the import stands: the funnel with the counts of status,\n"
+	  "progress, pace and time left, rejects and failures with up to 10\n"
+	  "examples each, input files and runs.\n\n"
+	  "  -o, --output FILE    where to write (- for standard output)\n"
+	  "  --no-examples        counts only: no address, line or cell\n"
+	  "  --db PATH            staging file (default ./meisa-bulk.db)\n"
+	  "  -q                   only errors on stderr (for cron)\n"
+	  "  -h, --help           this help\n"
+	  "\nexample:\n  meisa-bulk report -o import-report.html\n" },
 	{ "ping", cmd_ping, OPT_JSON | OPT_KEY,
 	  "usage: meisa-bulk ping [--json]\n\n"
 	  "Verify the key: environment (live or test) and scopes.\n"
@@ -1362,6 +1402,7 @@ static void print_overview(FILE *out)
 		"  status            counts and progress of a staging file\n"
 		"  export WHAT -o F  rejects | results | suppressed | missing |"
 		" unsubscribed\n"
+		"  report -o F.html  one HTML page: funnel, progress, problems\n"
 		"  ping              verify the key: environment and scopes\n"
 		"  sequences         list sequences and their slugs\n"
 		"  help [COMMAND]    this, or a command's options\n\n"
@@ -1398,7 +1439,7 @@ enum {
 	LO_DB = 256, LO_JSON, LO_PRESET, LO_MAP, LO_DELIM, LO_TAG, LO_SOURCE,
 	LO_SEQUENCE, LO_RATE, LO_CONC, LO_MAXREQ, LO_DRY, LO_YES, LO_KEYFILE,
 	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION, LO_FULL,
-	LO_RETRY_FAILED,
+	LO_RETRY_FAILED, LO_NO_EXAMPLES,
 };
 
 static const struct option long_options[] = {
@@ -1426,6 +1467,7 @@ static const struct option long_options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "search", required_argument, NULL, LO_SEARCH },
 	{ "runs", no_argument, NULL, LO_RUNS },
+	{ "no-examples", no_argument, NULL, LO_NO_EXAMPLES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1496,6 +1538,7 @@ static unsigned option_group(int c)
 	case 'o': return OPT_OUTPUT;
 	case LO_SEARCH: return OPT_SEARCH;
 	case LO_RUNS: return OPT_RUNS;
+	case LO_NO_EXAMPLES: return OPT_REPORT;
 	}
 	return 0;
 }
@@ -1597,6 +1640,7 @@ static int take_option(struct options *o, int c, const char *arg)
 		break;
 	case LO_SEARCH: o->search = arg; break;
 	case LO_RUNS: o->runs = 1; break;
+	case LO_NO_EXAMPLES: o->no_examples = 1; break;
 	default: return -1;
 	}
 	return 0;

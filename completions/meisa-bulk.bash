@@ -8,7 +8,7 @@
 # The lists below mirror `meisa-bulk help COMMAND`, `meisa-sandbox --help`
 # and lib/presets.c; tests/e2e/test_docs.py checks that they agree.
 
-_meisa_bulk_commands="import stage push status export ping sequences help"
+_meisa_bulk_commands="import stage push status export report ping sequences help"
 _meisa_bulk_presets="auto mailchimp sendgrid klaviyo hubspot kit \
 activecampaign brevo mailerlite customerio beehiiv substack intercom generic"
 _meisa_bulk_fields="email external_id first_name last_name display_name \
@@ -36,6 +36,7 @@ _meisa_bulk_options()
 	push)      echo "$push $common" ;;
 	status)    echo "--runs $common" ;;
 	export)    echo "-o --output $key $common" ;;
+	report)    echo "-o --output --no-examples --db $quiet" ;;
 	ping)      echo "--json $key $quiet" ;;
 	sequences) echo "--search --json $key $quiet" ;;
 	help)      echo "-h --help" ;;
