@@ -7,8 +7,10 @@
  */
 #include <csv.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,10 +25,12 @@
 #include "db.h"
 #include "err.h"
 #include "export.h"
+#include "healthping.h"
 #include "http.h"
 #include "json.h"
 #include "mapping.h"
 #include "meisa.h"
+#include "metrics.h"
 #include "push.h"
 #include "report.h"
 #include "stage.h"
@@ -61,6 +65,9 @@ struct options {
 	const char *search;
 	int runs;
 	int no_examples;      /* report */
+	/* monitoring */
+	const char *metrics_file;
+	const char *ping_url;    /* secret-like: never echoed */
 	char **args;             /* positional */
 	int nargs;
 	unsigned used;           /* OPT_* seen, for "does not apply" checks */
@@ -71,6 +78,7 @@ enum {
 	OPT_STAGE = 1 << 3, OPT_PUSH = 1 << 4, OPT_KEY = 1 << 5,
 	OPT_OUTPUT = 1 << 6, OPT_SEARCH = 1 << 7, OPT_RUNS = 1 << 8,
 	OPT_REPORT = 1 << 9,
+	OPT_METRICS = 1 << 10, OPT_PING = 1 << 11,
 };
 
 struct cmd {
@@ -194,7 +202,6 @@ static void catch_signals(void)
 	sa.sa_handler = on_cont;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGCONT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 }
 
 /* Personal data: say so once when others can read an existing file. */
@@ -251,6 +258,25 @@ static int looks_secret(const char *arg)
 	return key && strlen(key) >= 8 && strstr(arg, key);
 }
 
+/* The value of --ping-url as getopt found it: inside one of argv. */
+static const char *ping_url_arg;
+
+/*
+ * argv[i] as it may be shown: a key becomes <redacted>, and so does the
+ * ping URL (it holds the check's secret), after "--ping-url=" if so.
+ */
+static enum mb_rc add_shown_arg(struct buf *b, const char *arg)
+{
+	size_t len = strlen(arg);
+	enum mb_rc rc = MB_OK;
+
+	if (ping_url_arg && ping_url_arg >= arg && ping_url_arg <= arg + len) {
+		rc = buf_add(b, arg, (size_t)(ping_url_arg - arg));
+		return rc == MB_OK ? buf_addstr(b, "<redacted>") : rc;
+	}
+	return buf_addstr(b, looks_secret(arg) ? "<redacted>" : arg);
+}
+
 /* The command line as typed, for the run history, without secrets. */
 static char *joined_args(int argc, char **argv)
 {
@@ -260,8 +286,7 @@ static char *joined_args(int argc, char **argv)
 	for (i = 0; i < argc; i++) {
 		if (i && buf_addch(&b, ' ') != MB_OK)
 			break;
-		if (buf_addstr(&b, looks_secret(argv[i]) ? "<redacted>" :
-			       argv[i]) != MB_OK)
+		if (add_shown_arg(&b, argv[i]) != MB_OK)
 			break;
 	}
 	return buf_detach(&b, NULL);
@@ -708,7 +733,58 @@ struct progress_state {
 	int tty;
 	int64_t last_done;
 	int64_t last_wait_ms;    /* when -v last said it waits */
+	/* --metrics-file during the push */
+	struct db *db;
+	const char *metrics_file;
+	int64_t metrics_ms;      /* elapsed_ms of the last write; -1: none */
+	int64_t metrics_every;   /* ms between writes */
 };
+
+/*
+ * --metrics-file from the status of db (status.h); live: the push still
+ * running.  A failure is a warning, said once: monitoring never fails a
+ * run.
+ */
+static void write_metrics(struct db *db, const char *path,
+			  const struct metrics_live *live)
+{
+	static int warned;
+	struct buf json = BUF_INIT, text = BUF_INIT;
+	struct err e = ERR_INIT;
+	enum mb_rc rc;
+
+	rc = status_json(db, &json, &e);
+	if (rc == MB_OK)
+		rc = metrics_format(json.data, live, &text, &e);
+	if (rc == MB_OK)
+		rc = metrics_write(path, &text, &e);
+	if (rc != MB_OK && !warned++)
+		warning("cannot write metrics file '%s': %s", path,
+			e.msg[0] ? e.msg : mb_strerror(rc));
+	buf_release(&json);
+	buf_release(&text);
+}
+
+/*
+ * During a push: at once, then every 5 s, or less often on a staging file
+ * so large that counting it takes more than a twentieth of that.
+ */
+static void push_metrics(struct progress_state *ps,
+			 const struct push_progress *p)
+{
+	struct metrics_live live = { p->retries, p->throttled };
+	int64_t t0;
+
+	if (!ps->metrics_file || (ps->metrics_ms >= 0 &&
+	    p->elapsed_ms - ps->metrics_ms < ps->metrics_every))
+		return;
+	t0 = db_now_ms();
+	write_metrics(ps->db, ps->metrics_file, &live);
+	ps->metrics_ms = p->elapsed_ms;
+	ps->metrics_every = 20 * (db_now_ms() - t0);
+	if (ps->metrics_every < 5000)
+		ps->metrics_every = 5000;
+}
 
 /* "  waiting 41m for the 1000/h window", or "" when not waiting. */
 static void waiting_text(const struct push_progress *p, char *out,
@@ -758,6 +834,7 @@ static void on_progress(void *ctx, const struct push_progress *p)
 		(double)p->elapsed_ms : 0;
 	char eta[32] = "-", wait[96];
 
+	push_metrics(ps, p);
 	if (quiet)
 		return;
 	say_waiting(ps, p);
@@ -841,7 +918,7 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 	struct push_opts po;
 	struct push p;
 	struct push_plan plan;
-	struct progress_state ps = { 0, stderr_tty, -1, 0 };
+	struct progress_state ps = { 0, stderr_tty, -1, 0, NULL, NULL, -1, 0 };
 	enum mb_rc rc;
 
 	memset(res, 0, sizeof(*res));
@@ -856,6 +933,8 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 	po.full = o->full;
 	po.retry_failed = o->retry_failed;
 	po.progress = on_progress;
+	ps.db = db;
+	ps.metrics_file = o->metrics_file;
 	po.ctx = &ps;
 	rc = push_open(&p, db, &po, e);
 	if (rc == MB_OK)
@@ -881,17 +960,17 @@ out:
 	return rc;
 }
 
+/* The command as typed, the ping URL (a secret) masked. */
 static void resume_hint(const struct options *o, enum mb_rc rc)
 {
-	int i;
+	char *args;
 
 	if (rc != MB_ESTOPPED && rc != MB_EUNAVAILABLE)
 		return;
-	fprintf(stderr, "%s: progress is saved in '%s'; to resume, run:\n ",
-		progname, o->db_path);
-	for (i = 0; i < saved_argc; i++)
-		fprintf(stderr, " %s", saved_argv[i]);
-	fputc('\n', stderr);
+	args = joined_args(saved_argc, saved_argv);
+	fprintf(stderr, "%s: progress is saved in '%s'; to resume, run:\n"
+		"  %s\n", progname, o->db_path, args ? args : "");
+	free(args);
 }
 
 static int finish_push(struct options *o, struct db *db, int64_t run,
@@ -1092,6 +1171,17 @@ out:
 	return rc;
 }
 
+/*
+ * Standard output is a pipe (or socket) its reader closed: `| head` has
+ * read what it wanted.  Linux reports POLLERR on such a write end.
+ */
+static int stdout_reader_gone(void)
+{
+	struct pollfd pfd = { STDOUT_FILENO, POLLOUT, 0 };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR);
+}
+
 static int cmd_export(struct options *o)
 {
 	struct db db = DB_INIT;
@@ -1112,6 +1202,10 @@ static int cmd_export(struct options *o)
 			rc = export_table(&db, o->args[0], o->output, &rows,
 					  &e);
 	}
+	/* `export ... -o - | head`: the reader has what it wanted. */
+	if (rc == MB_EIO && strcmp(o->output, "-") == 0 &&
+	    stdout_reader_gone())
+		rc = MB_OK;
 	if (rc != MB_OK)
 		goto out;
 	if (o->json)
@@ -1304,6 +1398,13 @@ static int cmd_help(struct options *o);
 	"  --yes                no confirmation prompt for a live key\n" \
 	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \
 	"  --insecure           do not verify TLS certificates (warns)\n"
+#define METRICS_OPT \
+	"  --metrics-file F     write the status as a Prometheus textfile\n" \
+	"                       (node_exporter) at the end of the run, and\n" \
+	"                       every 5 s during a push\n"
+#define MONITOR_OPTS METRICS_OPT \
+	"  --ping-url URL       GET URL/start, then URL on success or\n" \
+	"                       URL/STATUS (healthchecks.io); never shown\n"
 #define COMMON_OPTS \
 	"  --db PATH            staging file (default ./meisa-bulk.db)\n" \
 	"  --json               one JSON object on stdout\n" \
@@ -1312,18 +1413,19 @@ static int cmd_help(struct options *o);
 
 static const struct cmd commands[] = {
 	{ "import", cmd_import, OPT_DB | OPT_JSON | OPT_STAGE | OPT_PUSH |
-	  OPT_KEY,
+	  OPT_KEY | OPT_METRICS | OPT_PING,
 	  "usage: meisa-bulk import FILE... [options]\n\n"
 	  "Stage FILEs, then push them. Running the same command again\n"
 	  "resumes where it stopped. Run it every night with the new dump\n"
 	  "and the same --db: only new and changed contacts are sent, and\n"
 	  "'export missing' lists those that vanished since the last night.\n\n"
-	  STAGE_OPTS PUSH_OPTS COMMON_OPTS
+	  STAGE_OPTS PUSH_OPTS MONITOR_OPTS COMMON_OPTS
 	  "\nexamples:\n  MEISA_API_KEY=... meisa-bulk import export.csv.gz"
 	  " --sequence onboarding\n"
 	  "  MEISA_API_KEY=... meisa-bulk import users.csv.gz --db sync.db"
 	  " --yes   (nightly)\n" },
-	{ "stage", cmd_stage, OPT_DB | OPT_JSON | OPT_STAGE,
+	{ "stage", cmd_stage, OPT_DB | OPT_JSON | OPT_STAGE | OPT_METRICS |
+	  OPT_PING,
 	  "usage: meisa-bulk stage FILE... [options]\n\n"
 	  "Read, validate, normalise and deduplicate FILEs (CSV, gzip, or\n"
 	  "a zip of CSVs such as Mailchimp's audience export)\n"
@@ -1331,20 +1433,21 @@ static const struct cmd commands[] = {
 	  "push form one generation; after a push, the next file starts a\n"
 	  "new one (tomorrow's dump), whose rows replace the staged\n"
 	  "contacts.\n\n"
-	  STAGE_OPTS COMMON_OPTS
+	  STAGE_OPTS MONITOR_OPTS COMMON_OPTS
 	  "\nexample:\n  meisa-bulk stage subscribed_members_export_1a2b.csv"
 	  " --tag migrated-from-mailchimp\n" },
-	{ "push", cmd_push, OPT_DB | OPT_JSON | OPT_PUSH | OPT_KEY,
+	{ "push", cmd_push, OPT_DB | OPT_JSON | OPT_PUSH | OPT_KEY |
+	  OPT_METRICS | OPT_PING,
 	  "usage: meisa-bulk push [options]\n\n"
 	  "Check Meisa's unsubscribed list, upsert the staged contacts and\n"
-	  "enroll them. Resumable.\n\n" PUSH_OPTS COMMON_OPTS
+	  "enroll them. Resumable.\n\n" PUSH_OPTS MONITOR_OPTS COMMON_OPTS
 	  "\nexample:\n  meisa-bulk push --sequence onboarding --dry-run\n" },
-	{ "status", cmd_status, OPT_DB | OPT_JSON | OPT_RUNS,
+	{ "status", cmd_status, OPT_DB | OPT_JSON | OPT_RUNS | OPT_METRICS,
 	  "usage: meisa-bulk status [--json] [--runs] [--db PATH]\n\n"
 	  "Counts and progress of the latest generation of a staging file,\n"
 	  "with the last run; --runs lists every run with its input files.\n\n"
 	  "  --runs               the run history\n"
-	  COMMON_OPTS "\nexample:\n  meisa-bulk status --json\n" },
+	  METRICS_OPT COMMON_OPTS "\nexample:\n  meisa-bulk status --json\n" },
 	{ "export", cmd_export, OPT_DB | OPT_JSON | OPT_OUTPUT | OPT_KEY,
 	  "usage: meisa-bulk export rejects|results|suppressed|missing|"
 	  "unsubscribed -o FILE\n\n"
@@ -1439,7 +1542,7 @@ enum {
 	LO_DB = 256, LO_JSON, LO_PRESET, LO_MAP, LO_DELIM, LO_TAG, LO_SOURCE,
 	LO_SEQUENCE, LO_RATE, LO_CONC, LO_MAXREQ, LO_DRY, LO_YES, LO_KEYFILE,
 	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION, LO_FULL,
-	LO_RETRY_FAILED, LO_NO_EXAMPLES,
+	LO_RETRY_FAILED, LO_NO_EXAMPLES, LO_METRICS_FILE, LO_PING_URL,
 };
 
 static const struct option long_options[] = {
@@ -1468,6 +1571,8 @@ static const struct option long_options[] = {
 	{ "search", required_argument, NULL, LO_SEARCH },
 	{ "runs", no_argument, NULL, LO_RUNS },
 	{ "no-examples", no_argument, NULL, LO_NO_EXAMPLES },
+	{ "metrics-file", required_argument, NULL, LO_METRICS_FILE },
+	{ "ping-url", required_argument, NULL, LO_PING_URL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1539,6 +1644,8 @@ static unsigned option_group(int c)
 	case LO_SEARCH: return OPT_SEARCH;
 	case LO_RUNS: return OPT_RUNS;
 	case LO_NO_EXAMPLES: return OPT_REPORT;
+	case LO_METRICS_FILE: return OPT_METRICS;
+	case LO_PING_URL: return OPT_PING;
 	}
 	return 0;
 }
@@ -1641,6 +1748,21 @@ static int take_option(struct options *o, int c, const char *arg)
 	case LO_SEARCH: o->search = arg; break;
 	case LO_RUNS: o->runs = 1; break;
 	case LO_NO_EXAMPLES: o->no_examples = 1; break;
+	case LO_METRICS_FILE:
+		if (!*arg) {
+			error("--metrics-file wants a file name");
+			return -1;
+		}
+		o->metrics_file = arg;
+		break;
+	case LO_PING_URL:
+		ping_url_arg = o->ping_url = arg;
+		if (!healthping_url_ok(arg)) {
+			/* Never echoed: it holds the check's secret. */
+			error("--ping-url wants an http:// or https:// URL");
+			return -1;
+		}
+		break;
 	default: return -1;
 	}
 	return 0;
@@ -1699,7 +1821,9 @@ static int parse_options(const struct cmd *cmd, int argc, char **argv,
 			exit(0);
 		}
 		if (option_group(c) && !(option_group(c) & cmd->accepts)) {
-			error("option '%s' does not apply to '%s'",
+			/* The name only: "--ping-url=URL" holds a secret. */
+			error("option '%.*s' does not apply to '%s'",
+			      (int)strcspn(argv[optind - 1], "="),
 			      argv[optind - 1], cmd->name);
 			fprintf(stderr, "%s: see 'meisa-bulk help %s'\n",
 				progname, cmd->name);
@@ -1753,13 +1877,18 @@ static int check_arguments(const struct cmd *cmd, const struct options *o)
 }
 
 /*
- * Git's close_stdout: output that could not be written (a closed pipe, a
- * full disk) fails a command that otherwise succeeded, so that `push
- * --json | consumer` never exits 0 with its result lost.
+ * Git's close_stdout: output that could not be written (a full disk, an
+ * I/O error) fails a command that otherwise succeeded.  A pipe closed by
+ * its reader is no error for text (`status | head -1`), but the one JSON
+ * object of --json is the result a script waits for: losing it is exit
+ * 74, so that `push --json | consumer` never exits 0 with its result lost
+ * (said on stderr when stderr is still open).
  */
-static int close_stdout(int status)
+static int close_stdout(int status, int json)
 {
 	int failed = fflush(stdout) != 0, saved = errno;
+	/* errno may be stale: an earlier write (export's) saw the error. */
+	int gone = failed || ferror(stdout) ? stdout_reader_gone() : 0;
 
 	failed |= ferror(stdout) != 0;
 	/* EBADF: started with stdout closed and nothing written to it. */
@@ -1769,9 +1898,39 @@ static int close_stdout(int status)
 	}
 	if (!failed || status != 0)
 		return status;
-	error("cannot write to standard output: %s",
-	      strerror(saved ? saved : EIO));
+	if (gone)
+		saved = EPIPE;
+	if (saved == EPIPE && !json)
+		return status;
+	if (fcntl(STDERR_FILENO, F_GETFD) != -1)
+		error("cannot write to standard output: %s",
+		      strerror(saved ? saved : EIO));
 	return mb_exit_code(MB_EIO);
+}
+
+/* --ping-url: a ping that fails is a warning, never the run's failure. */
+static void send_ping(const struct options *o, int what)
+{
+	struct err e = ERR_INIT;
+
+	if (o->ping_url && healthping_send(o->ping_url, what, &e) != MB_OK)
+		warning("%s", e.msg);
+}
+
+/* --metrics-file at the end of a command, from the staging file's status. */
+static void final_metrics(const struct options *o)
+{
+	struct db db = DB_INIT;
+	struct err e = ERR_INIT;
+
+	if (!o->metrics_file)
+		return;
+	if (db_open(&db, o->db_path, DB_READER, &e) == MB_OK)
+		write_metrics(&db, o->metrics_file, NULL);
+	else
+		warning("cannot write metrics file '%s': %s", o->metrics_file,
+			e.msg);
+	db_close(&db);
 }
 
 int main(int argc, char **argv)
@@ -1787,6 +1946,8 @@ int main(int argc, char **argv)
 		return mb_exit_code(MB_EINTERNAL);
 	}
 	stderr_tty = isatty(STDERR_FILENO);
+	/* A closed pipe must be EPIPE, seen and judged (close_stdout). */
+	signal(SIGPIPE, SIG_IGN);
 	saved_argc = argc;
 	saved_argv = argv;
 	if (argc < 2) {
@@ -1817,9 +1978,15 @@ int main(int argc, char **argv)
 		status = check_arguments(cmd, &o);
 	if (!status) {
 		catch_signals();
+		send_ping(&o, HEALTHPING_START);
 		status = cmd->fn(&o);
+		final_metrics(&o);
+		status = close_stdout(status, o.json);
+		send_ping(&o, status);
+	} else {
+		status = close_stdout(status, o.json);
 	}
 	while (o.noverrides)
 		mapping_override_release(&o.overrides[--o.noverrides]);
-	return close_stdout(status);
+	return status;
 }

@@ -18,7 +18,7 @@ _meisa_bulk_exports="rejects results suppressed missing unsubscribed"
 # Options that take a value (the next word is that value, not a command).
 _meisa_bulk_valued="--db --preset --map --delimiter --tag --source \
 --sequence --rate --concurrency --max-requests --api-key-file -o --output \
---search"
+--search --metrics-file --ping-url"
 
 # The options each command accepts.
 _meisa_bulk_options()
@@ -29,12 +29,13 @@ _meisa_bulk_options()
 --retry-failed --dry-run --yes --api-key-file --insecure"
 	local key="--api-key-file --insecure"
 	local quiet="-q --quiet -v --verbose -h --help"
+	local monitor="--metrics-file --ping-url"
 
 	case $1 in
-	import)    echo "$stage $push $common" ;;
-	stage)     echo "$stage $common" ;;
-	push)      echo "$push $common" ;;
-	status)    echo "--runs $common" ;;
+	import)    echo "$stage $push $monitor $common" ;;
+	stage)     echo "$stage $monitor $common" ;;
+	push)      echo "$push $monitor $common" ;;
+	status)    echo "--runs --metrics-file $common" ;;
 	export)    echo "-o --output $key $common" ;;
 	report)    echo "-o --output --no-examples --db $quiet" ;;
 	ping)      echo "--json $key $quiet" ;;
