@@ -3,6 +3,7 @@ closed standard output (issue 16, items 4, 5, 6 and 8)."""
 import datetime
 import json
 import os
+import socket
 import re
 import shutil
 import sqlite3
@@ -225,16 +226,19 @@ def test_pings_start_and_success(tmp_path, sandbox):
                              "/ping/0d6f1a2b-secret-uuid"]
 
 
-def test_a_run_that_exits_69_pings_its_status(tmp_path, sandbox_factory):
-    sb = sandbox_factory("--rate", "none", "--key", KEY)
+def test_a_run_that_exits_69_pings_its_status(tmp_path):
     db = str(tmp_path / "s.db")
     assert run_bulk(["stage", "--db", db, "-q",
                      write_csv(tmp_path / "in.csv", 3)]).returncode == 0
-    sb.stop()
-    with PingRecorder() as rec:
+    # The API is down: a port bound but never listened on refuses every
+    # connection, and no other server (the recorder) can take it over, as
+    # one could the port of a sandbox just stopped.
+    with socket.socket() as dead, PingRecorder() as rec:
+        dead.bind(("127.0.0.1", 0))
+        down = "http://127.0.0.1:%d/api/v1" % dead.getsockname()[1]
         url = rec.url("/ping/k3y/?rid=1")
         r = run_bulk(["push", "--db", db, "--ping-url=" + url],
-                     base_url=sb.url,
+                     base_url=down,
                      env={"MEISA_BULK_GIVE_UP_SECONDS": "1",
                           "MEISA_BULK_BACKOFF_MS": "50"})
         assert r.returncode == 69, r.stderr
