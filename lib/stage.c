@@ -405,15 +405,13 @@ static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 	return rc;
 }
 
-/* inputs.kind: how the file's bytes came (a zip member may be gzip). */
-static const char *input_kind(const struct reader *rd)
+/* inputs.kind: how the file's bytes came, and their charset (source.h). */
+static const char *input_kind(struct reader *rd)
 {
-	if (rd->member)
-		return rd->src.is_gzip ? "zip+gzip" : "zip";
-	return rd->src.is_gzip ? "gzip" : "plain";
+	return source_kind(&rd->src);
 }
 
-static enum mb_rc update_input(struct stager *st, const struct reader *rd,
+static enum mb_rc update_input(struct stager *st, struct reader *rd,
 			       int complete, struct err *e)
 {
 	struct store_input_end end;

@@ -23,6 +23,11 @@ void stage_warn(const struct stage_opts *opts, int refused,
 		opts->warn(opts->warn_ctx, refused, msg);
 }
 
+int stage_input_is_stdin(const char *path)
+{
+	return !strcmp(path, "-");
+}
+
 /*
  * Every input is opened once, here, before anything is staged (exit 66
  * early), and that descriptor is what is read: a FIFO opened twice lost its
@@ -31,8 +36,16 @@ void stage_warn(const struct stage_opts *opts, int refused,
 enum mb_rc stage_input_open(const char *path, int *fd_out, struct err *e)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
 
+	/* "-" is standard input: a copy, so that closing it is ours. */
+	if (stage_input_is_stdin(path))
+		fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+	else
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && stage_input_is_stdin(path))
+		return err_set(e, MB_ENOINPUT, "cannot read standard input: %s",
+			       strerror(errno));
 	if (fd < 0)
 		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
 			       strerror(errno));
@@ -178,11 +191,18 @@ enum mb_rc stage_inputs_list(const struct stage_opts *opts,
 	size_t i;
 
 	for (i = 0; i < npaths && rc == MB_OK; i++) {
+		int is_stdin = stage_input_is_stdin(paths[i]);
+
 		rc = archive_is_zip_fd(fds[i], paths[i], &is_zip, e);
-		if (rc == MB_OK && is_zip)
+		if (rc == MB_OK && is_zip && is_stdin)
+			refuse(opts, in, counts, "'stdin' is a zip archive, "
+			       "which cannot be read from standard input: give"
+			       " its path instead of '-'");
+		else if (rc == MB_OK && is_zip)
 			rc = add_zip(opts, in, paths[i], fds[i], counts, e);
 		if (rc == MB_OK && !is_zip) {
-			add_input(in, paths[i], fds[i], xstrdup(paths[i]),
+			add_input(in, paths[i], fds[i],
+				  xstrdup(is_stdin ? "stdin" : paths[i]),
 				  NULL, 0);
 			fds[i] = -1;
 		}
