@@ -102,6 +102,7 @@ static void add_input(struct inputs *in, const char *path, int fd,
 	v->name = name;
 	v->zip = zip;
 	v->member = member;
+	v->pipe_alone = 0;
 }
 
 static void refuse(const struct stage_opts *opts, struct inputs *in,
@@ -175,6 +176,13 @@ static enum mb_rc add_zip(const struct stage_opts *opts, struct inputs *in,
 	return MB_OK;
 }
 
+static int is_regular(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /*
  * Every path as inputs, from fds[i] (open on paths[i]; taken: each is
  * handed to an input or closed), zips detected by their first bytes (never
@@ -204,6 +212,8 @@ enum mb_rc stage_inputs_list(const struct stage_opts *opts,
 			add_input(in, paths[i], fds[i],
 				  xstrdup(is_stdin ? "stdin" : paths[i]),
 				  NULL, 0);
+			in->v[in->n - 1].pipe_alone = npaths == 1 &&
+				!is_regular(fds[i]);
 			fds[i] = -1;
 		}
 	}

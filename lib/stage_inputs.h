@@ -35,6 +35,7 @@ struct input {
 	char *name;              /* path, "stdin", "ZIP:MEMBER": messages */
 	struct zipped *zip;      /* the member's archive, or NULL */
 	size_t member;           /* its index in zip->arc.members */
+	int pipe_alone;          /* the only input, not a regular file */
 };
 
 struct inputs {
