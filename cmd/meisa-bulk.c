@@ -36,6 +36,7 @@
 #include "stage.h"
 #include "status.h"
 #include "store_runs.h"
+#include "transcode.h"
 #include "version.h"
 
 #define MAX_LIST 64
@@ -51,6 +52,7 @@ struct options {
 	const char *tags[MAX_LIST];
 	size_t ntags;
 	char delimiter;
+	const char *encoding;
 	const char *source;
 	/* push */
 	const char *sequence;
@@ -519,6 +521,7 @@ static enum mb_rc do_stage(struct options *o, struct db *db, int64_t run,
 	so.map.tags = o->tags;
 	so.map.ntags = o->ntags;
 	so.delimiter = o->delimiter;
+	so.encoding = o->encoding;
 	so.source = o->source ? o->source : "import";
 	so.warn = on_stage_warning;
 	so.stop = &stop_requested;
@@ -1381,6 +1384,8 @@ static int cmd_help(struct options *o);
 	"                       last_name, display_name, tags, status, ignore,\n" \
 	"                       custom:NAME (repeatable)\n" \
 	"  --delimiter C        field delimiter (default: detected)\n" \
+	"  --encoding NAME      charset of files without a byte order mark,\n" \
+	"                       e.g. windows-1252 (default UTF-8)\n" \
 	"  --tag NAME           add this tag to every contact (repeatable)\n" \
 	"  --source S           import or initial_sync (default import)\n"
 #define PUSH_OPTS \
@@ -1543,6 +1548,7 @@ enum {
 	LO_SEQUENCE, LO_RATE, LO_CONC, LO_MAXREQ, LO_DRY, LO_YES, LO_KEYFILE,
 	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION, LO_FULL,
 	LO_RETRY_FAILED, LO_NO_EXAMPLES, LO_METRICS_FILE, LO_PING_URL,
+	LO_ENCODING,
 };
 
 static const struct option long_options[] = {
@@ -1555,6 +1561,7 @@ static const struct option long_options[] = {
 	{ "preset", required_argument, NULL, LO_PRESET },
 	{ "map", required_argument, NULL, LO_MAP },
 	{ "delimiter", required_argument, NULL, LO_DELIM },
+	{ "encoding", required_argument, NULL, LO_ENCODING },
 	{ "tag", required_argument, NULL, LO_TAG },
 	{ "source", required_argument, NULL, LO_SOURCE },
 	{ "sequence", required_argument, NULL, LO_SEQUENCE },
@@ -1635,7 +1642,7 @@ static unsigned option_group(int c)
 	case LO_DB: return OPT_DB;
 	case LO_JSON: return OPT_JSON;
 	case LO_PRESET: case LO_MAP: case LO_DELIM: case LO_TAG:
-	case LO_SOURCE: return OPT_STAGE;
+	case LO_SOURCE: case LO_ENCODING: return OPT_STAGE;
 	case LO_SEQUENCE: case LO_RATE: case LO_CONC: case LO_MAXREQ:
 	case LO_DRY: case LO_YES: case LO_FULL: return OPT_PUSH;
 	case LO_RETRY_FAILED: return OPT_PUSH;
@@ -1663,6 +1670,20 @@ static int parse_number(const char *opt, const char *arg,
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+/* --encoding NAME: a charset iconv knows; -1 when not (reported). */
+static int check_encoding(const char *name)
+{
+	struct transcode t = TRANSCODE_INIT;
+	struct err e = ERR_INIT;
+
+	if (transcode_open(&t, name, &e) != MB_OK) {
+		error("--encoding: %s", e.msg);
+		return -1;
+	}
+	transcode_close(&t);
 	return 0;
 }
 
@@ -1730,6 +1751,11 @@ static int take_option(struct options *o, int c, const char *arg)
 		if (parse_number("--max-requests", arg, 1, &n))
 			return -1;
 		o->max_requests = n;
+		break;
+	case LO_ENCODING:
+		if (check_encoding(arg))
+			return -1;
+		o->encoding = arg;
 		break;
 	case LO_DRY: o->dry_run = 1; break;
 	case LO_FULL: o->full = 1; break;
@@ -1848,6 +1874,15 @@ static int parse_options(const struct cmd *cmd, int argc, char **argv,
 	return 0;
 }
 
+static int stdin_twice(const struct options *o)
+{
+	int i, seen = 0;
+
+	for (i = 0; i < o->nargs; i++)
+		seen += !strcmp(o->args[i], "-");
+	return seen > 1;
+}
+
 static int check_arguments(const struct cmd *cmd, const struct options *o)
 {
 	int wants_files = cmd->fn == cmd_stage || cmd->fn == cmd_import;
@@ -1855,6 +1890,10 @@ static int check_arguments(const struct cmd *cmd, const struct options *o)
 	if (wants_files && !o->nargs) {
 		error("'%s' needs at least one input file", cmd->name);
 		fputs(cmd->usage, stderr);
+		return mb_exit_code(MB_EUSAGE);
+	}
+	if (wants_files && stdin_twice(o)) {
+		error("'-' (standard input) can be given once");
 		return mb_exit_code(MB_EUSAGE);
 	}
 	if (!wants_files && cmd->fn != cmd_export && cmd->fn != cmd_help &&

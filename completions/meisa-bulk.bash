@@ -16,7 +16,7 @@ tags status ignore custom:"
 _meisa_bulk_exports="rejects results suppressed missing unsubscribed"
 
 # Options that take a value (the next word is that value, not a command).
-_meisa_bulk_valued="--db --preset --map --delimiter --tag --source \
+_meisa_bulk_valued="--db --preset --map --delimiter --encoding --tag --source \
 --sequence --rate --concurrency --max-requests --api-key-file -o --output \
 --search --metrics-file --ping-url"
 
@@ -24,7 +24,7 @@ _meisa_bulk_valued="--db --preset --map --delimiter --tag --source \
 _meisa_bulk_options()
 {
 	local common="--db --json -q --quiet -v --verbose -h --help"
-	local stage="--preset --map --delimiter --tag --source"
+	local stage="--preset --map --delimiter --encoding --tag --source"
 	local push="--sequence --rate --concurrency --max-requests --full \
 --retry-failed --dry-run --yes --api-key-file --insecure"
 	local key="--api-key-file --insecure"
@@ -134,6 +134,10 @@ _meisa_bulk()
 		for word in , "';'" tab "'|'"; do
 			[[ $word == "$cur"* ]] && COMPREPLY+=("$word")
 		done
+		return 0 ;;
+	--encoding)
+		_meisa_bulk_words "windows-1252 iso-8859-1 iso-8859-15 macintosh \
+shift_jis UTF-16LE UTF-16BE UTF-8" "$cur"
 		return 0 ;;
 	--rate)
 		_meisa_bulk_words "60/m,1000/h none" "$cur"

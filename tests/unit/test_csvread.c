@@ -196,8 +196,9 @@ static const struct read_case cases[] = {
 	{ "empty file", S(""), 0, "", 0 },
 	{ "only line ends", S("\r\n\n\r"), 0, "", 0 },
 	{ "utf-8 kept", S("n\nZoë\n"), 0, "1:n\n2:Zoë\n", 0 },
-	{ "invalid utf-8 passed on", S("n\nx\xff\xfe\n"), 0,
-	  "1:n\n2:x\xff\xfe\n", 0 },
+	/* UTF-8 beside it: alone, source refuses the file as not UTF-8. */
+	{ "invalid utf-8 passed on", S("n\nZo\xc3\xab\nx\xff\xfe\n"), 0,
+	  "1:n\n2:Zo\xc3\xab\n3:x\xff\xfe\n", 0 },
 };
 
 Test(csvread, cases_table)
