@@ -8,8 +8,11 @@
  * ("Company Name" -> company_name, "MEMBER_RATING" -> member_rating; a key
  * that repeats gets _2, _3).  Presets come from ../shared/esp-exports.md:
  * mailchimp, sendgrid, klaviyo, hubspot, kit, activecampaign, brevo,
- * mailerlite, customerio, beehiiv, substack, intercom, and generic (email,
- * first/last name synonyms).  "auto" picks one from the header fingerprints,
+ * mailerlite, customerio, beehiiv, substack, intercom; then ghost,
+ * listmonk, keila, mautic, buttondown, sendy, constantcontact, aweber,
+ * getresponse, campaignmonitor, emailoctopus, moosend, omnisend, drip and
+ * loops (fixtures/README.md says where each layout comes from); and generic
+ * (email, first/last name synonyms).  "auto" picks one from the header fingerprints,
  * headers compared trimmed and case-insensitively.  Overrides (--map) win
  * over the preset, column by column.
  *

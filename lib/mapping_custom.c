@@ -101,7 +101,7 @@ struct cursor {
 
 static void skip_space(struct cursor *c)
 {
-	while (c->i < c->n && strchr(" \t\r\n", c->p[c->i]) && c->p[c->i])
+	while (c->i < c->n && c->p[c->i] && strchr(" \t\r\n", c->p[c->i]))
 		c->i++;
 }
 
