@@ -10,7 +10,9 @@
 
 _meisa_bulk_commands="import stage push status export report ping sequences help"
 _meisa_bulk_presets="auto mailchimp sendgrid klaviyo hubspot kit \
-activecampaign brevo mailerlite customerio beehiiv substack intercom generic"
+activecampaign brevo mailerlite customerio beehiiv substack intercom ghost \
+listmonk keila mautic buttondown sendy constantcontact aweber getresponse \
+campaignmonitor emailoctopus moosend omnisend drip loops generic"
 _meisa_bulk_fields="email external_id first_name last_name display_name \
 tags status ignore custom:"
 _meisa_bulk_exports="rejects results suppressed missing unsubscribed"
