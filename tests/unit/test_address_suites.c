@@ -300,11 +300,11 @@ Test(address_suites, python_email_validator)
 #define VJS_FILE "validatorjs-validator.js/isEmail-cases.json"
 #define VJS_SQL \
 	"SELECT 1, v.value FROM json_each(?1, '$.cases') c, " \
-	"json_each(c.value, '$.valid') v WHERE json_type(c.value, '$.args') " \
-	"IS NULL UNION ALL " \
+	"json_each(c.value, '$.valid') v " \
+	"WHERE json_type(c.value, '$.args') IS NULL UNION ALL " \
 	"SELECT 0, v.value FROM json_each(?1, '$.cases') c, " \
-	"json_each(c.value, '$.invalid') v WHERE json_type(c.value, '$.args') " \
-	"IS NULL"
+	"json_each(c.value, '$.invalid') v " \
+	"WHERE json_type(c.value, '$.args') IS NULL"
 
 /* isEmail() without options: the one block of the suite with none. */
 Test(address_suites, validator_js)
