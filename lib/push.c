@@ -322,6 +322,34 @@ static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
 	return MB_OK;
 }
 
+/*
+ * What the run's start will decide for the unconfirmed contacts (see
+ * begin_run), so that the plan counts them where they will be.
+ */
+static enum mb_rc count_unconfirmed(struct push *p, struct push_plan *plan,
+				    struct err *e)
+{
+	struct store_unconfirmed u;
+	enum mb_rc rc;
+
+	rc = store_outbox_unconfirmed(p->db, p->gen, &u, e);
+	if (rc != MB_OK)
+		return rc;
+	plan->unconfirmed = u.pending + u.skipped;
+	if (p->opts.include_unconfirmed) {
+		plan->to_upsert += u.skipped;
+		plan->skipped -= u.skipped;
+		if (p->opts.sequence)
+			plan->to_enroll += u.skipped_enrollable;
+	} else {
+		plan->to_upsert -= u.pending;
+		plan->skipped += u.pending;
+		if (p->opts.sequence)
+			plan->to_enroll -= u.pending_enrollable;
+	}
+	return MB_OK;
+}
+
 static enum mb_rc count_plan(struct push *p, struct push_plan *plan,
 			     struct err *e)
 {
@@ -330,12 +358,14 @@ static enum mb_rc count_plan(struct push *p, struct push_plan *plan,
 
 	plan->generation = p->gen;
 	rc = count_contacts(p, plan, e);
-	if (rc == MB_OK && p->opts.sequence) {
+	if (rc == MB_OK && p->opts.sequence)
 		rc = store_chunks_count(p->db, &plan->to_enroll, &open_chunks,
 					e);
+	if (rc == MB_OK)
+		rc = count_unconfirmed(p, plan, e);
+	if (rc == MB_OK && p->opts.sequence)
 		plan->chunks = open_chunks + (plan->to_enroll +
 				PUSH_CHUNK_MAX - 1) / PUSH_CHUNK_MAX;
-	}
 	plan->requests = plan->to_upsert + plan->chunks;
 	plan->estimate_ms = meisa_estimate_ms(p->api,
 			(uint64_t)plan->requests, clock_mono_ms());
@@ -833,13 +863,17 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 
 /*
  * Before the first write: the generation is pushed from now on (the next
- * staged file opens a new one), and --full and --retry-failed put back
- * what they send again.
+ * staged file opens a new one), the unconfirmed contacts are skipped or,
+ * with --include-unconfirmed, sent (store_outbox.h), and --full and
+ * --retry-failed put back what they send again.
  */
 static enum mb_rc begin_run(struct push *p, struct err *e)
 {
 	enum mb_rc rc = db_begin(p->db, e);
 
+	if (rc == MB_OK)
+		rc = store_outbox_decide_unconfirmed(p->db,
+				p->opts.include_unconfirmed, e);
 	if (rc == MB_OK)
 		rc = store_outbox_begin_run(p->db, p->opts.full,
 					    p->opts.retry_failed, e);
