@@ -74,6 +74,9 @@ def test_mailchimp_nonsubscribed_skipped_then_included(tmp_path, sandbox, bulk):
     reasons = suppressed(bulk, db, tmp_path)
     assert {e for e, why in reasons.items() if why == "unconfirmed"} == \
         NONSUBSCRIBED
+    r = bulk(["report", "--db", db, "-o", "-"])
+    assert r.returncode == 0, r.stderr
+    assert "<tr><td>unconfirmed</td><td class=\"n\">5</td></tr>" in r.stdout
 
     # --include-unconfirmed creates exactly them, and the plan says so.
     r = push(bulk, sandbox, db, "--include-unconfirmed", "--dry-run")
