@@ -330,20 +330,24 @@ static enum mb_rc count_unconfirmed(struct push *p, struct push_plan *plan,
 				    struct err *e)
 {
 	struct store_unconfirmed u;
+	int64_t held;
 	enum mb_rc rc;
 
-	rc = store_outbox_unconfirmed(p->db, p->gen, &u, e);
+	rc = store_outbox_unconfirmed(p->db, p->gen, p->opts.full,
+				      p->opts.retry_failed, &u, e);
 	if (rc != MB_OK)
 		return rc;
-	plan->unconfirmed = u.pending + u.skipped;
+	held = u.pending + u.failed_full + u.failed_retry;
+	plan->unconfirmed = held + u.skipped;
 	if (p->opts.include_unconfirmed) {
 		plan->to_upsert += u.skipped;
 		plan->skipped -= u.skipped;
 		if (p->opts.sequence)
 			plan->to_enroll += u.skipped_enrollable;
 	} else {
-		plan->to_upsert -= u.pending;
-		plan->skipped += u.pending;
+		plan->to_upsert -= held;
+		plan->skipped += held;
+		plan->failed -= u.failed_retry;
 		if (p->opts.sequence)
 			plan->to_enroll -= u.pending_enrollable;
 	}
@@ -863,20 +867,20 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 
 /*
  * Before the first write: the generation is pushed from now on (the next
- * staged file opens a new one), the unconfirmed contacts are skipped or,
- * with --include-unconfirmed, sent (store_outbox.h), and --full and
- * --retry-failed put back what they send again.
+ * staged file opens a new one), --full and --retry-failed put back what
+ * they send again, and then the unconfirmed contacts are skipped or, with
+ * --include-unconfirmed, sent (store_outbox.h).
  */
 static enum mb_rc begin_run(struct push *p, struct err *e)
 {
 	enum mb_rc rc = db_begin(p->db, e);
 
 	if (rc == MB_OK)
-		rc = store_outbox_decide_unconfirmed(p->db,
-				p->opts.include_unconfirmed, e);
-	if (rc == MB_OK)
 		rc = store_outbox_begin_run(p->db, p->opts.full,
 					    p->opts.retry_failed, e);
+	if (rc == MB_OK)
+		rc = store_outbox_decide_unconfirmed(p->db,
+				p->opts.include_unconfirmed, e);
 	if (rc == MB_OK)
 		return db_commit(p->db, e);
 	db_rollback(p->db);

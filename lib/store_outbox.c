@@ -87,10 +87,14 @@ static const char unconfirmed_sql[] = "SELECT"
 	" coalesce(sum(state IN ('pending', 'sent')), 0),"
 	" coalesce(sum(state = 'skipped'), 0),"
 	" coalesce(sum(state IN ('pending', 'sent') AND" ENROLLABLE_SQL "), 0),"
-	" coalesce(sum(state = 'skipped' AND" ENROLLABLE_SQL "), 0)"
+	" coalesce(sum(state = 'skipped' AND" ENROLLABLE_SQL "), 0),"
+	" coalesce(sum(state = 'failed' AND ?2 AND (" FULL_AGAIN_SQL ")), 0),"
+	" coalesce(sum(state = 'failed' AND ?3 AND NOT (?2 AND ("
+	FULL_AGAIN_SQL "))), 0)"
 	" FROM contacts WHERE gen = ?1 AND" UNCONFIRMED_SQL;
 
-enum mb_rc store_outbox_unconfirmed(struct db *db, int64_t gen,
+enum mb_rc store_outbox_unconfirmed(struct db *db, int64_t gen, int full,
+				    int retry_failed,
 				    struct store_unconfirmed *c,
 				    struct err *e)
 {
@@ -101,11 +105,15 @@ enum mb_rc store_outbox_unconfirmed(struct db *db, int64_t gen,
 	if (rc != MB_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, gen);
+	sqlite3_bind_int(s, 2, full != 0);
+	sqlite3_bind_int(s, 3, retry_failed != 0);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		c->pending = sqlite3_column_int64(s, 0);
 		c->skipped = sqlite3_column_int64(s, 1);
 		c->pending_enrollable = sqlite3_column_int64(s, 2);
 		c->skipped_enrollable = sqlite3_column_int64(s, 3);
+		c->failed_full = sqlite3_column_int64(s, 4);
+		c->failed_retry = sqlite3_column_int64(s, 5);
 	} else {
 		rc = db_fail(db, "cannot read", e);
 	}
