@@ -1147,7 +1147,7 @@ static int cmd_report(struct options *o)
 	if (!o->output) {
 		error("usage: meisa-bulk report -o FILE.html (- for standard"
 		      " output)");
-		return 64;
+		return mb_exit_code(MB_EUSAGE);
 	}
 	ro.no_examples = o->no_examples;
 	ro.version = MB_VERSION;
