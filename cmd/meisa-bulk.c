@@ -61,6 +61,7 @@ struct options {
 	unsigned long long max_requests;
 	int dry_run, yes, insecure, full;
 	int retry_failed;
+	int include_unconfirmed;
 	const char *api_key_file;
 	/* others */
 	const char *output;
@@ -547,7 +548,8 @@ static void print_status_text(const struct status_counts *c)
 	       " generation)\n", (long long)c->upserted,
 	       (long long)c->unchanged);
 	printf("  pending      %lld\n", (long long)c->pending);
-	printf("  skipped      %lld  (do-not-email at the source)\n",
+	printf("  skipped      %lld  (do-not-email or unconfirmed at the"
+	       " source)\n",
 	       (long long)c->skipped);
 	printf("  failed       %lld\n", (long long)c->failed);
 	printf("suppressed     %lld\n", (long long)c->suppressed);
@@ -880,8 +882,8 @@ static void print_plan(const struct options *o, const struct push_plan *pl)
 	info("Meisa's unsubscribed list: %lld of the staged contacts (as of"
 	     " %s)", (long long)pl->meisa_unsubscribed,
 	     pl->as_of.len ? pl->as_of.data : "unknown");
-	info("plan: %lld to upsert, %lld skipped (do-not-email at the"
-	     " source), %lld suppressed, %lld to enroll in '%s'",
+	info("plan: %lld to upsert, %lld skipped (do-not-email or"
+	     " unconfirmed at the source), %lld suppressed, %lld to enroll in '%s'",
 	     (long long)pl->to_upsert, (long long)pl->skipped,
 	     (long long)pl->suppressed, (long long)pl->to_enroll,
 	     o->sequence ? o->sequence : "(no sequence)");
@@ -893,6 +895,13 @@ static void print_plan(const struct options *o, const struct push_plan *pl)
 		     " sent again (--retry-failed)" : "      %lld failed in an"
 		     " earlier run: not sent (--retry-failed sends them again)",
 		     (long long)pl->failed);
+	if (pl->unconfirmed)
+		info(o->include_unconfirmed ? "      %lld unconfirmed (never"
+		     " subscribed or pending): created (--include-unconfirmed);"
+		     " each receives Meisa's contact_created automations" :
+		     "      %lld unconfirmed (never subscribed or pending):"
+		     " skipped (--include-unconfirmed creates them)",
+		     (long long)pl->unconfirmed);
 	info("      %lld requests, about %s at --rate %s",
 	     (long long)pl->requests, eta, o->rate ? o->rate : "60/m,1000/h");
 }
@@ -935,6 +944,7 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 	po.max_requests = o->max_requests;
 	po.full = o->full;
 	po.retry_failed = o->retry_failed;
+	po.include_unconfirmed = o->include_unconfirmed;
 	po.progress = on_progress;
 	ps.db = db;
 	ps.metrics_file = o->metrics_file;
@@ -995,7 +1005,8 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 		 "\"throttled\":%llu,\"upserted\":%lld,\"failed\":%lld,"
 		 "\"chunks\":%lld,\"enroll_failed\":%lld,"
 		 "\"enroll_unknown\":%lld,\"elapsed_ms\":%lld,\"full\":%s,"
-		 "\"retry_failed\":%s,\"dry_run\":%s}",
+		 "\"retry_failed\":%s,\"include_unconfirmed\":%s,"
+		 "\"dry_run\":%s}",
 		 (unsigned long long)res->requests,
 		 (unsigned long long)res->retries,
 		 (unsigned long long)res->throttled, (long long)res->upserted,
@@ -1004,6 +1015,7 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 		 (long long)res->enroll_unknown, (long long)res->elapsed_ms,
 		 o->full ? "true" : "false",
 		 o->retry_failed ? "true" : "false",
+		 o->include_unconfirmed ? "true" : "false",
 		 o->dry_run ? "true" : "false");
 	end_run(db, run, rc, stage, push, &after);
 	if (rc != MB_EAUTH && rc != MB_EDB && rc != MB_ELOCKED)
@@ -1399,6 +1411,10 @@ static int cmd_help(struct options *o);
 	"  --retry-failed       also send again the contacts that failed\n" \
 	"                       (4xx) in an earlier run, once the cause\n" \
 	"                       is fixed\n" \
+	"  --include-unconfirmed\n" \
+	"                       also create never-subscribed and pending\n" \
+	"                       contacts (skipped by default: creating them\n" \
+	"                       fires contact_created automations)\n" \
 	"  --dry-run            pre-flight and plan only; nothing is written\n" \
 	"  --yes                no confirmation prompt for a live key\n" \
 	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \
@@ -1548,7 +1564,7 @@ enum {
 	LO_SEQUENCE, LO_RATE, LO_CONC, LO_MAXREQ, LO_DRY, LO_YES, LO_KEYFILE,
 	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION, LO_FULL,
 	LO_RETRY_FAILED, LO_NO_EXAMPLES, LO_METRICS_FILE, LO_PING_URL,
-	LO_ENCODING,
+	LO_ENCODING, LO_INCLUDE_UNCONFIRMED,
 };
 
 static const struct option long_options[] = {
@@ -1571,6 +1587,7 @@ static const struct option long_options[] = {
 	{ "dry-run", no_argument, NULL, LO_DRY },
 	{ "full", no_argument, NULL, LO_FULL },
 	{ "retry-failed", no_argument, NULL, LO_RETRY_FAILED },
+	{ "include-unconfirmed", no_argument, NULL, LO_INCLUDE_UNCONFIRMED },
 	{ "yes", no_argument, NULL, LO_YES },
 	{ "api-key-file", required_argument, NULL, LO_KEYFILE },
 	{ "insecure", no_argument, NULL, LO_INSECURE },
@@ -1646,6 +1663,7 @@ static unsigned option_group(int c)
 	case LO_SEQUENCE: case LO_RATE: case LO_CONC: case LO_MAXREQ:
 	case LO_DRY: case LO_YES: case LO_FULL: return OPT_PUSH;
 	case LO_RETRY_FAILED: return OPT_PUSH;
+	case LO_INCLUDE_UNCONFIRMED: return OPT_PUSH;
 	case LO_KEYFILE: case LO_INSECURE: return OPT_KEY;
 	case 'o': return OPT_OUTPUT;
 	case LO_SEARCH: return OPT_SEARCH;
@@ -1760,6 +1778,7 @@ static int take_option(struct options *o, int c, const char *arg)
 	case LO_DRY: o->dry_run = 1; break;
 	case LO_FULL: o->full = 1; break;
 	case LO_RETRY_FAILED: o->retry_failed = 1; break;
+	case LO_INCLUDE_UNCONFIRMED: o->include_unconfirmed = 1; break;
 	case LO_YES: o->yes = 1; break;
 	case LO_KEYFILE: o->api_key_file = arg; break;
 	case LO_INSECURE: o->insecure = 1; break;

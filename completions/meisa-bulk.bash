@@ -28,7 +28,8 @@ _meisa_bulk_options()
 	local common="--db --json -q --quiet -v --verbose -h --help"
 	local stage="--preset --map --delimiter --encoding --tag --source"
 	local push="--sequence --rate --concurrency --max-requests --full \
---retry-failed --dry-run --yes --api-key-file --insecure"
+--retry-failed --include-unconfirmed --dry-run --yes --api-key-file \
+--insecure"
 	local key="--api-key-file --insecure"
 	local quiet="-q --quiet -v --verbose -h --help"
 	local monitor="--metrics-file --ping-url"

@@ -322,6 +322,38 @@ static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
 	return MB_OK;
 }
 
+/*
+ * What the run's start will decide for the unconfirmed contacts (see
+ * begin_run), so that the plan counts them where they will be.
+ */
+static enum mb_rc count_unconfirmed(struct push *p, struct push_plan *plan,
+				    struct err *e)
+{
+	struct store_unconfirmed u;
+	int64_t held;
+	enum mb_rc rc;
+
+	rc = store_outbox_unconfirmed(p->db, p->gen, p->opts.full,
+				      p->opts.retry_failed, &u, e);
+	if (rc != MB_OK)
+		return rc;
+	held = u.pending + u.failed_full + u.failed_retry;
+	plan->unconfirmed = held + u.skipped;
+	if (p->opts.include_unconfirmed) {
+		plan->to_upsert += u.skipped;
+		plan->skipped -= u.skipped;
+		if (p->opts.sequence)
+			plan->to_enroll += u.skipped_enrollable;
+	} else {
+		plan->to_upsert -= held;
+		plan->skipped += held;
+		plan->failed -= u.failed_retry;
+		if (p->opts.sequence)
+			plan->to_enroll -= u.pending_enrollable;
+	}
+	return MB_OK;
+}
+
 static enum mb_rc count_plan(struct push *p, struct push_plan *plan,
 			     struct err *e)
 {
@@ -330,12 +362,14 @@ static enum mb_rc count_plan(struct push *p, struct push_plan *plan,
 
 	plan->generation = p->gen;
 	rc = count_contacts(p, plan, e);
-	if (rc == MB_OK && p->opts.sequence) {
+	if (rc == MB_OK && p->opts.sequence)
 		rc = store_chunks_count(p->db, &plan->to_enroll, &open_chunks,
 					e);
+	if (rc == MB_OK)
+		rc = count_unconfirmed(p, plan, e);
+	if (rc == MB_OK && p->opts.sequence)
 		plan->chunks = open_chunks + (plan->to_enroll +
 				PUSH_CHUNK_MAX - 1) / PUSH_CHUNK_MAX;
-	}
 	plan->requests = plan->to_upsert + plan->chunks;
 	plan->estimate_ms = meisa_estimate_ms(p->api,
 			(uint64_t)plan->requests, clock_mono_ms());
@@ -833,8 +867,9 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 
 /*
  * Before the first write: the generation is pushed from now on (the next
- * staged file opens a new one), and --full and --retry-failed put back
- * what they send again.
+ * staged file opens a new one), --full and --retry-failed put back what
+ * they send again, and then the unconfirmed contacts are skipped or, with
+ * --include-unconfirmed, sent (store_outbox.h).
  */
 static enum mb_rc begin_run(struct push *p, struct err *e)
 {
@@ -843,6 +878,9 @@ static enum mb_rc begin_run(struct push *p, struct err *e)
 	if (rc == MB_OK)
 		rc = store_outbox_begin_run(p->db, p->opts.full,
 					    p->opts.retry_failed, e);
+	if (rc == MB_OK)
+		rc = store_outbox_decide_unconfirmed(p->db,
+				p->opts.include_unconfirmed, e);
 	if (rc == MB_OK)
 		return db_commit(p->db, e);
 	db_rollback(p->db);

@@ -539,8 +539,8 @@ static void funnel_chart(struct page *p)
 		{ "Rejected", "rejected", c->rejected, 1, "bad" },
 		{ "Duplicates", "duplicates", c->duplicates, 1, "skip" },
 		{ "Contacts", "contacts", c->contacts, 0, "total" },
-		{ "Skipped (do not email)", "skipped", c->skipped, 1,
-		  "skip" },
+		{ "Skipped (do not email, unconfirmed)", "skipped",
+		  c->skipped, 1, "skip" },
 		{ "Upserted", "upserted", c->upserted, 1, "good" },
 		{ "new or changed", NULL, c->upserted - c->unchanged, 2,
 		  "good" },
@@ -621,7 +621,8 @@ static void all_counts(struct page *p)
 		{ "contacts", c->contacts, "distinct contacts" },
 		{ "suppressed", c->suppressed, "never to be enrolled"
 		  " (export suppressed)" },
-		{ "skipped", c->skipped, "not upserted: do not email" },
+		{ "skipped", c->skipped, "not upserted: do not email or"
+		  " unconfirmed" },
 		{ "unconfirmed", c->unconfirmed, "never confirmed their"
 		  " subscription" },
 		{ "meisa_unsubscribed", c->meisa_unsubscribed, "on Meisa's"

@@ -10,10 +10,16 @@
 #include "store_pages.h"
 
 static const char *const kind_sql[] = {
+	/* Unconfirmed contacts a push skipped: through contacts_unconfirmed. */
 	[STORE_PAGES_SKIPPED] =
+	  "SELECT reason, contacts FROM ("
 	  "SELECT source_status AS reason, count(*) AS contacts"
 	  " FROM contacts WHERE gen = ?1 AND source_status IS NOT NULL"
-	  " AND state = 'skipped' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?2",
+	  " AND state = 'skipped' GROUP BY 1 UNION ALL"
+	  " SELECT 'unconfirmed', count(*) FROM contacts WHERE gen = ?1"
+	  " AND unconfirmed <> 0 AND source_status IS NULL"
+	  " AND state = 'skipped' HAVING count(*) > 0)"
+	  " ORDER BY 2 DESC, 1 LIMIT ?2",
 	[STORE_PAGES_REJECT_REASONS] =
 	  "SELECT r.reason AS reason, count(*) AS n"
 	  " FROM rejects r WHERE r.input_id IN"
