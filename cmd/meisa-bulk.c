@@ -7,8 +7,10 @@
  */
 #include <csv.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,14 +25,18 @@
 #include "db.h"
 #include "err.h"
 #include "export.h"
+#include "healthping.h"
 #include "http.h"
 #include "json.h"
 #include "mapping.h"
 #include "meisa.h"
+#include "metrics.h"
 #include "push.h"
+#include "report.h"
 #include "stage.h"
 #include "status.h"
 #include "store_runs.h"
+#include "transcode.h"
 #include "version.h"
 
 #define MAX_LIST 64
@@ -46,6 +52,7 @@ struct options {
 	const char *tags[MAX_LIST];
 	size_t ntags;
 	char delimiter;
+	const char *encoding;
 	const char *source;
 	/* push */
 	const char *sequence;
@@ -54,11 +61,16 @@ struct options {
 	unsigned long long max_requests;
 	int dry_run, yes, insecure, full;
 	int retry_failed;
+	int include_unconfirmed;
 	const char *api_key_file;
 	/* others */
 	const char *output;
 	const char *search;
 	int runs;
+	int no_examples;      /* report */
+	/* monitoring */
+	const char *metrics_file;
+	const char *ping_url;    /* secret-like: never echoed */
 	char **args;             /* positional */
 	int nargs;
 	unsigned used;           /* OPT_* seen, for "does not apply" checks */
@@ -68,6 +80,8 @@ enum {
 	OPT_DB = 1 << 0, OPT_JSON = 1 << 1, OPT_QUIET = 1 << 2,
 	OPT_STAGE = 1 << 3, OPT_PUSH = 1 << 4, OPT_KEY = 1 << 5,
 	OPT_OUTPUT = 1 << 6, OPT_SEARCH = 1 << 7, OPT_RUNS = 1 << 8,
+	OPT_REPORT = 1 << 9,
+	OPT_METRICS = 1 << 10, OPT_PING = 1 << 11,
 };
 
 struct cmd {
@@ -191,7 +205,6 @@ static void catch_signals(void)
 	sa.sa_handler = on_cont;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGCONT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 }
 
 /* Personal data: say so once when others can read an existing file. */
@@ -248,6 +261,25 @@ static int looks_secret(const char *arg)
 	return key && strlen(key) >= 8 && strstr(arg, key);
 }
 
+/* The value of --ping-url as getopt found it: inside one of argv. */
+static const char *ping_url_arg;
+
+/*
+ * argv[i] as it may be shown: a key becomes <redacted>, and so does the
+ * ping URL (it holds the check's secret), after "--ping-url=" if so.
+ */
+static enum mb_rc add_shown_arg(struct buf *b, const char *arg)
+{
+	size_t len = strlen(arg);
+	enum mb_rc rc = MB_OK;
+
+	if (ping_url_arg && ping_url_arg >= arg && ping_url_arg <= arg + len) {
+		rc = buf_add(b, arg, (size_t)(ping_url_arg - arg));
+		return rc == MB_OK ? buf_addstr(b, "<redacted>") : rc;
+	}
+	return buf_addstr(b, looks_secret(arg) ? "<redacted>" : arg);
+}
+
 /* The command line as typed, for the run history, without secrets. */
 static char *joined_args(int argc, char **argv)
 {
@@ -257,8 +289,7 @@ static char *joined_args(int argc, char **argv)
 	for (i = 0; i < argc; i++) {
 		if (i && buf_addch(&b, ' ') != MB_OK)
 			break;
-		if (buf_addstr(&b, looks_secret(argv[i]) ? "<redacted>" :
-			       argv[i]) != MB_OK)
+		if (add_shown_arg(&b, argv[i]) != MB_OK)
 			break;
 	}
 	return buf_detach(&b, NULL);
@@ -491,6 +522,7 @@ static enum mb_rc do_stage(struct options *o, struct db *db, int64_t run,
 	so.map.tags = o->tags;
 	so.map.ntags = o->ntags;
 	so.delimiter = o->delimiter;
+	so.encoding = o->encoding;
 	so.source = o->source ? o->source : "import";
 	so.warn = on_stage_warning;
 	so.stop = &stop_requested;
@@ -516,7 +548,8 @@ static void print_status_text(const struct status_counts *c)
 	       " generation)\n", (long long)c->upserted,
 	       (long long)c->unchanged);
 	printf("  pending      %lld\n", (long long)c->pending);
-	printf("  skipped      %lld  (do-not-email at the source)\n",
+	printf("  skipped      %lld  (do-not-email or unconfirmed at the"
+	       " source)\n",
 	       (long long)c->skipped);
 	printf("  failed       %lld\n", (long long)c->failed);
 	printf("suppressed     %lld\n", (long long)c->suppressed);
@@ -705,7 +738,58 @@ struct progress_state {
 	int tty;
 	int64_t last_done;
 	int64_t last_wait_ms;    /* when -v last said it waits */
+	/* --metrics-file during the push */
+	struct db *db;
+	const char *metrics_file;
+	int64_t metrics_ms;      /* elapsed_ms of the last write; -1: none */
+	int64_t metrics_every;   /* ms between writes */
 };
+
+/*
+ * --metrics-file from the status of db (status.h); live: the push still
+ * running.  A failure is a warning, said once: monitoring never fails a
+ * run.
+ */
+static void write_metrics(struct db *db, const char *path,
+			  const struct metrics_live *live)
+{
+	static int warned;
+	struct buf json = BUF_INIT, text = BUF_INIT;
+	struct err e = ERR_INIT;
+	enum mb_rc rc;
+
+	rc = status_json(db, &json, &e);
+	if (rc == MB_OK)
+		rc = metrics_format(json.data, live, &text, &e);
+	if (rc == MB_OK)
+		rc = metrics_write(path, &text, &e);
+	if (rc != MB_OK && !warned++)
+		warning("cannot write metrics file '%s': %s", path,
+			e.msg[0] ? e.msg : mb_strerror(rc));
+	buf_release(&json);
+	buf_release(&text);
+}
+
+/*
+ * During a push: at once, then every 5 s, or less often on a staging file
+ * so large that counting it takes more than a twentieth of that.
+ */
+static void push_metrics(struct progress_state *ps,
+			 const struct push_progress *p)
+{
+	struct metrics_live live = { p->retries, p->throttled };
+	int64_t t0;
+
+	if (!ps->metrics_file || (ps->metrics_ms >= 0 &&
+	    p->elapsed_ms - ps->metrics_ms < ps->metrics_every))
+		return;
+	t0 = db_now_ms();
+	write_metrics(ps->db, ps->metrics_file, &live);
+	ps->metrics_ms = p->elapsed_ms;
+	ps->metrics_every = 20 * (db_now_ms() - t0);
+	if (ps->metrics_every < 5000)
+		ps->metrics_every = 5000;
+}
 
 /* "  waiting 41m for the 1000/h window", or "" when not waiting. */
 static void waiting_text(const struct push_progress *p, char *out,
@@ -755,6 +839,7 @@ static void on_progress(void *ctx, const struct push_progress *p)
 		(double)p->elapsed_ms : 0;
 	char eta[32] = "-", wait[96];
 
+	push_metrics(ps, p);
 	if (quiet)
 		return;
 	say_waiting(ps, p);
@@ -797,8 +882,8 @@ static void print_plan(const struct options *o, const struct push_plan *pl)
 	info("Meisa's unsubscribed list: %lld of the staged contacts (as of"
 	     " %s)", (long long)pl->meisa_unsubscribed,
 	     pl->as_of.len ? pl->as_of.data : "unknown");
-	info("plan: %lld to upsert, %lld skipped (do-not-email at the"
-	     " source), %lld suppressed, %lld to enroll in '%s'",
+	info("plan: %lld to upsert, %lld skipped (do-not-email or"
+	     " unconfirmed at the source), %lld suppressed, %lld to enroll in '%s'",
 	     (long long)pl->to_upsert, (long long)pl->skipped,
 	     (long long)pl->suppressed, (long long)pl->to_enroll,
 	     o->sequence ? o->sequence : "(no sequence)");
@@ -810,6 +895,13 @@ static void print_plan(const struct options *o, const struct push_plan *pl)
 		     " sent again (--retry-failed)" : "      %lld failed in an"
 		     " earlier run: not sent (--retry-failed sends them again)",
 		     (long long)pl->failed);
+	if (pl->unconfirmed)
+		info(o->include_unconfirmed ? "      %lld unconfirmed (never"
+		     " subscribed or pending): created (--include-unconfirmed);"
+		     " each receives Meisa's contact_created automations" :
+		     "      %lld unconfirmed (never subscribed or pending):"
+		     " skipped (--include-unconfirmed creates them)",
+		     (long long)pl->unconfirmed);
 	info("      %lld requests, about %s at --rate %s",
 	     (long long)pl->requests, eta, o->rate ? o->rate : "60/m,1000/h");
 }
@@ -838,7 +930,7 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 	struct push_opts po;
 	struct push p;
 	struct push_plan plan;
-	struct progress_state ps = { 0, stderr_tty, -1, 0 };
+	struct progress_state ps = { 0, stderr_tty, -1, 0, NULL, NULL, -1, 0 };
 	enum mb_rc rc;
 
 	memset(res, 0, sizeof(*res));
@@ -852,7 +944,10 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 	po.max_requests = o->max_requests;
 	po.full = o->full;
 	po.retry_failed = o->retry_failed;
+	po.include_unconfirmed = o->include_unconfirmed;
 	po.progress = on_progress;
+	ps.db = db;
+	ps.metrics_file = o->metrics_file;
 	po.ctx = &ps;
 	rc = push_open(&p, db, &po, e);
 	if (rc == MB_OK)
@@ -868,7 +963,7 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 		if (ps.tty && !quiet)
 			fputc('\n', stderr);
 	}
-	res->requests = p.api.requests;
+	res->requests = meisa_requests(p.api);
 	push_close(&p);
 out:
 	if (key.data)
@@ -878,17 +973,17 @@ out:
 	return rc;
 }
 
+/* The command as typed, the ping URL (a secret) masked. */
 static void resume_hint(const struct options *o, enum mb_rc rc)
 {
-	int i;
+	char *args;
 
 	if (rc != MB_ESTOPPED && rc != MB_EUNAVAILABLE)
 		return;
-	fprintf(stderr, "%s: progress is saved in '%s'; to resume, run:\n ",
-		progname, o->db_path);
-	for (i = 0; i < saved_argc; i++)
-		fprintf(stderr, " %s", saved_argv[i]);
-	fputc('\n', stderr);
+	args = joined_args(saved_argc, saved_argv);
+	fprintf(stderr, "%s: progress is saved in '%s'; to resume, run:\n"
+		"  %s\n", progname, o->db_path, args ? args : "");
+	free(args);
 }
 
 static int finish_push(struct options *o, struct db *db, int64_t run,
@@ -910,7 +1005,8 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 		 "\"throttled\":%llu,\"upserted\":%lld,\"failed\":%lld,"
 		 "\"chunks\":%lld,\"enroll_failed\":%lld,"
 		 "\"enroll_unknown\":%lld,\"elapsed_ms\":%lld,\"full\":%s,"
-		 "\"retry_failed\":%s,\"dry_run\":%s}",
+		 "\"retry_failed\":%s,\"include_unconfirmed\":%s,"
+		 "\"dry_run\":%s}",
 		 (unsigned long long)res->requests,
 		 (unsigned long long)res->retries,
 		 (unsigned long long)res->throttled, (long long)res->upserted,
@@ -919,6 +1015,7 @@ static int finish_push(struct options *o, struct db *db, int64_t run,
 		 (long long)res->enroll_unknown, (long long)res->elapsed_ms,
 		 o->full ? "true" : "false",
 		 o->retry_failed ? "true" : "false",
+		 o->include_unconfirmed ? "true" : "false",
 		 o->dry_run ? "true" : "false");
 	end_run(db, run, rc, stage, push, &after);
 	if (rc != MB_EAUTH && rc != MB_EDB && rc != MB_ELOCKED)
@@ -1059,20 +1156,19 @@ static enum mb_rc export_unsubscribed(struct options *o, uint64_t *rows,
 {
 	struct buf key = BUF_INIT, raw = BUF_INIT;
 	struct meisa_strings emails = MEISA_STRINGS_INIT;
-	struct meisa m;
+	struct meisa *m = NULL;
 	struct meisa_opts mo;
 	enum mb_rc rc;
 
-	memset(&m, 0, sizeof(m));
 	rc = read_key(o, &key, e);
 	if (rc != MB_OK)
 		goto out;
 	fill_api_opts(o, &key, &mo);
 	rc = meisa_open(&m, &mo, e);
 	if (rc == MB_OK)
-		rc = meisa_unsubscribed(&m, &raw, e);
+		rc = meisa_unsubscribed(m, &raw, e);
 	if (rc == MB_OK)
-		rc = meisa_unsubscribed_emails(&m, buf_str(&raw), &emails,
+		rc = meisa_unsubscribed_emails(m, buf_str(&raw), &emails,
 					       e);
 	if (rc == MB_OK)
 		rc = export_emails(o->db_path, o->output,
@@ -1081,13 +1177,24 @@ static enum mb_rc export_unsubscribed(struct options *o, uint64_t *rows,
 	if (rc == MB_OK)
 		*rows = emails.count;
 out:
-	meisa_close(&m);
+	meisa_close(m);
 	meisa_strings_release(&emails);
 	buf_release(&raw);
 	if (key.data)
 		memset(key.data, 0, key.len);
 	buf_release(&key);
 	return rc;
+}
+
+/*
+ * Standard output is a pipe (or socket) its reader closed: `| head` has
+ * read what it wanted.  Linux reports POLLERR on such a write end.
+ */
+static int stdout_reader_gone(void)
+{
+	struct pollfd pfd = { STDOUT_FILENO, POLLOUT, 0 };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR);
 }
 
 static int cmd_export(struct options *o)
@@ -1110,6 +1217,10 @@ static int cmd_export(struct options *o)
 			rc = export_table(&db, o->args[0], o->output, &rows,
 					  &e);
 	}
+	/* `export ... -o - | head`: the reader has what it wanted. */
+	if (rc == MB_EIO && strcmp(o->output, "-") == 0 &&
+	    stdout_reader_gone())
+		rc = MB_OK;
 	if (rc != MB_OK)
 		goto out;
 	if (o->json)
@@ -1123,6 +1234,31 @@ out:
 	return rc == MB_OK ? 0 : fail(rc, &e);
 }
 
+static int cmd_report(struct options *o)
+{
+	struct report_opts ro = REPORT_OPTS_INIT;
+	struct db db = DB_INIT;
+	struct err e = ERR_INIT;
+	enum mb_rc rc;
+
+	if (!o->output) {
+		error("usage: meisa-bulk report -o FILE.html (- for standard"
+		      " output)");
+		return mb_exit_code(MB_EUSAGE);
+	}
+	ro.no_examples = o->no_examples;
+	ro.version = MB_VERSION;
+	rc = open_db_to_read(o, &db, &e);
+	if (rc == MB_OK)
+		rc = report_write(&db, o->output, &ro, &e);
+	db_close(&db);
+	if (rc != MB_OK)
+		return fail(rc, &e);
+	if (strcmp(o->output, "-") != 0)
+		info("wrote the report to '%s'", o->output);
+	return 0;
+}
+
 /* ---- ping, sequences ---------------------------------------------------- */
 
 static int with_api(struct options *o,
@@ -1131,18 +1267,17 @@ static int with_api(struct options *o,
 {
 	struct buf key = BUF_INIT;
 	struct err e = ERR_INIT;
-	struct meisa m;
+	struct meisa *m = NULL;
 	struct meisa_opts mo;
 	enum mb_rc rc;
 
-	memset(&m, 0, sizeof(m));
 	rc = read_key(o, &key, &e);
 	if (rc == MB_OK) {
 		fill_api_opts(o, &key, &mo);
 		rc = meisa_open(&m, &mo, &e);
 		if (rc == MB_OK)
-			rc = fn(o, &m, &e);
-		meisa_close(&m);
+			rc = fn(o, m, &e);
+		meisa_close(m);
 	}
 	if (key.data)
 		memset(key.data, 0, key.len);
@@ -1185,7 +1320,7 @@ static enum mb_rc ping(struct options *o, struct meisa *m, struct err *e)
 	struct meisa_key_info ki;
 	const char *need[] = { "contacts:read", "contacts:write",
 			       "sequences:read", "sequences:enroll" };
-	char *url = http_url_shown(m->opts.base_url);
+	char *url = http_url_shown(meisa_base_url(m));
 	enum mb_rc rc;
 	size_t i;
 
@@ -1261,6 +1396,8 @@ static int cmd_help(struct options *o);
 	"                       last_name, display_name, tags, status, ignore,\n" \
 	"                       custom:NAME (repeatable)\n" \
 	"  --delimiter C        field delimiter (default: detected)\n" \
+	"  --encoding NAME      charset of files without a byte order mark,\n" \
+	"                       e.g. windows-1252 (default UTF-8)\n" \
 	"  --tag NAME           add this tag to every contact (repeatable)\n" \
 	"  --source S           import or initial_sync (default import)\n"
 #define PUSH_OPTS \
@@ -1274,10 +1411,21 @@ static int cmd_help(struct options *o);
 	"  --retry-failed       also send again the contacts that failed\n" \
 	"                       (4xx) in an earlier run, once the cause\n" \
 	"                       is fixed\n" \
+	"  --include-unconfirmed\n" \
+	"                       also create never-subscribed and pending\n" \
+	"                       contacts (skipped by default: creating them\n" \
+	"                       fires contact_created automations)\n" \
 	"  --dry-run            pre-flight and plan only; nothing is written\n" \
 	"  --yes                no confirmation prompt for a live key\n" \
 	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \
 	"  --insecure           do not verify TLS certificates (warns)\n"
+#define METRICS_OPT \
+	"  --metrics-file F     write the status as a Prometheus textfile\n" \
+	"                       (node_exporter) at the end of the run, and\n" \
+	"                       every 5 s during a push\n"
+#define MONITOR_OPTS METRICS_OPT \
+	"  --ping-url URL       GET URL/start, then URL on success or\n" \
+	"                       URL/STATUS (healthchecks.io); never shown\n"
 #define COMMON_OPTS \
 	"  --db PATH            staging file (default ./meisa-bulk.db)\n" \
 	"  --json               one JSON object on stdout\n" \
@@ -1286,18 +1434,19 @@ static int cmd_help(struct options *o);
 
 static const struct cmd commands[] = {
 	{ "import", cmd_import, OPT_DB | OPT_JSON | OPT_STAGE | OPT_PUSH |
-	  OPT_KEY,
+	  OPT_KEY | OPT_METRICS | OPT_PING,
 	  "usage: meisa-bulk import FILE... [options]\n\n"
 	  "Stage FILEs, then push them. Running the same command again\n"
 	  "resumes where it stopped. Run it every night with the new dump\n"
 	  "and the same --db: only new and changed contacts are sent, and\n"
 	  "'export missing' lists those that vanished since the last night.\n\n"
-	  STAGE_OPTS PUSH_OPTS COMMON_OPTS
+	  STAGE_OPTS PUSH_OPTS MONITOR_OPTS COMMON_OPTS
 	  "\nexamples:\n  MEISA_API_KEY=... meisa-bulk import export.csv.gz"
 	  " --sequence onboarding\n"
 	  "  MEISA_API_KEY=... meisa-bulk import users.csv.gz --db sync.db"
 	  " --yes   (nightly)\n" },
-	{ "stage", cmd_stage, OPT_DB | OPT_JSON | OPT_STAGE,
+	{ "stage", cmd_stage, OPT_DB | OPT_JSON | OPT_STAGE | OPT_METRICS |
+	  OPT_PING,
 	  "usage: meisa-bulk stage FILE... [options]\n\n"
 	  "Read, validate, normalise and deduplicate FILEs (CSV, gzip, or\n"
 	  "a zip of CSVs such as Mailchimp's audience export)\n"
@@ -1305,20 +1454,21 @@ static const struct cmd commands[] = {
 	  "push form one generation; after a push, the next file starts a\n"
 	  "new one (tomorrow's dump), whose rows replace the staged\n"
 	  "contacts.\n\n"
-	  STAGE_OPTS COMMON_OPTS
+	  STAGE_OPTS MONITOR_OPTS COMMON_OPTS
 	  "\nexample:\n  meisa-bulk stage subscribed_members_export_1a2b.csv"
 	  " --tag migrated-from-mailchimp\n" },
-	{ "push", cmd_push, OPT_DB | OPT_JSON | OPT_PUSH | OPT_KEY,
+	{ "push", cmd_push, OPT_DB | OPT_JSON | OPT_PUSH | OPT_KEY |
+	  OPT_METRICS | OPT_PING,
 	  "usage: meisa-bulk push [options]\n\n"
 	  "Check Meisa's unsubscribed list, upsert the staged contacts and\n"
-	  "enroll them. Resumable.\n\n" PUSH_OPTS COMMON_OPTS
+	  "enroll them. Resumable.\n\n" PUSH_OPTS MONITOR_OPTS COMMON_OPTS
 	  "\nexample:\n  meisa-bulk push --sequence onboarding --dry-run\n" },
-	{ "status", cmd_status, OPT_DB | OPT_JSON | OPT_RUNS,
+	{ "status", cmd_status, OPT_DB | OPT_JSON | OPT_RUNS | OPT_METRICS,
 	  "usage: meisa-bulk status [--json] [--runs] [--db PATH]\n\n"
 	  "Counts and progress of the latest generation of a staging file,\n"
 	  "with the last run; --runs lists every run with its input files.\n\n"
 	  "  --runs               the run history\n"
-	  COMMON_OPTS "\nexample:\n  meisa-bulk status --json\n" },
+	  METRICS_OPT COMMON_OPTS "\nexample:\n  meisa-bulk status --json\n" },
 	{ "export", cmd_export, OPT_DB | OPT_JSON | OPT_OUTPUT | OPT_KEY,
 	  "usage: meisa-bulk export rejects|results|suppressed|missing|"
 	  "unsubscribed -o FILE\n\n"
@@ -1330,6 +1480,18 @@ static const struct cmd commands[] = {
 	  "unsubscribed fetches Meisa's list now.\n\n"
 	  "  -o, --output FILE    where to write\n" COMMON_OPTS
 	  "\nexample:\n  meisa-bulk export rejects -o rejects.csv\n" },
+	{ "report", cmd_report, OPT_DB | OPT_OUTPUT | OPT_REPORT,
+	  "usage: meisa-bulk report -o FILE.html [--no-examples] [--db PATH]\n\n"
+	  "Write one self-contained HTML page (no network, prints well) of\n"
+	  "where the import stands: the funnel with the counts of status,\n"
+	  "progress, pace and time left, rejects and failures with up to 10\n"
+	  "examples each, input files and runs.\n\n"
+	  "  -o, --output FILE    where to write (- for standard output)\n"
+	  "  --no-examples        counts only: no address, line or cell\n"
+	  "  --db PATH            staging file (default ./meisa-bulk.db)\n"
+	  "  -q                   only errors on stderr (for cron)\n"
+	  "  -h, --help           this help\n"
+	  "\nexample:\n  meisa-bulk report -o import-report.html\n" },
 	{ "ping", cmd_ping, OPT_JSON | OPT_KEY,
 	  "usage: meisa-bulk ping [--json]\n\n"
 	  "Verify the key: environment (live or test) and scopes.\n"
@@ -1364,6 +1526,7 @@ static void print_overview(FILE *out)
 		"  status            counts and progress of a staging file\n"
 		"  export WHAT -o F  rejects | results | suppressed | missing |"
 		" unsubscribed\n"
+		"  report -o F.html  one HTML page: funnel, progress, problems\n"
 		"  ping              verify the key: environment and scopes\n"
 		"  sequences         list sequences and their slugs\n"
 		"  help [COMMAND]    this, or a command's options\n\n"
@@ -1400,7 +1563,8 @@ enum {
 	LO_DB = 256, LO_JSON, LO_PRESET, LO_MAP, LO_DELIM, LO_TAG, LO_SOURCE,
 	LO_SEQUENCE, LO_RATE, LO_CONC, LO_MAXREQ, LO_DRY, LO_YES, LO_KEYFILE,
 	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION, LO_FULL,
-	LO_RETRY_FAILED,
+	LO_RETRY_FAILED, LO_NO_EXAMPLES, LO_METRICS_FILE, LO_PING_URL,
+	LO_ENCODING, LO_INCLUDE_UNCONFIRMED,
 };
 
 static const struct option long_options[] = {
@@ -1413,6 +1577,7 @@ static const struct option long_options[] = {
 	{ "preset", required_argument, NULL, LO_PRESET },
 	{ "map", required_argument, NULL, LO_MAP },
 	{ "delimiter", required_argument, NULL, LO_DELIM },
+	{ "encoding", required_argument, NULL, LO_ENCODING },
 	{ "tag", required_argument, NULL, LO_TAG },
 	{ "source", required_argument, NULL, LO_SOURCE },
 	{ "sequence", required_argument, NULL, LO_SEQUENCE },
@@ -1422,12 +1587,16 @@ static const struct option long_options[] = {
 	{ "dry-run", no_argument, NULL, LO_DRY },
 	{ "full", no_argument, NULL, LO_FULL },
 	{ "retry-failed", no_argument, NULL, LO_RETRY_FAILED },
+	{ "include-unconfirmed", no_argument, NULL, LO_INCLUDE_UNCONFIRMED },
 	{ "yes", no_argument, NULL, LO_YES },
 	{ "api-key-file", required_argument, NULL, LO_KEYFILE },
 	{ "insecure", no_argument, NULL, LO_INSECURE },
 	{ "output", required_argument, NULL, 'o' },
 	{ "search", required_argument, NULL, LO_SEARCH },
 	{ "runs", no_argument, NULL, LO_RUNS },
+	{ "no-examples", no_argument, NULL, LO_NO_EXAMPLES },
+	{ "metrics-file", required_argument, NULL, LO_METRICS_FILE },
+	{ "ping-url", required_argument, NULL, LO_PING_URL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1490,14 +1659,18 @@ static unsigned option_group(int c)
 	case LO_DB: return OPT_DB;
 	case LO_JSON: return OPT_JSON;
 	case LO_PRESET: case LO_MAP: case LO_DELIM: case LO_TAG:
-	case LO_SOURCE: return OPT_STAGE;
+	case LO_SOURCE: case LO_ENCODING: return OPT_STAGE;
 	case LO_SEQUENCE: case LO_RATE: case LO_CONC: case LO_MAXREQ:
 	case LO_DRY: case LO_YES: case LO_FULL: return OPT_PUSH;
 	case LO_RETRY_FAILED: return OPT_PUSH;
+	case LO_INCLUDE_UNCONFIRMED: return OPT_PUSH;
 	case LO_KEYFILE: case LO_INSECURE: return OPT_KEY;
 	case 'o': return OPT_OUTPUT;
 	case LO_SEARCH: return OPT_SEARCH;
 	case LO_RUNS: return OPT_RUNS;
+	case LO_NO_EXAMPLES: return OPT_REPORT;
+	case LO_METRICS_FILE: return OPT_METRICS;
+	case LO_PING_URL: return OPT_PING;
 	}
 	return 0;
 }
@@ -1515,6 +1688,20 @@ static int parse_number(const char *opt, const char *arg,
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+/* --encoding NAME: a charset iconv knows; -1 when not (reported). */
+static int check_encoding(const char *name)
+{
+	struct transcode t = TRANSCODE_INIT;
+	struct err e = ERR_INIT;
+
+	if (transcode_open(&t, name, &e) != MB_OK) {
+		error("--encoding: %s", e.msg);
+		return -1;
+	}
+	transcode_close(&t);
 	return 0;
 }
 
@@ -1583,9 +1770,15 @@ static int take_option(struct options *o, int c, const char *arg)
 			return -1;
 		o->max_requests = n;
 		break;
+	case LO_ENCODING:
+		if (check_encoding(arg))
+			return -1;
+		o->encoding = arg;
+		break;
 	case LO_DRY: o->dry_run = 1; break;
 	case LO_FULL: o->full = 1; break;
 	case LO_RETRY_FAILED: o->retry_failed = 1; break;
+	case LO_INCLUDE_UNCONFIRMED: o->include_unconfirmed = 1; break;
 	case LO_YES: o->yes = 1; break;
 	case LO_KEYFILE: o->api_key_file = arg; break;
 	case LO_INSECURE: o->insecure = 1; break;
@@ -1599,6 +1792,22 @@ static int take_option(struct options *o, int c, const char *arg)
 		break;
 	case LO_SEARCH: o->search = arg; break;
 	case LO_RUNS: o->runs = 1; break;
+	case LO_NO_EXAMPLES: o->no_examples = 1; break;
+	case LO_METRICS_FILE:
+		if (!*arg) {
+			error("--metrics-file wants a file name");
+			return -1;
+		}
+		o->metrics_file = arg;
+		break;
+	case LO_PING_URL:
+		ping_url_arg = o->ping_url = arg;
+		if (!healthping_url_ok(arg)) {
+			/* Never echoed: it holds the check's secret. */
+			error("--ping-url wants an http:// or https:// URL");
+			return -1;
+		}
+		break;
 	default: return -1;
 	}
 	return 0;
@@ -1657,7 +1866,9 @@ static int parse_options(const struct cmd *cmd, int argc, char **argv,
 			exit(0);
 		}
 		if (option_group(c) && !(option_group(c) & cmd->accepts)) {
-			error("option '%s' does not apply to '%s'",
+			/* The name only: "--ping-url=URL" holds a secret. */
+			error("option '%.*s' does not apply to '%s'",
+			      (int)strcspn(argv[optind - 1], "="),
 			      argv[optind - 1], cmd->name);
 			fprintf(stderr, "%s: see 'meisa-bulk help %s'\n",
 				progname, cmd->name);
@@ -1682,6 +1893,15 @@ static int parse_options(const struct cmd *cmd, int argc, char **argv,
 	return 0;
 }
 
+static int stdin_twice(const struct options *o)
+{
+	int i, seen = 0;
+
+	for (i = 0; i < o->nargs; i++)
+		seen += !strcmp(o->args[i], "-");
+	return seen > 1;
+}
+
 static int check_arguments(const struct cmd *cmd, const struct options *o)
 {
 	int wants_files = cmd->fn == cmd_stage || cmd->fn == cmd_import;
@@ -1689,6 +1909,10 @@ static int check_arguments(const struct cmd *cmd, const struct options *o)
 	if (wants_files && !o->nargs) {
 		error("'%s' needs at least one input file", cmd->name);
 		fputs(cmd->usage, stderr);
+		return mb_exit_code(MB_EUSAGE);
+	}
+	if (wants_files && stdin_twice(o)) {
+		error("'-' (standard input) can be given once");
 		return mb_exit_code(MB_EUSAGE);
 	}
 	if (!wants_files && cmd->fn != cmd_export && cmd->fn != cmd_help &&
@@ -1711,13 +1935,18 @@ static int check_arguments(const struct cmd *cmd, const struct options *o)
 }
 
 /*
- * Git's close_stdout: output that could not be written (a closed pipe, a
- * full disk) fails a command that otherwise succeeded, so that `push
- * --json | consumer` never exits 0 with its result lost.
+ * Git's close_stdout: output that could not be written (a full disk, an
+ * I/O error) fails a command that otherwise succeeded.  A pipe closed by
+ * its reader is no error for text (`status | head -1`), but the one JSON
+ * object of --json is the result a script waits for: losing it is exit
+ * 74, so that `push --json | consumer` never exits 0 with its result lost
+ * (said on stderr when stderr is still open).
  */
-static int close_stdout(int status)
+static int close_stdout(int status, int json)
 {
 	int failed = fflush(stdout) != 0, saved = errno;
+	/* errno may be stale: an earlier write (export's) saw the error. */
+	int gone = failed || ferror(stdout) ? stdout_reader_gone() : 0;
 
 	failed |= ferror(stdout) != 0;
 	/* EBADF: started with stdout closed and nothing written to it. */
@@ -1727,9 +1956,39 @@ static int close_stdout(int status)
 	}
 	if (!failed || status != 0)
 		return status;
-	error("cannot write to standard output: %s",
-	      strerror(saved ? saved : EIO));
+	if (gone)
+		saved = EPIPE;
+	if (saved == EPIPE && !json)
+		return status;
+	if (fcntl(STDERR_FILENO, F_GETFD) != -1)
+		error("cannot write to standard output: %s",
+		      strerror(saved ? saved : EIO));
 	return mb_exit_code(MB_EIO);
+}
+
+/* --ping-url: a ping that fails is a warning, never the run's failure. */
+static void send_ping(const struct options *o, int what)
+{
+	struct err e = ERR_INIT;
+
+	if (o->ping_url && healthping_send(o->ping_url, what, &e) != MB_OK)
+		warning("%s", e.msg);
+}
+
+/* --metrics-file at the end of a command, from the staging file's status. */
+static void final_metrics(const struct options *o)
+{
+	struct db db = DB_INIT;
+	struct err e = ERR_INIT;
+
+	if (!o->metrics_file)
+		return;
+	if (db_open(&db, o->db_path, DB_READER, &e) == MB_OK)
+		write_metrics(&db, o->metrics_file, NULL);
+	else
+		warning("cannot write metrics file '%s': %s", o->metrics_file,
+			e.msg);
+	db_close(&db);
 }
 
 int main(int argc, char **argv)
@@ -1745,6 +2004,8 @@ int main(int argc, char **argv)
 		return mb_exit_code(MB_EINTERNAL);
 	}
 	stderr_tty = isatty(STDERR_FILENO);
+	/* A closed pipe must be EPIPE, seen and judged (close_stdout). */
+	signal(SIGPIPE, SIG_IGN);
 	saved_argc = argc;
 	saved_argv = argv;
 	if (argc < 2) {
@@ -1775,9 +2036,15 @@ int main(int argc, char **argv)
 		status = check_arguments(cmd, &o);
 	if (!status) {
 		catch_signals();
+		send_ping(&o, HEALTHPING_START);
 		status = cmd->fn(&o);
+		final_metrics(&o);
+		status = close_stdout(status, o.json);
+		send_ping(&o, status);
+	} else {
+		status = close_stdout(status, o.json);
 	}
 	while (o.noverrides)
 		mapping_override_release(&o.overrides[--o.noverrides]);
-	return close_stdout(status);
+	return status;
 }

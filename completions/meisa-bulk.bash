@@ -8,34 +8,39 @@
 # The lists below mirror `meisa-bulk help COMMAND`, `meisa-sandbox --help`
 # and lib/presets.c; tests/e2e/test_docs.py checks that they agree.
 
-_meisa_bulk_commands="import stage push status export ping sequences help"
+_meisa_bulk_commands="import stage push status export report ping sequences help"
 _meisa_bulk_presets="auto mailchimp sendgrid klaviyo hubspot kit \
-activecampaign brevo mailerlite customerio beehiiv substack intercom generic"
+activecampaign brevo mailerlite customerio beehiiv substack intercom ghost \
+listmonk keila mautic buttondown sendy constantcontact aweber getresponse \
+campaignmonitor emailoctopus moosend omnisend drip loops generic"
 _meisa_bulk_fields="email external_id first_name last_name display_name \
 tags status ignore custom:"
 _meisa_bulk_exports="rejects results suppressed missing unsubscribed"
 
 # Options that take a value (the next word is that value, not a command).
-_meisa_bulk_valued="--db --preset --map --delimiter --tag --source \
+_meisa_bulk_valued="--db --preset --map --delimiter --encoding --tag --source \
 --sequence --rate --concurrency --max-requests --api-key-file -o --output \
---search"
+--search --metrics-file --ping-url"
 
 # The options each command accepts.
 _meisa_bulk_options()
 {
 	local common="--db --json -q --quiet -v --verbose -h --help"
-	local stage="--preset --map --delimiter --tag --source"
+	local stage="--preset --map --delimiter --encoding --tag --source"
 	local push="--sequence --rate --concurrency --max-requests --full \
---retry-failed --dry-run --yes --api-key-file --insecure"
+--retry-failed --include-unconfirmed --dry-run --yes --api-key-file \
+--insecure"
 	local key="--api-key-file --insecure"
 	local quiet="-q --quiet -v --verbose -h --help"
+	local monitor="--metrics-file --ping-url"
 
 	case $1 in
-	import)    echo "$stage $push $common" ;;
-	stage)     echo "$stage $common" ;;
-	push)      echo "$push $common" ;;
-	status)    echo "--runs $common" ;;
+	import)    echo "$stage $push $monitor $common" ;;
+	stage)     echo "$stage $monitor $common" ;;
+	push)      echo "$push $monitor $common" ;;
+	status)    echo "--runs --metrics-file $common" ;;
 	export)    echo "-o --output $key $common" ;;
+	report)    echo "-o --output --no-examples --db $quiet" ;;
 	ping)      echo "--json $key $quiet" ;;
 	sequences) echo "--search --json $key $quiet" ;;
 	help)      echo "-h --help" ;;
@@ -132,6 +137,10 @@ _meisa_bulk()
 		for word in , "';'" tab "'|'"; do
 			[[ $word == "$cur"* ]] && COMPREPLY+=("$word")
 		done
+		return 0 ;;
+	--encoding)
+		_meisa_bulk_words "windows-1252 iso-8859-1 iso-8859-15 macintosh \
+shift_jis UTF-16LE UTF-16BE UTF-8" "$cur"
 		return 0 ;;
 	--rate)
 		_meisa_bulk_words "60/m,1000/h none" "$cur"

@@ -351,7 +351,7 @@ static void check_rc(const char *what, enum mb_rc rc, const struct err *e)
 
 static void run_meisa(enum mode mode)
 {
-	struct meisa m;
+	struct meisa *m = NULL;
 	struct meisa_opts o;
 	struct meisa_key_info info;
 	struct buf out = BUF_INIT;
@@ -365,19 +365,19 @@ static void run_meisa(enum mode mode)
 		die("meisa_open", &e);
 	switch (mode) {
 	case MODE_PING:
-		rc = meisa_ping(&m, &info, &e);
+		rc = meisa_ping(m, &info, &e);
 		if (rc == MB_OK)
 			(void)meisa_has_scope(&info, "contacts:write");
 		break;
 	case MODE_SEQUENCES:
-		rc = meisa_sequences(&m, "on board&x", &out, &e);
+		rc = meisa_sequences(m, "on board&x", &out, &e);
 		break;
 	default:
-		rc = meisa_unsubscribed(&m, &out, &e);
+		rc = meisa_unsubscribed(m, &out, &e);
 		break;
 	}
 	check_rc("meisa call", rc, &e);
-	meisa_close(&m);
+	meisa_close(m);
 	buf_release(&info.scopes);
 	buf_release(&out);
 }

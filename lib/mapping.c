@@ -360,6 +360,8 @@ static enum mb_rc tags_cell(struct record *rec, const struct mapping_column *c,
 		return tags_mailchimp(rec, p, n);
 	case TAGS_JSON_LIST:
 		return tags_json(rec, p, n);
+	case TAGS_PIPE:
+		return tags_split(rec, p, n, "|", 0);
 	case TAGS_LIST:
 		break;
 	}
@@ -411,6 +413,13 @@ static int is_true(const char *loose)
 		strcmp(loose, "t") == 0;
 }
 
+static int is_false(const char *loose)
+{
+	return strcmp(loose, "false") == 0 || strcmp(loose, "no") == 0 ||
+		strcmp(loose, "n") == 0 || strcmp(loose, "0") == 0 ||
+		strcmp(loose, "f") == 0;
+}
+
 /* Klaviyo's Email Suppressions: the strongest reason its words give. */
 static const char *suppressions_reason(const char *loose)
 {
@@ -453,6 +462,10 @@ static void status_cell(struct record *rec, const struct mapping_column *c,
 		break;
 	case STATUS_TRUE:
 		if (is_true(loose))
+			reason = c->reason;
+		break;
+	case STATUS_FALSE:
+		if (is_false(loose))
 			reason = c->reason;
 		break;
 	case STATUS_SUPPRESSIONS:
@@ -564,6 +577,8 @@ static enum mb_rc custom_cells(const struct mapping *m,
 	size_t i, n;
 	int first = 1;
 
+	if (m->custom_merged)
+		return mapping_custom_merged(m, row, rec);
 	if ((rc = buf_addch(&rec->custom, '{')) != MB_OK)
 		return rc;
 	for (i = 0; i < m->norder; i++) {
@@ -604,6 +619,7 @@ static enum mb_rc role_cell(struct record *rec,
 	case FIELD_EMAIL:
 	case FIELD_IGNORE:
 	case FIELD_CUSTOM:
+	case FIELD_ATTRIBUTES:
 		break;
 	}
 	return MB_OK;
@@ -635,7 +651,7 @@ enum mb_rc mapping_apply(const struct mapping *m, const struct csv_row *row,
 	for (i = 0; i < m->ncolumns && i < row->nfields; i++) {
 		c = &m->columns[i];
 		if (c->role == FIELD_CUSTOM || c->role == FIELD_IGNORE ||
-		    c->role == FIELD_EMAIL)
+		    c->role == FIELD_EMAIL || c->role == FIELD_ATTRIBUTES)
 			continue;
 		p = cell(row, i, &n);
 		if (n && (rc = role_cell(rec, c, p, n)) != MB_OK)

@@ -8,14 +8,21 @@
  * ("Company Name" -> company_name, "MEMBER_RATING" -> member_rating; a key
  * that repeats gets _2, _3).  Presets come from ../shared/esp-exports.md:
  * mailchimp, sendgrid, klaviyo, hubspot, kit, activecampaign, brevo,
- * mailerlite, customerio, beehiiv, substack, intercom, and generic (email,
- * first/last name synonyms).  "auto" picks one from the header fingerprints,
+ * mailerlite, customerio, beehiiv, substack, intercom; then ghost,
+ * listmonk, keila, mautic, buttondown, sendy, constantcontact, aweber,
+ * getresponse, campaignmonitor, emailoctopus, moosend, omnisend, drip and
+ * loops (fixtures/README.md says where each layout comes from); and generic
+ * (email, first/last name synonyms).  "auto" picks one from the header fingerprints,
  * headers compared trimmed and case-insensitively.  Overrides (--map) win
  * over the preset, column by column.
  *
  * mapping_apply() turns one data row into a struct record: cells trimmed,
  * empty cells omitted (never sent empty: they would overwrite data in Meisa),
- * the email validated and normalised, custom values typed (canonical
+ * the email validated and normalised, a JSON attributes cell (listmonk,
+ * Keila) spread into custom fields (a column of the same key wins), consent
+ * evidence under fixed keys (consent_optin_at, consent_optin_ip,
+ * consent_confirmed_at, consent_confirmed_ip) with consent_source, the
+ * preset's name, when a row has any, custom values typed (canonical
  * integers and decimals become JSON numbers, true/false booleans, the
  * providers' date formats ISO 8601, everything else strings), tags split and
  * de-duplicated in first-seen order plus the --tag extras, and the source
@@ -53,6 +60,8 @@ struct mapping_column {
 	const struct status_word *words; /* STATUS_VALUE/CONSENT: provider
 					    words, before the common ones */
 	char *json_key;          /* FIELD_CUSTOM: "key": ready to append */
+	unsigned typing_flags;   /* FIELD_CUSTOM: TYPING_* of this column */
+	int consent;             /* FIELD_CUSTOM: consent evidence */
 };
 
 struct mapping_opts {
@@ -76,9 +85,11 @@ struct mapping {
 	size_t norder;
 	size_t email_column;     /* index of the FIELD_EMAIL column */
 	unsigned typing_flags;   /* TYPING_DMY_DATES for Brevo */
+	int custom_merged;       /* custom_fields also from a JSON column or
+				    consent_source: collected and sorted */
 };
 
-#define MAPPING_INIT { NULL, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0 }
+#define MAPPING_INIT { NULL, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0 }
 
 struct record {
 	struct buf email;        /* normalised address */

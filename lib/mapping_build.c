@@ -43,6 +43,7 @@ static const char *role_name(enum field_role role)
 	case FIELD_TAGS:         return "tags";
 	case FIELD_STATUS:       return "status";
 	case FIELD_CUSTOM:       return "custom";
+	case FIELD_ATTRIBUTES:   return "attributes";
 	}
 	return "?";
 }
@@ -214,7 +215,7 @@ struct build {
 	enum origin *origin;
 	char (*loose)[PRESET_LOOSE_MAX];
 	const char **key_hint;   /* preset's custom key, or NULL */
-	int taken[FIELD_CUSTOM + 1];
+	int taken[FIELD_ATTRIBUTES + 1];
 };
 
 static const char *display_path(const char *path)
@@ -297,6 +298,22 @@ static enum mb_rc apply_override(struct mapping *m, struct build *b,
 	return MB_OK;
 }
 
+/*
+ * A custom column from a preset entry: its key, and for consent evidence
+ * dates as the provider gives them (UTC only when it says so).
+ */
+static void custom_column(struct mapping_column *c, struct build *b,
+			  size_t i, const struct preset_column *pc)
+{
+	c->role = FIELD_CUSTOM;
+	b->key_hint[i] = pc->key;
+	if (pc->role != FIELD_CUSTOM || !(pc->flags & PRESET_COL_CONSENT))
+		return;
+	c->consent = 1;
+	if (!(b->preset->flags & PRESET_UTC_TIMES))
+		c->typing_flags |= TYPING_ZONE_AS_GIVEN;
+}
+
 /* Preset table first, then the shared synonyms, for each column. */
 static void assign_roles(struct mapping *m, struct build *b)
 {
@@ -318,8 +335,7 @@ static void assign_roles(struct mapping *m, struct build *b)
 			/* A second column for a one-column role: custom. */
 			if (pc->role == FIELD_CUSTOM ||
 			    (is_single_role(pc->role) && b->taken[pc->role])) {
-				m->columns[i].role = FIELD_CUSTOM;
-				b->key_hint[i] = pc->key;
+				custom_column(&m->columns[i], b, i, pc);
 				continue;
 			}
 			set_column(&m->columns[i], pc);
@@ -406,14 +422,20 @@ static enum mb_rc custom_keys(struct mapping *m, struct build *b,
 	strmap_init(&used, m->ncolumns);
 	strmap_init(&next, m->ncolumns);
 	/* --map custom:NAME keys were set first: they keep their name. */
-	for (i = 0; i < m->ncolumns; i++)
+	for (i = 0; i < m->ncolumns; i++) {
 		if (m->columns[i].key)
 			strmap_put(&used, m->columns[i].key);
+		/* The preset's name goes there, not a column's value. */
+		if (m->columns[i].consent)
+			strmap_put(&used, MAPPING_CONSENT_SOURCE);
+	}
 	for (i = 0; i < m->ncolumns && rc == MB_OK; i++) {
 		struct strmap_entry *base;
 
 		c = &m->columns[i];
-		if (c->role != FIELD_CUSTOM || c->key)
+		/* An attributes column's key names a cell that is no object. */
+		if ((c->role != FIELD_CUSTOM && c->role != FIELD_ATTRIBUTES) ||
+		    c->key)
 			continue;
 		buf_reset(&key);
 		if (b->key_hint[i])
@@ -644,6 +666,11 @@ enum mb_rc mapping_build(struct mapping *m, const struct mapping_opts *opts,
 		goto out;
 	}
 	built.preset = b.preset->name;
+	for (i = 0; i < built.ncolumns; i++)
+		if (built.columns[i].role == FIELD_ATTRIBUTES ||
+		    (built.columns[i].role == FIELD_CUSTOM &&
+		     built.columns[i].consent))
+			built.custom_merged = 1;
 	if (b.preset->flags & PRESET_DMY_DATES)
 		built.typing_flags |= TYPING_DMY_DATES;
 	if (strcmp(b.preset->name, "mailchimp") == 0 &&

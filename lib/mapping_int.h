@@ -6,6 +6,11 @@
 
 #include <stddef.h>
 
+#include "err.h"
+
+/* The custom field that names the provider of consent evidence. */
+#define MAPPING_CONSENT_SOURCE "consent_source"
+
 /* Longest header text quoted in one message. */
 #define MAPPING_MSG_HEADER_MAX 200
 
@@ -14,5 +19,18 @@
  * pointer into p); its length in *out.
  */
 const char *mapping_trim(const char *p, size_t n, size_t *out);
+
+/*
+ * The custom_fields object of rec when m->custom_merged: the custom
+ * columns, consent_source and the members of JSON attributes cells,
+ * sorted by key, into rec->custom (empty).  A cell that is not a JSON
+ * object is one string under its column's key.
+ */
+struct mapping;
+struct record;
+struct csv_row;
+enum mb_rc mapping_custom_merged(const struct mapping *m,
+				 const struct csv_row *row,
+				 struct record *rec);
 
 #endif

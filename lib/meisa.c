@@ -15,6 +15,21 @@
 #include "json.h"
 #include "xalloc.h"
 
+/* The members are this file's alone (push and cmd use the functions). */
+struct meisa {
+	struct meisa_opts opts;
+	struct http http;
+	struct ratelimit rl;
+	sqlite3 *json;           /* owned: a private in-memory connection for
+				    reading answers (meisa_open opens it) */
+	uint64_t requests;       /* sent by this process */
+	uint64_t retries;        /* re-sends after 5xx/transport errors */
+	uint64_t throttled;      /* 429 answers */
+	uint64_t rng;
+	struct giveup giveup;    /* the run's failure streak */
+	sig_atomic_t resumes_seen;
+};
+
 static int64_t opt_or(int64_t value, int64_t fallback)
 {
 	return value > 0 ? value : fallback;
@@ -37,13 +52,14 @@ static enum mb_rc open_json(struct meisa *m, struct err *e)
 	return MB_EINTERNAL;
 }
 
-enum mb_rc meisa_open(struct meisa *m, const struct meisa_opts *opts,
+enum mb_rc meisa_open(struct meisa **out, const struct meisa_opts *opts,
 		      struct err *e)
 {
 	struct http_opts ho = HTTP_OPTS_INIT;
+	struct meisa *m = xcalloc(1, sizeof(*m));
 	enum mb_rc rc;
 
-	memset(m, 0, sizeof(*m));
+	*out = m;
 	m->opts = *opts;
 	m->rl = (struct ratelimit)RATELIMIT_INIT;
 	m->http = (struct http)HTTP_INIT;
@@ -69,10 +85,17 @@ enum mb_rc meisa_open(struct meisa *m, const struct meisa_opts *opts,
 
 void meisa_close(struct meisa *m)
 {
+	if (!m)
+		return;
 	http_close(&m->http);
 	ratelimit_release(&m->rl);
 	sqlite3_close(m->json);
-	m->json = NULL;
+	free(m);
+}
+
+const char *meisa_base_url(const struct meisa *m)
+{
+	return m->opts.base_url ? m->opts.base_url : MEISA_DEFAULT_BASE_URL;
 }
 
 int meisa_stopping(const struct meisa *m)

@@ -71,24 +71,8 @@ enum meisa_verdict {
 	MEISA_TLS,               /* certificate not verified: stop, no retry */
 };
 
-/*
- * Defined here only so that a caller can hold one on its stack or inside
- * its own struct (cmd/, struct push): its members belong to meisa.c, and
- * every other file goes through the functions below.
- */
-struct meisa {
-	struct meisa_opts opts;
-	struct http http;
-	struct ratelimit rl;
-	sqlite3 *json;           /* owned: a private in-memory connection for
-				    reading answers (meisa_open opens it) */
-	uint64_t requests;       /* sent by this process */
-	uint64_t retries;        /* re-sends after 5xx/transport errors */
-	uint64_t throttled;      /* 429 answers */
-	uint64_t rng;
-	struct giveup giveup;    /* the run's failure streak */
-	sig_atomic_t resumes_seen;
-};
+/* A run's connection to Meisa; opaque: meisa.c alone knows its members. */
+struct meisa;
 
 struct meisa_key_info {
 	char environment[16];    /* "live", "test" or "unknown" */
@@ -96,14 +80,20 @@ struct meisa_key_info {
 };
 
 /*
- * Set m up for a run with opts (copied; the strings and pointers in it are
- * borrowed for m's life).  MB_EAUTH without a key, MB_EUSAGE for a bad
- * rate, MB_EINTERNAL when SQLite cannot open the connection that reads
- * answers.  meisa_close is needed whatever it returns.
+ * A new struct meisa for a run with opts (copied; the strings and pointers
+ * in it are borrowed for its life) into *out.  MB_EAUTH without a key,
+ * MB_EUSAGE for a bad rate, MB_EINTERNAL when SQLite cannot open the
+ * connection that reads answers.  *out is set whatever it returns, and
+ * meisa_close must free it.
  */
-enum mb_rc meisa_open(struct meisa *m, const struct meisa_opts *opts,
-		      struct err *e);
+MB_MUST_USE enum mb_rc meisa_open(struct meisa **out,
+				  const struct meisa_opts *opts,
+				  struct err *e);
+/* Close the transport and the connection, free m; NULL-safe. */
 void meisa_close(struct meisa *m);
+
+/* The API base URL in use (the default when opts gave none); borrowed. */
+const char *meisa_base_url(const struct meisa *m);
 
 int meisa_stopping(const struct meisa *m);
 

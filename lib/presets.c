@@ -1,9 +1,13 @@
 /*
  * presets: provider tables and auto-detection (see presets.h).
  *
- * Every fact here comes from ../shared/esp-exports.md.  Where that document
- * marks a column UNCONFIRMED the table accepts it as one option among
- * others, and detection never relies on it.
+ * The first twelve come from ../shared/esp-exports.md.  Where that
+ * document marks a column UNCONFIRMED the table accepts it as one option
+ * among others, and detection never relies on it.  The presets after
+ * intercom (issue 15) come from real files under
+ * ../shared/conformance/real/ where there are some (Ghost, listmonk,
+ * Keila, Mautic) and otherwise from the providers' documented field names;
+ * fixtures/README.md says which, preset by preset.
  */
 #include "presets.h"
 
@@ -16,6 +20,10 @@
 #define TAGS(h, f) { h, FIELD_TAGS, NULL, STATUS_VALUE, NULL, NULL, f, 0 }
 #define STATUS(h, rule, reason, words) \
 	{ h, FIELD_STATUS, NULL, rule, reason, words, TAGS_LIST, 0 }
+#define CONSENT(h, k) { h, FIELD_CUSTOM, k, STATUS_VALUE, NULL, NULL, \
+			TAGS_LIST, PRESET_COL_CONSENT }
+#define ATTRS(h)   { h, FIELD_ATTRIBUTES, NULL, STATUS_VALUE, NULL, NULL, \
+		     TAGS_LIST, 0 }
 #define END        { NULL, FIELD_IGNORE, NULL, STATUS_VALUE, NULL, NULL, \
 		     TAGS_LIST, 0 }
 
@@ -55,6 +63,8 @@ static const struct status_word common_words[] = {
 	{ "neversubscribed", NULL, 1 },            /* Klaviyo consent */
 	{ "nonsubscribed", NULL, 1 },
 	{ "notsubscribed", NULL, 1 },
+	{ "pendingconfirmation", NULL, 1 },
+	{ "unreachable", "bounced", 0 },           /* Keila */
 	{ NULL, NULL, 0 },
 };
 
@@ -71,13 +81,42 @@ static const struct status_word beehiiv_words[] = {
 	{ NULL, NULL, 0 },
 };
 
+/*
+ * Merge-field labels follow the account's language (the system columns
+ * do not): German, French, Spanish, Portuguese, Italian and Dutch labels of
+ * the three default fields, in loose form ("Prénom" -> "prnom").
+ */
 static const struct preset_column mailchimp_cols[] = {
 	COL("emailaddress", FIELD_EMAIL),
+	COL("emailadresse", FIELD_EMAIL),
+	COL("adresseemail", FIELD_EMAIL),
+	COL("adressemail", FIELD_EMAIL),
+	COL("direccindecorreoelectrnico", FIELD_EMAIL),
+	COL("correoelectrnico", FIELD_EMAIL),
+	COL("endereodeemail", FIELD_EMAIL),
+	COL("indirizzoemail", FIELD_EMAIL),
+	COL("emailadres", FIELD_EMAIL),
 	COL("firstname", FIELD_FIRST_NAME),
+	COL("vorname", FIELD_FIRST_NAME),
+	COL("prnom", FIELD_FIRST_NAME),
+	COL("nombre", FIELD_FIRST_NAME),
+	COL("nome", FIELD_FIRST_NAME),
+	COL("voornaam", FIELD_FIRST_NAME),
 	COL("lastname", FIELD_LAST_NAME),
+	COL("nachname", FIELD_LAST_NAME),
+	COL("nom", FIELD_LAST_NAME),
+	COL("apellidos", FIELD_LAST_NAME),
+	COL("apellido", FIELD_LAST_NAME),
+	COL("sobrenome", FIELD_LAST_NAME),
+	COL("cognome", FIELD_LAST_NAME),
+	COL("achternaam", FIELD_LAST_NAME),
 	TAGS("tags", TAGS_MAILCHIMP),
 	STATUS("unsubtime", STATUS_NONEMPTY, "unsubscribed", NULL),
 	STATUS("cleantime", STATUS_NONEMPTY, "cleaned", NULL),
+	CONSENT("optintime", "consent_optin_at"),
+	CONSENT("optinip", "consent_optin_ip"),
+	CONSENT("confirmtime", "consent_confirmed_at"),
+	CONSENT("confirmip", "consent_confirmed_ip"),
 	END,
 };
 
@@ -156,6 +195,8 @@ static const struct preset_column mailerlite_cols[] = {
 	COL("name", FIELD_FIRST_NAME),
 	COL("lastname", FIELD_LAST_NAME),
 	STATUS("status", STATUS_VALUE, NULL, NULL),
+	CONSENT("optedinat", "consent_optin_at"),
+	CONSENT("optinip", "consent_optin_ip"),
 	END,
 };
 
@@ -192,6 +233,248 @@ static const struct preset_column intercom_cols[] = {
 	STATUS("unsubscribedfromemails", STATUS_TRUE, "unsubscribed", NULL),
 	STATUS("markedemailasspam", STATUS_TRUE, "complained", NULL),
 	STATUS("hashardbounced", STATUS_TRUE, "bounced", NULL),
+	END,
+};
+
+/*
+ * Ghost's members export: subscribed_to_emails=false is a member who gets
+ * no newsletter (Ghost's own importer reads only "false" so; "subscribed"
+ * is the column's name before Ghost 4), labels are comma-separated.
+ */
+static const struct preset_column ghost_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("name", FIELD_DISPLAY_NAME),
+	KEY("id", "ghost_id"),
+	STATUS("subscribedtoemails", STATUS_FALSE, "unsubscribed", NULL),
+	STATUS("subscribed", STATUS_FALSE, "unsubscribed", NULL),
+	STATUS("deletedat", STATUS_NONEMPTY, "deleted", NULL),
+	TAGS("labels", TAGS_LIST),
+	END,
+};
+
+/* listmonk: subscriber status, and a list's subscription status. */
+static const struct status_word listmonk_words[] = {
+	{ "enabled", NULL, 0 },
+	{ "confirmed", NULL, 0 },
+	{ "disabled", "unsubscribed", 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct preset_column listmonk_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("name", FIELD_DISPLAY_NAME),
+	KEY("uuid", "listmonk_uuid"),
+	ATTRS("attributes"),
+	STATUS("status", STATUS_VALUE, NULL, listmonk_words),
+	STATUS("subscriptionstatus", STATUS_VALUE, NULL, listmonk_words),
+	STATUS("blocklisted", STATUS_TRUE, "blocklisted", NULL),
+	END,
+};
+
+/* Keila: "unreachable" (hard bounces) is in the common words. */
+static const struct preset_column keila_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("firstname", FIELD_FIRST_NAME),
+	COL("lastname", FIELD_LAST_NAME),
+	COL("externalid", FIELD_EXTERNAL_ID),
+	ATTRS("data"),
+	STATUS("status", STATUS_VALUE, NULL, NULL),
+	END,
+};
+
+/* Mautic: field aliases; tags joined with "|" as its importer reads them. */
+static const struct preset_column mautic_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("firstname", FIELD_FIRST_NAME),
+	COL("lastname", FIELD_LAST_NAME),
+	KEY("id", "mautic_id"),
+	TAGS("tags", TAGS_PIPE),
+	STATUS("donotemail", STATUS_TRUE, "unsubscribed", NULL),
+	STATUS("dnc", STATUS_TRUE, "unsubscribed", NULL),
+	END,
+};
+
+static const struct status_word buttondown_words[] = {
+	{ "regular", NULL, 0 },
+	{ "premium", NULL, 0 },
+	{ "unactivated", NULL, 1 },
+	{ "spammy", "complained", 0 },
+	{ "removed", "deleted", 0 },
+	{ "undeliverable", "bounced", 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct preset_column buttondown_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("emailaddress", FIELD_EMAIL),
+	KEY("id", "buttondown_id"),
+	ATTRS("metadata"),
+	TAGS("tags", TAGS_LIST),
+	STATUS("subscribertype", STATUS_VALUE, NULL, buttondown_words),
+	STATUS("type", STATUS_VALUE, NULL, buttondown_words),
+	CONSENT("ipaddress", "consent_optin_ip"),
+	END,
+};
+
+/* Sendy: "Soft bounced" is still subscribed (Sendy retries). */
+static const struct status_word sendy_words[] = {
+	{ "subscribed", NULL, 0 },
+	{ "softbounced", NULL, 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct preset_column sendy_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("name", FIELD_DISPLAY_NAME),
+	STATUS("status", STATUS_VALUE, NULL, sendy_words),
+	CONSENT("joined", "consent_optin_at"),
+	CONSENT("ip", "consent_optin_ip"),
+	END,
+};
+
+static const struct status_word constantcontact_words[] = {
+	{ "explicit", NULL, 0 },
+	{ "implicit", NULL, 0 },
+	{ "active", NULL, 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct preset_column constantcontact_cols[] = {
+	COL("emailaddress", FIELD_EMAIL),
+	COL("firstname", FIELD_FIRST_NAME),
+	COL("lastname", FIELD_LAST_NAME),
+	STATUS("emailpermissionstatus", STATUS_VALUE, NULL,
+	       constantcontact_words),
+	STATUS("emailstatus", STATUS_VALUE, NULL, constantcontact_words),
+	TAGS("tags", TAGS_LIST),
+	CONSENT("emailoptindate", "consent_optin_at"),
+	CONSENT("emailoptinsource", "consent_optin_source"),
+	END,
+};
+
+static const struct preset_column aweber_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("name", FIELD_DISPLAY_NAME),
+	STATUS("status", STATUS_VALUE, NULL, NULL),
+	STATUS("unsubscribedate", STATUS_NONEMPTY, "unsubscribed", NULL),
+	TAGS("tags", TAGS_LIST),
+	CONSENT("subscribedate", "consent_optin_at"),
+	CONSENT("ipaddress", "consent_optin_ip"),
+	CONSENT("verifieddate", "consent_confirmed_at"),
+	END,
+};
+
+/* GetResponse: removed contacts carry a reason. */
+static const struct status_word getresponse_words[] = {
+	{ "active", NULL, 0 },
+	{ "user", "unsubscribed", 0 },
+	{ "blacklist", "blocklisted", 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct preset_column getresponse_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("name", FIELD_DISPLAY_NAME),
+	STATUS("status", STATUS_VALUE, NULL, getresponse_words),
+	STATUS("reason", STATUS_VALUE, NULL, getresponse_words),
+	TAGS("tags", TAGS_LIST),
+	CONSENT("subscriptiondate", "consent_optin_at"),
+	CONSENT("ipaddress", "consent_optin_ip"),
+	END,
+};
+
+static const struct preset_column campaignmonitor_cols[] = {
+	COL("emailaddress", FIELD_EMAIL),
+	COL("name", FIELD_DISPLAY_NAME),
+	STATUS("state", STATUS_VALUE, NULL, NULL),
+	STATUS("status", STATUS_VALUE, NULL, NULL),
+	CONSENT("datesubscribed", "consent_optin_at"),
+	CONSENT("subscriberip", "consent_optin_ip"),
+	END,
+};
+
+static const struct status_word emailoctopus_words[] = {
+	{ "subscribed", NULL, 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct preset_column emailoctopus_cols[] = {
+	COL("emailaddress", FIELD_EMAIL),
+	COL("firstname", FIELD_FIRST_NAME),
+	COL("lastname", FIELD_LAST_NAME),
+	STATUS("status", STATUS_VALUE, NULL, emailoctopus_words),
+	TAGS("tags", TAGS_LIST),
+	CONSENT("subscribedat", "consent_optin_at"),
+	CONSENT("ipaddress", "consent_optin_ip"),
+	END,
+};
+
+/* Moosend: SubscribeType as a word or as its API number (1..4). */
+static const struct status_word moosend_words[] = {
+	{ "subscribed", NULL, 0 },
+	{ "1", NULL, 0 },
+	{ "2", "unsubscribed", 0 },
+	{ "3", "bounced", 0 },
+	{ "removed", "deleted", 0 },
+	{ "4", "deleted", 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct preset_column moosend_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("name", FIELD_DISPLAY_NAME),
+	STATUS("subscribetype", STATUS_VALUE, NULL, moosend_words),
+	STATUS("unsubscribedon", STATUS_NONEMPTY, "unsubscribed", NULL),
+	END,
+};
+
+static const struct status_word omnisend_words[] = {
+	{ "subscribed", NULL, 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct preset_column omnisend_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("firstname", FIELD_FIRST_NAME),
+	COL("lastname", FIELD_LAST_NAME),
+	STATUS("emailstatus", STATUS_VALUE, NULL, omnisend_words),
+	TAGS("tags", TAGS_LIST),
+	CONSENT("emailoptindate", "consent_optin_at"),
+	CONSENT("emailoptinip", "consent_optin_ip"),
+	END,
+};
+
+/* Drip: user_id is the customer's own id (Drip's docs say so). */
+static const struct status_word drip_words[] = {
+	{ "active", NULL, 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct preset_column drip_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("firstname", FIELD_FIRST_NAME),
+	COL("lastname", FIELD_LAST_NAME),
+	COL("userid", FIELD_EXTERNAL_ID),
+	STATUS("status", STATUS_VALUE, NULL, drip_words),
+	TAGS("tags", TAGS_LIST),
+	CONSENT("ipaddress", "consent_optin_ip"),
+	END,
+};
+
+/* Loops: optInStatus "pending" waits for the double opt-in click. */
+static const struct status_word loops_words[] = {
+	{ "accepted", NULL, 0 },
+	{ "rejected", "unsubscribed", 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct preset_column loops_cols[] = {
+	COL("email", FIELD_EMAIL),
+	COL("firstname", FIELD_FIRST_NAME),
+	COL("lastname", FIELD_LAST_NAME),
+	COL("userid", FIELD_EXTERNAL_ID),
+	STATUS("subscribed", STATUS_FALSE, "unsubscribed", NULL),
+	STATUS("optinstatus", STATUS_VALUE, NULL, loops_words),
 	END,
 };
 
@@ -263,6 +546,21 @@ static const struct preset presets[] = {
 	{ "beehiiv", beehiiv_cols, 0 },
 	{ "substack", substack_cols, 0 },
 	{ "intercom", intercom_cols, 0 },
+	{ "ghost", ghost_cols, 0 },
+	{ "listmonk", listmonk_cols, 0 },
+	{ "keila", keila_cols, 0 },
+	{ "mautic", mautic_cols, 0 },
+	{ "buttondown", buttondown_cols, 0 },
+	{ "sendy", sendy_cols, 0 },
+	{ "constantcontact", constantcontact_cols, 0 },
+	{ "aweber", aweber_cols, 0 },
+	{ "getresponse", getresponse_cols, 0 },
+	{ "campaignmonitor", campaignmonitor_cols, 0 },
+	{ "emailoctopus", emailoctopus_cols, 0 },
+	{ "moosend", moosend_cols, 0 },
+	{ "omnisend", omnisend_cols, 0 },
+	{ "drip", drip_cols, 0 },
+	{ "loops", loops_cols, 0 },
 	{ "generic", generic_cols, PRESET_GENERIC },
 };
 
@@ -271,7 +569,10 @@ static const struct preset presets[] = {
 static const char *const preset_name_list[] = {
 	"auto", "mailchimp", "sendgrid", "klaviyo", "hubspot", "kit",
 	"activecampaign", "brevo", "mailerlite", "customerio", "beehiiv",
-	"substack", "intercom", "generic", NULL,
+	"substack", "intercom", "ghost", "listmonk", "keila", "mautic",
+	"buttondown", "sendy", "constantcontact", "aweber", "getresponse",
+	"campaignmonitor", "emailoctopus", "moosend", "omnisend", "drip",
+	"loops", "generic", NULL,
 };
 
 const char *const *preset_names(void)
@@ -474,6 +775,103 @@ static int is_mailerlite(const struct header_set *h)
 		has(h, "subscribed_at") && has(h, "unsubscribed_at"));
 }
 
+/* As written, case and all: spellings that tell one product's files. */
+static int has_exact(const struct header_set *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (strcmp(h->headers[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int is_ghost(const struct header_set *h)
+{
+	return has(h, "subscribed_to_emails") ||
+		has(h, "complimentary_plan") ||
+		(has_exact(h, "email") && has_exact(h, "labels"));
+}
+
+static int is_listmonk(const struct header_set *h)
+{
+	return has(h, "email") && has(h, "attributes");
+}
+
+/* Keila writes "First name" with a small n, and Data or Status. */
+static int is_keila(const struct header_set *h)
+{
+	return has_exact(h, "Email") && has_exact(h, "First name") &&
+		has_exact(h, "Last name") && (has_exact(h, "Data") ||
+		has_exact(h, "Status") || has_exact(h, "External ID"));
+}
+
+/* Mautic's field aliases, lower case and run together. */
+static int is_mautic(const struct header_set *h)
+{
+	return has(h, "doNotEmail") || has(h, "date_identified") ||
+		(has_exact(h, "email") && has_exact(h, "firstname"));
+}
+
+static int is_buttondown(const struct header_set *h)
+{
+	return has(h, "subscriber_type");
+}
+
+static int is_sendy(const struct header_set *h)
+{
+	return has(h, "Email") && has(h, "Status") && has(h, "Joined");
+}
+
+static int is_constantcontact(const struct header_set *h)
+{
+	return has(h, "Email permission status") ||
+		(has(h, "Email address") && has(h, "Email Lists"));
+}
+
+static int is_aweber(const struct header_set *h)
+{
+	return has(h, "Ad Tracking") || has(h, "Verified Date") ||
+		has(h, "Subscription Method");
+}
+
+static int is_getresponse(const struct header_set *h)
+{
+	return has(h, "Origin") && (has(h, "Campaign") || has(h, "List"));
+}
+
+static int is_campaignmonitor(const struct header_set *h)
+{
+	return has(h, "Consent to track") || has(h, "Date Subscribed");
+}
+
+static int is_emailoctopus(const struct header_set *h)
+{
+	return has(h, "Email address") && has(h, "Subscribed at");
+}
+
+static int is_moosend(const struct header_set *h)
+{
+	return has(h, "SubscribeType") || has(h, "SubscribeMethod") ||
+		has(h, "UnsubscribedOn");
+}
+
+static int is_omnisend(const struct header_set *h)
+{
+	return has(h, "Email status") &&
+		(has(h, "SMS status") || has(h, "Email opt-in date"));
+}
+
+static int is_drip(const struct header_set *h)
+{
+	return has(h, "eu_consent") || has(h, "lifetime_value");
+}
+
+static int is_loops(const struct header_set *h)
+{
+	return has(h, "userGroup") || has(h, "optInStatus");
+}
+
 const struct preset *preset_detect(const char *path,
 				   const char *const *headers, size_t n)
 {
@@ -490,6 +888,22 @@ const struct preset *preset_detect(const char *path,
 		{ "substack", is_substack },
 		{ "beehiiv", is_beehiiv },
 		{ "mailerlite", is_mailerlite },
+		/* Then the presets of issue 15 (fixtures/README.md). */
+		{ "ghost", is_ghost },
+		{ "listmonk", is_listmonk },
+		{ "keila", is_keila },
+		{ "buttondown", is_buttondown },
+		{ "sendy", is_sendy },
+		{ "constantcontact", is_constantcontact },
+		{ "aweber", is_aweber },
+		{ "getresponse", is_getresponse },
+		{ "campaignmonitor", is_campaignmonitor },
+		{ "emailoctopus", is_emailoctopus },
+		{ "moosend", is_moosend },
+		{ "omnisend", is_omnisend },
+		{ "drip", is_drip },
+		{ "loops", is_loops },
+		{ "mautic", is_mautic },
 	};
 	struct header_set h = { headers, n };
 	const char *status;

@@ -17,6 +17,13 @@
 #include "roles.h"
 
 #define PRESET_COL_EXACT 1u      /* header must match byte for byte */
+/*
+ * Consent evidence (a custom field named consent_*): its dates keep the
+ * zone the export gives (none when it gives none) unless the preset says
+ * its times are UTC, and a row with any such value also gets
+ * consent_source, the preset's name.
+ */
+#define PRESET_COL_CONSENT 2u
 
 struct preset_column {
 	const char *header;      /* loose form (or exact, see flags) */
@@ -31,6 +38,7 @@ struct preset_column {
 
 #define PRESET_DMY_DATES 1u      /* DD-MM-YYYY dates (Brevo) */
 #define PRESET_GENERIC 2u        /* the generic preset's wider synonyms */
+#define PRESET_UTC_TIMES 4u      /* zoneless times are UTC (documented) */
 
 struct preset {
 	const char *name;

@@ -74,7 +74,7 @@ static enum mb_rc drop_slots(struct push *p, size_t n, int uncount,
  */
 static enum mb_rc flush_sends(struct push *p, struct err *e)
 {
-	int64_t horizon = meisa_horizon_ms(&p->api);
+	int64_t horizon = meisa_horizon_ms(p->api);
 	enum mb_rc rc;
 
 	if (!p->nsends)
@@ -169,7 +169,7 @@ static void replay_send(void *ctx, int64_t t_ms)
 /* Replay the send times of the last hour so the limiter knows them. */
 static enum mb_rc load_sends(struct push *p, struct err *e)
 {
-	int64_t horizon = meisa_horizon_ms(&p->api);
+	int64_t horizon = meisa_horizon_ms(p->api);
 	struct replay r;
 
 	if (!horizon)
@@ -179,7 +179,7 @@ static enum mb_rc load_sends(struct push *p, struct err *e)
 	 * clock.  Times "in the future" (the wall clock went back since) count
 	 * as sent now rather than stalling the windows for the step.
 	 */
-	r.api = &p->api;
+	r.api = p->api;
 	r.wall = clock_wall_ms();
 	r.mono = clock_mono_ms();
 	return store_sends_each(&p->send_times, r.wall - horizon, replay_send,
@@ -216,7 +216,7 @@ void push_close(struct push *p)
 	if (p->db && (p->nsends || p->reserved))
 		save_sends(p, 1, &ignored);
 	store_sends_close(&p->send_times);
-	meisa_close(&p->api);
+	meisa_close(p->api);
 	free(p->sends);
 	p->sends = NULL;
 }
@@ -256,9 +256,9 @@ static enum mb_rc check_sequence(struct push *p, struct err *e)
 	struct buf list = BUF_INIT, status = BUF_INIT;
 	enum mb_rc rc;
 
-	rc = meisa_sequences(&p->api, p->opts.sequence, &list, e);
+	rc = meisa_sequences(p->api, p->opts.sequence, &list, e);
 	if (rc == MB_OK)
-		rc = meisa_sequence_status(&p->api, &list, p->opts.sequence,
+		rc = meisa_sequence_status(p->api, &list, p->opts.sequence,
 					   &status, e);
 	if (rc == MB_OK && !status.len)
 		rc = err_set(e, MB_EUSAGE, "sequence '%s' does not exist"
@@ -280,7 +280,7 @@ static enum mb_rc save_unsubscribed(struct push *p, struct push_plan *plan,
 	struct buf raw = BUF_INIT;
 	enum mb_rc rc;
 
-	rc = meisa_unsubscribed(&p->api, &raw, e);
+	rc = meisa_unsubscribed(p->api, &raw, e);
 	if (rc == MB_OK)
 		rc = db_begin(p->db, e);
 	if (rc != MB_OK)
@@ -322,6 +322,38 @@ static enum mb_rc count_contacts(struct push *p, struct push_plan *plan,
 	return MB_OK;
 }
 
+/*
+ * What the run's start will decide for the unconfirmed contacts (see
+ * begin_run), so that the plan counts them where they will be.
+ */
+static enum mb_rc count_unconfirmed(struct push *p, struct push_plan *plan,
+				    struct err *e)
+{
+	struct store_unconfirmed u;
+	int64_t held;
+	enum mb_rc rc;
+
+	rc = store_outbox_unconfirmed(p->db, p->gen, p->opts.full,
+				      p->opts.retry_failed, &u, e);
+	if (rc != MB_OK)
+		return rc;
+	held = u.pending + u.failed_full + u.failed_retry;
+	plan->unconfirmed = held + u.skipped;
+	if (p->opts.include_unconfirmed) {
+		plan->to_upsert += u.skipped;
+		plan->skipped -= u.skipped;
+		if (p->opts.sequence)
+			plan->to_enroll += u.skipped_enrollable;
+	} else {
+		plan->to_upsert -= held;
+		plan->skipped += held;
+		plan->failed -= u.failed_retry;
+		if (p->opts.sequence)
+			plan->to_enroll -= u.pending_enrollable;
+	}
+	return MB_OK;
+}
+
 static enum mb_rc count_plan(struct push *p, struct push_plan *plan,
 			     struct err *e)
 {
@@ -330,14 +362,16 @@ static enum mb_rc count_plan(struct push *p, struct push_plan *plan,
 
 	plan->generation = p->gen;
 	rc = count_contacts(p, plan, e);
-	if (rc == MB_OK && p->opts.sequence) {
+	if (rc == MB_OK && p->opts.sequence)
 		rc = store_chunks_count(p->db, &plan->to_enroll, &open_chunks,
 					e);
+	if (rc == MB_OK)
+		rc = count_unconfirmed(p, plan, e);
+	if (rc == MB_OK && p->opts.sequence)
 		plan->chunks = open_chunks + (plan->to_enroll +
 				PUSH_CHUNK_MAX - 1) / PUSH_CHUNK_MAX;
-	}
 	plan->requests = plan->to_upsert + plan->chunks;
-	plan->estimate_ms = meisa_estimate_ms(&p->api,
+	plan->estimate_ms = meisa_estimate_ms(p->api,
 			(uint64_t)plan->requests, clock_mono_ms());
 	return rc;
 }
@@ -349,7 +383,7 @@ enum mb_rc push_preflight(struct push *p, struct push_plan *plan,
 	enum mb_rc rc;
 
 	buf_init(&info.scopes, BUF_MAX_DEFAULT);
-	rc = meisa_ping(&p->api, &info, e);
+	rc = meisa_ping(p->api, &info, e);
 	if (rc == MB_OK) {
 		memcpy(plan->environment, info.environment,
 		       sizeof(plan->environment));
@@ -378,10 +412,10 @@ enum mb_rc push_preflight(struct push *p, struct push_plan *plan,
 
 static int stop_sending(const struct push *p, const struct upserts *u)
 {
-	if (meisa_stopping(&p->api) || u->fatal != MB_OK)
+	if (meisa_stopping(p->api) || u->fatal != MB_OK)
 		return 1;
 	return p->opts.max_requests &&
-		meisa_requests(&p->api) >= p->opts.max_requests;
+		meisa_requests(p->api) >= p->opts.max_requests;
 }
 
 static enum mb_rc commit_batch(struct push *p, struct upserts *u,
@@ -533,23 +567,23 @@ static enum mb_rc on_answer(struct push *p, struct upserts *u,
 	struct err stop = ERR_INIT;
 	enum mb_rc rc;
 
-	meisa_resent(&p->api, req);
+	meisa_resent(p->api, req);
 	switch (verdict) {
 	case MEISA_DONE:
 	case MEISA_REFUSED:
-		meisa_final(&p->api);
+		meisa_final(p->api);
 		rc = settle(p, u, req, verdict == MEISA_DONE, e);
 		http_request_free(req);
 		return rc;
 	case MEISA_THROTTLED:
-		rc = meisa_throttled(&p->api, req, &stop);
+		rc = meisa_throttled(p->api, req, &stop);
 		if (rc != MB_OK)
 			set_fatal(u, rc, &stop);
 		add_retry(u, req, now, attempts);
 		return MB_OK;
 	case MEISA_RETRY:
-		meisa_failed(&p->api, req);
-		add_retry(u, req, now + meisa_backoff_ms(&p->api, attempts),
+		meisa_failed(p->api, req);
+		add_retry(u, req, now + meisa_backoff_ms(p->api, attempts),
 			  attempts + 1);
 		return MB_OK;
 	default:
@@ -568,14 +602,14 @@ static void estimate(struct push *p, struct upserts *u, int64_t now)
 {
 	struct push_progress *pr = &u->progress;
 
-	if (!meisa_limited(&p->api)) {
+	if (!meisa_limited(p->api)) {
 		pr->eta_ms = -1;
 		return;
 	}
 	if (u->last_eta_ms && now - u->last_eta_ms < 1000)
 		return;
 	u->last_eta_ms = now;
-	pr->eta_ms = pr->total > pr->done ? meisa_estimate_ms(&p->api,
+	pr->eta_ms = pr->total > pr->done ? meisa_estimate_ms(p->api,
 			(uint64_t)(pr->total - pr->done), now) : 0;
 }
 
@@ -588,14 +622,14 @@ static void report(struct push *p, struct upserts *u, int force)
 	if (!p->opts.progress || (!force && now - u->last_progress_ms < 200))
 		return;
 	u->last_progress_ms = now;
-	meisa_counters(&p->api, &c);
+	meisa_counters(p->api, &c);
 	pr->requests = c.requests;
 	pr->retries = c.retries;
 	pr->throttled = c.throttled;
 	pr->elapsed_ms = now - p->started_ms;
 	estimate(p, u, now);
-	pr->wait_ms = meisa_in_flight(&p->api) || force ? 0 :
-		meisa_waiting(&p->api, now, pr->wait_why,
+	pr->wait_ms = meisa_in_flight(p->api) || force ? 0 :
+		meisa_waiting(p->api, now, pr->wait_why,
 			      sizeof(pr->wait_why));
 	p->opts.progress(p->opts.ctx, pr);
 }
@@ -608,14 +642,14 @@ static enum mb_rc fill(struct push *p, struct upserts *u, size_t window,
 	struct http_request *req;
 	enum mb_rc rc;
 
-	while (!stop_sending(p, u) && meisa_in_flight(&p->api) < window) {
-		wait = meisa_limit_wait_ms(&p->api, now);
+	while (!stop_sending(p, u) && meisa_in_flight(p->api) < window) {
+		wait = meisa_limit_wait_ms(p->api, now);
 		if (wait > 0) {
 			*wake_ms = wait;
 			return MB_OK;
 		}
 		req = due_retry(u, now, &next_due);
-		if (!req && meisa_in_flight(&p->api) + u->nretries < window) {
+		if (!req && meisa_in_flight(p->api) + u->nretries < window) {
 			rc = next_contact(p, u, &req, e);
 			if (rc != MB_OK)
 				return rc;
@@ -632,7 +666,7 @@ static enum mb_rc fill(struct push *p, struct upserts *u, size_t window,
 			http_request_free(req);
 			return rc;
 		}
-		rc = meisa_submit(&p->api, req, e);
+		rc = meisa_submit(p->api, req, e);
 		if (rc != MB_OK) {
 			http_request_free(req);
 			return rc;
@@ -645,7 +679,7 @@ static enum mb_rc fill(struct push *p, struct upserts *u, size_t window,
 
 static int upserts_finished(struct push *p, struct upserts *u)
 {
-	if (meisa_in_flight(&p->api))
+	if (meisa_in_flight(p->api))
 		return 0;
 	if (stop_sending(p, u))
 		return 1;
@@ -669,15 +703,15 @@ static enum mb_rc upsert_loop(struct push *p, struct upserts *u,
 			break;
 		if (wake > PUSH_BATCH_MS)
 			wake = PUSH_BATCH_MS;
-		rc = meisa_wait(&p->api, (int)wake, e);
-		while (rc == MB_OK && (req = meisa_next_done(&p->api)))
+		rc = meisa_wait(p->api, (int)wake, e);
+		while (rc == MB_OK && (req = meisa_next_done(p->api)))
 			rc = on_answer(p, u, req, e);
 		now = clock_mono_ms();
 		if (rc == MB_OK && (u->batch >= PUSH_BATCH ||
 		    now - u->last_commit_ms >= PUSH_BATCH_MS))
 			rc = commit_batch(p, u, e);
 		report(p, u, 0);
-		if (rc == MB_OK && meisa_tick(&p->api, &stop) != MB_OK)
+		if (rc == MB_OK && meisa_tick(p->api, &stop) != MB_OK)
 			set_fatal(u, stop.rc, &stop);
 		if (stop_sending(p, u) && !drain_until)
 			drain_until = now + (p->opts.drain_ms > 0 ?
@@ -778,7 +812,7 @@ static void report_chunk(struct push *p, const struct push_result *res)
 	struct meisa_counters c;
 	struct push_progress pr = { "enroll", 0, 0, 0, 0, 0, 0, 0, -1, 0, "" };
 
-	meisa_counters(&p->api, &c);
+	meisa_counters(p->api, &c);
 	pr.done = res->chunks;
 	pr.failed = res->enroll_failed;
 	pr.requests = c.requests;
@@ -798,8 +832,8 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 
 	p->chunked_to = 0;
 	for (;;) {
-		if (meisa_stopping(&p->api) || (p->opts.max_requests &&
-		    meisa_requests(&p->api) >= p->opts.max_requests)) {
+		if (meisa_stopping(p->api) || (p->opts.max_requests &&
+		    meisa_requests(p->api) >= p->opts.max_requests)) {
 			rc = err_set(e, MB_ESTOPPED, "stopped");
 			break;
 		}
@@ -811,7 +845,7 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 			break;
 		req = http_request_new("POST", "/sequences/api/bulk-enroll/",
 				       body.data, body.len, NULL);
-		rc = meisa_call(&p->api, req, e);
+		rc = meisa_call(p->api, req, e);
 		if (rc == MB_EUNAVAILABLE)
 			progress_kept(e);
 		if (rc == MB_OK)
@@ -833,8 +867,9 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 
 /*
  * Before the first write: the generation is pushed from now on (the next
- * staged file opens a new one), and --full and --retry-failed put back
- * what they send again.
+ * staged file opens a new one), --full and --retry-failed put back what
+ * they send again, and then the unconfirmed contacts are skipped or, with
+ * --include-unconfirmed, sent (store_outbox.h).
  */
 static enum mb_rc begin_run(struct push *p, struct err *e)
 {
@@ -843,6 +878,9 @@ static enum mb_rc begin_run(struct push *p, struct err *e)
 	if (rc == MB_OK)
 		rc = store_outbox_begin_run(p->db, p->opts.full,
 					    p->opts.retry_failed, e);
+	if (rc == MB_OK)
+		rc = store_outbox_decide_unconfirmed(p->db,
+				p->opts.include_unconfirmed, e);
 	if (rc == MB_OK)
 		return db_commit(p->db, e);
 	db_rollback(p->db);
@@ -904,7 +942,7 @@ enum mb_rc push_run(struct push *p, struct push_result *res, struct err *e)
 		rc = store_outbox_full_done(p->db, e);
 	if (rc == MB_OK)
 		rc = check_outcomes(p, res, e);
-	meisa_counters(&p->api, &c);
+	meisa_counters(p->api, &c);
 	res->requests = c.requests;
 	res->retries = c.retries;
 	res->throttled = c.throttled;

@@ -44,6 +44,10 @@
  * again (the generation remembers when the full pass began), and starts
  * over once a full pass has finished.
  *
+ * Consent by default (store_outbox.h): unconfirmed contacts Meisa does not
+ * hold yet are skipped, neither upserted nor enrolled, unless
+ * opts.include_unconfirmed; the decision is taken at each run's start.
+ *
  * Contacts that failed (a 4xx other than 401/403/429) stay failed: a run
  * does not send them again unless opts.retry_failed, which puts the failed
  * contacts of the generation back to pending before the first write (so
@@ -82,6 +86,8 @@ struct push_opts {
 	int full;                /* send unchanged contacts too (--full) */
 	int retry_failed;        /* send failed contacts again
 				    (--retry-failed) */
+	int include_unconfirmed; /* create unconfirmed contacts too
+				    (--include-unconfirmed) */
 	int64_t drain_ms;        /* bounded wait for answers on stop; 0: 10 s */
 	void (*progress)(void *ctx, const struct push_progress *p);
 	void *ctx;
@@ -95,6 +101,9 @@ struct push_plan {
 	int64_t failed;          /* failed in a run before (and not sent again
 				    by --full): in to_upsert with retry_failed,
 				    else not sent */
+	int64_t unconfirmed;     /* never acknowledged, unconfirmed: in
+				    to_upsert with include_unconfirmed,
+				    else in skipped */
 	int64_t generation;
 	int64_t to_enroll, chunks, requests, estimate_ms;
 	struct buf as_of;
@@ -110,7 +119,7 @@ struct push_result {
 struct push {
 	struct db *db;
 	struct push_opts opts;
-	struct meisa api;
+	struct meisa *api;      /* owned (meisa_open in push_open) */
 	struct store_sends send_times;   /* the staging file's */
 	int64_t *sends;          /* send times not yet written */
 	size_t nsends, sends_cap;

@@ -19,6 +19,8 @@ enum field_role {
 	FIELD_TAGS,
 	FIELD_STATUS,            /* drives suppression; not sent */
 	FIELD_CUSTOM,
+	FIELD_ATTRIBUTES,        /* a JSON object whose members are custom
+				    fields (listmonk's attributes) */
 };
 
 /* How a FIELD_STATUS column's cell is read. */
@@ -26,6 +28,8 @@ enum status_rule {
 	STATUS_VALUE,            /* a status word: "unsubscribed", "bounced" ... */
 	STATUS_NONEMPTY,         /* any value means do-not-email (UNSUB_TIME) */
 	STATUS_TRUE,             /* true/TRUE/yes/1 means do-not-email */
+	STATUS_FALSE,            /* false/no/0 means do-not-email (Ghost's
+				    subscribed_to_emails) */
 	STATUS_CONSENT,          /* consent word: UNSUBSCRIBED / NEVER_SUBSCRIBED */
 	STATUS_SUPPRESSIONS,     /* Klaviyo list: any entry means do-not-email,
 				    the reason read from its words */
@@ -36,6 +40,7 @@ enum tags_format {
 	TAGS_LIST,               /* "a, b; c": split on , and ; */
 	TAGS_MAILCHIMP,          /* "A","B": a one-line CSV */
 	TAGS_JSON_LIST,          /* ["vip","swim"] (Klaviyo Shopify Tags) */
+	TAGS_PIPE,               /* "a|b": split on | only (Mautic) */
 };
 
 /* One status word and what it means (word in loose form, see presets.h). */

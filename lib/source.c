@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,13 +34,30 @@
 
 #include "archive.h"
 #include "sha256.h"
+#include "transcode.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 /* Compressed input is read this much at a time. */
 #define IN_SIZE (256 * 1024)
 
-/* How much decoded data is inspected at open (Git looks at 8000 bytes). */
-#define SNIFF_SIZE 8192
+/*
+ * How much decoded data is inspected at open (Git looks at 8000 bytes):
+ * 64 KiB is about 1,000 rows, enough for a legacy-encoded export to show
+ * an accented name before it is read as UTF-8.
+ */
+#define SNIFF_SIZE 65536
+
+/*
+ * Binary by content: more than 1 in BINARY_SHARE bytes of the first block
+ * are NUL or control bytes (and more than BINARY_MIN of them).  Text has
+ * next to none; a damaged cell has a few, and loses only its row.
+ */
+#define BINARY_SHARE 20
+#define BINARY_MIN 8
+
+/* Transcoding: raw bytes in, UTF-8 out, this much at a time. */
+#define RECODE_SIZE 65536
 
 /*
  * Gzip bombs.  Deflate inflates at most about 1032 times; CSV exports do
@@ -82,8 +100,24 @@ struct reader {
 	uint64_t comp_size;      /* its compressed size */
 	uint64_t packed_before;  /* zip-bomb guard: earlier members */
 	uint64_t out_before;
+	struct recode *recode;   /* transcoding to UTF-8, or NULL */
 	z_stream z;              /* next_in/avail_in: buffered input */
 	unsigned char in[IN_SIZE];
+};
+
+/*
+ * Transcoding (source->charset): decoded bytes are taken into raw, iconv
+ * writes UTF-8 into out, the caller is served from out.
+ */
+struct recode {
+	struct transcode t;
+	int raw_eof;             /* the decoded bytes are all in raw */
+	int has_err;             /* err: the failure that ended them */
+	struct err err;
+	size_t raw_len, raw_off;
+	size_t out_len, out_off;
+	char raw[RECODE_SIZE];
+	char out[RECODE_SIZE];
 };
 
 static enum mb_rc damage(struct source *src, const char *msg, struct err *e)
@@ -472,15 +506,31 @@ static enum mb_rc sniff_in_gzip(struct source *src, struct err *e)
 	return MB_OK;
 }
 
-static enum mb_rc sniff(struct source *src, struct err *e)
+/* Formats that are not text, by their first bytes (zip and gzip apart). */
+static const struct magic {
+	const char *bytes;
+	size_t len;
+	const char *what;
+} magics[] = {
+	{ "%PDF-", 5, "a PDF document" },
+	{ "\x89PNG\r\n\x1a\n", 8, "a PNG image" },
+	{ "\xff\xd8\xff", 3, "a JPEG image" },
+	{ "GIF87a", 6, "a GIF image" },
+	{ "GIF89a", 6, "a GIF image" },
+	{ "\x7f" "ELF", 4, "an ELF executable" },
+	{ "7z\xbc\xaf\x27\x1c", 6, "a 7-Zip archive" },
+	{ "Rar!\x1a\x07", 6, "a RAR archive" },
+	{ "SQLite format 3", 16, "an SQLite database" },  /* with its NUL */
+};
+
+/* A zip, an .xls, a known binary format or compressed data: refuse it. */
+static enum mb_rc sniff_magic(struct source *src, struct err *e)
 {
 	const unsigned char *p = (const unsigned char *)src->head;
-	size_t n = src->head_len;
-	const char *utf16;
-	enum mb_rc rc = src->is_gzip ? sniff_in_gzip(src, e) : MB_OK;
+	const struct reader *r = src->in;
+	size_t i, n = src->head_len;
+	const char *kind;
 
-	if (rc != MB_OK)
-		return rc;
 	if (archive_is_zip(p, n) && src->is_member)
 		return err_set(e, MB_EDATA, "'%s' is a zip archive inside a "
 			       "zip archive: unzip the outer one and stage "
@@ -488,6 +538,12 @@ static enum mb_rc sniff(struct source *src, struct err *e)
 	if (archive_is_zip(p, n) && src->is_gzip)
 		return err_set(e, MB_EDATA, "'%s' is a gzip-compressed zip "
 			       "archive: gunzip it and stage the zip",
+			       src->path);
+	if (archive_is_zip(p, n) && r->is_pipe)
+		return err_set(e, MB_EDATA, "'%s' is a zip archive, which "
+			       "cannot be read from standard input or a pipe "
+			       "(its table of contents is at its end: it needs "
+			       "seeking): save it to a file and stage that",
 			       src->path);
 	if (n >= 4 && !memcmp(p, "PK\x03\x04", 4))
 		return err_set(e, MB_EDATA, "'%s' is a zip archive: unzip it "
@@ -500,22 +556,227 @@ static enum mb_rc sniff(struct source *src, struct err *e)
 	if (n >= 8 && !memcmp(p, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8))
 		return err_set(e, MB_EDATA, "'%s' is an Excel (.xls) "
 			       "workbook: save it as CSV (UTF-8)", src->path);
-	if (n >= 2 && ((p[0] == 0xff && p[1] == 0xfe) ||
-		       (p[0] == 0xfe && p[1] == 0xff)))
-		return err_set(e, MB_EDATA, "'%s' is UTF-16: convert it first "
-			       "with iconv -f UTF-16 -t UTF-8", src->path);
-	if (!memchr(p, '\0', n)) {
-		if (n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
-			src->head_off = 3;
-		return MB_OK;
+	kind = src->is_gzip ? NULL : compressed_kind(p, n);
+	if (kind)
+		return err_set(e, MB_EDATA, "'%s' is %s-compressed: decompress"
+			       " it (%s -d) and stage the CSV", src->path, kind,
+			       kind);
+	for (i = 0; i < sizeof(magics) / sizeof(magics[0]); i++)
+		if (n >= magics[i].len &&
+		    !memcmp(p, magics[i].bytes, magics[i].len))
+			return err_set(e, MB_EDATA, "'%s' is binary data, not "
+				       "CSV (%s)", src->path, magics[i].what);
+	return MB_OK;
+}
+
+/* A byte order mark: the encoding it names, and its length. */
+static const char *bom_charset(const unsigned char *p, size_t n,
+			       size_t *len)
+{
+	/* UTF-32LE first: its mark starts with UTF-16LE's. */
+	static const struct {
+		const char *bytes;
+		size_t len;
+		const char *charset;
+	} boms[] = {
+		{ "\xff\xfe\0\0", 4, "UTF-32LE" },
+		{ "\0\0\xfe\xff", 4, "UTF-32BE" },
+		{ "\xef\xbb\xbf", 3, "UTF-8" },
+		{ "\xff\xfe", 2, "UTF-16LE" },
+		{ "\xfe\xff", 2, "UTF-16BE" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(boms) / sizeof(boms[0]); i++) {
+		if (n >= boms[i].len &&
+		    !memcmp(p, boms[i].bytes, boms[i].len)) {
+			*len = boms[i].len;
+			return boms[i].charset;
+		}
 	}
-	utf16 = looks_utf16(p, n);
+	return NULL;
+}
+
+static int is_control(unsigned char c)
+{
+	return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' &&
+		c != '\f') || c == 0x7f;
+}
+
+/* Text or not, by the share of NUL and control bytes (or UTF-16). */
+static enum mb_rc sniff_binary(struct source *src, struct err *e)
+{
+	const unsigned char *p = (const unsigned char *)src->head;
+	size_t i, n = src->head_len, controls = 0;
+	const char *utf16 = looks_utf16(p, n);
+
 	if (utf16)
 		return err_set(e, MB_EDATA, "'%s' looks like %s without a byte "
-			       "order mark: convert it first with iconv -f %s "
-			       "-t UTF-8", src->path, utf16, utf16);
-	return err_set(e, MB_EDATA, "'%s' is binary data, not CSV (NUL bytes "
-		       "in its first %zu bytes)", src->path, n);
+			       "order mark: stage it with --encoding %s",
+			       src->path, utf16, utf16);
+	for (i = 0; i < n; i++)
+		controls += is_control(p[i]);
+	if (controls > BINARY_MIN && controls * BINARY_SHARE > n)
+		return err_set(e, MB_EDATA, "'%s' is binary data, not CSV (%zu"
+			       " of its first %zu bytes are NUL or control "
+			       "bytes)", src->path, controls, n);
+	return MB_OK;
+}
+
+/* What the first block says about UTF-8 (see utf8_verdict). */
+struct utf8_scan {
+	size_t multi;            /* well-formed sequences of 2 to 4 bytes */
+	size_t shaped;           /* ill-formed, but UTF-8's shape (overlong) */
+	size_t stray;            /* bytes UTF-8 has no place for */
+	size_t first;            /* offset of the first stray byte */
+	int cp1252;              /* every byte >= 0x80 is Windows-1252 text */
+};
+
+/* Continuation bytes a lead byte announces (0: not a lead byte). */
+static size_t lead_length(unsigned char c)
+{
+	if (c >= 0xc0 && c <= 0xdf)
+		return 1;
+	if (c >= 0xe0 && c <= 0xef)
+		return 2;
+	if (c >= 0xf0 && c <= 0xf7)
+		return 3;
+	return 0;
+}
+
+/* The ill-formed bytes at p[0..n): how many to step; 0: cut by the end. */
+static size_t scan_bad(const unsigned char *p, size_t n, size_t at,
+		       struct utf8_scan *s)
+{
+	size_t i, k = lead_length(p[0]);
+
+	for (i = 1; i <= k && i < n && (p[i] & 0xc0) == 0x80; i++)
+		;
+	if (k && i == n)
+		return 0;                /* the block ends inside it */
+	if (k && i == k + 1) {
+		s->shaped++;
+		return i;
+	}
+	if (!s->stray++)
+		s->first = at;
+	return 1;
+}
+
+static void scan_utf8(const unsigned char *p, size_t n, struct utf8_scan *s)
+{
+	size_t i = 0, len;
+
+	memset(s, 0, sizeof(*s));
+	s->cp1252 = 1;
+	for (i = 0; i < n; i++)
+		if (p[i] == 0x81 || p[i] == 0x8d || p[i] == 0x8f ||
+		    p[i] == 0x90 || p[i] == 0x9d)
+			s->cp1252 = 0;   /* undefined in Windows-1252 */
+	i = 0;
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		len = utf8_char_len((const char *)p + i, n - i);
+		if (len) {
+			s->multi++;
+			i += len;
+			continue;
+		}
+		len = scan_bad(p + i, n - i, i, s);
+		if (!len)
+			break;
+		i += len;
+	}
+}
+
+/* The Windows-1252 character byte c stands for, in UTF-8, into out. */
+static void cp1252_char(unsigned char c, char out[8])
+{
+	struct transcode t = TRANSCODE_INIT;
+	const char *in = (const char *)&c;
+	size_t in_len = 1, left = 7;
+	char *o = out;
+
+	if (transcode_open(&t, "WINDOWS-1252", NULL) == MB_OK)
+		transcode_run(&t, &in, &in_len, &o, &left, 1);
+	*o = '\0';
+	transcode_close(&t);
+}
+
+/*
+ * Not UTF-8, no byte order mark, no --encoding: refuse, saying where and
+ * what to try.  Stray bytes with no well-formed multi-byte sequence and no
+ * UTF-8-shaped one around them are a legacy encoding (Windows-1252 puts
+ * one byte per accented letter); with well-formed UTF-8 beside them, or
+ * overlong forms, they are damage in a UTF-8 file: only their rows are
+ * rejected (invalid_utf8).
+ */
+static enum mb_rc sniff_utf8(struct source *src, struct err *e)
+{
+	const unsigned char *p = (const unsigned char *)src->head;
+	struct utf8_scan s;
+	unsigned long line = 1;
+	size_t i;
+	char shown[8];
+
+	scan_utf8(p, src->head_len, &s);
+	if (!s.stray || s.multi || s.shaped)
+		return MB_OK;
+	for (i = 0; i < s.first; i++)
+		line += p[i] == '\n';
+	if (!s.cp1252)
+		return err_set(e, MB_EDATA, "'%s' is not UTF-8: line %lu has "
+			       "byte 0x%02X at offset %zu, where UTF-8 cannot "
+			       "have it; stage it with --encoding NAME, NAME "
+			       "its encoding (iconv -l lists them)", src->path,
+			       line, p[s.first], s.first);
+	cp1252_char(p[s.first], shown);
+	return err_set(e, MB_EDATA, "'%s' is not UTF-8: line %lu has byte "
+		       "0x%02X at offset %zu, where UTF-8 cannot have it; its "
+		       "bytes read as Windows-1252 (0x%02X is '%s'): stage it "
+		       "with --encoding windows-1252", src->path, line,
+		       p[s.first], s.first, p[s.first], shown);
+}
+
+/* Read the rest through iconv from charset. */
+static enum mb_rc start_recode(struct source *src, const char *charset,
+			       struct err *e)
+{
+	struct reader *r = src->in;
+	enum mb_rc rc;
+
+	r->recode = xcalloc(1, sizeof(*r->recode));
+	rc = transcode_open(&r->recode->t, charset, e);
+	if (rc == MB_OK)
+		snprintf(src->charset, sizeof(src->charset), "%s", charset);
+	return rc;
+}
+
+static enum mb_rc sniff(struct source *src, struct err *e)
+{
+	const unsigned char *p = (const unsigned char *)src->head;
+	const char *given = src->encoding, *bom;
+	size_t bom_len = 0;
+	enum mb_rc rc = src->is_gzip ? sniff_in_gzip(src, e) : MB_OK;
+
+	if (rc == MB_OK)
+		rc = sniff_magic(src, e);
+	if (rc != MB_OK)
+		return rc;
+	/* A byte order mark is the file's own word: it wins. */
+	bom = bom_charset(p, src->head_len, &bom_len);
+	src->head_off = bom_len;
+	if (bom && !transcode_is_utf8(bom))
+		return start_recode(src, bom, e);
+	if (!bom && given && !transcode_is_utf8(given))
+		return start_recode(src, given, e);
+	rc = sniff_binary(src, e);
+	if (rc == MB_OK && !bom && !given)
+		rc = sniff_utf8(src, e);
+	return rc;
 }
 
 /* r->fd is open: refuse a directory, note a pipe. */
@@ -693,15 +954,13 @@ enum mb_rc source_open_member(struct source *src, const char *display,
 	return rc;
 }
 
-enum mb_rc source_read(struct source *src, char *out, size_t cap, size_t *n,
-		       struct err *e)
+/* Decoded bytes, the first block (read at open) first. */
+static enum mb_rc read_raw(struct source *src, char *out, size_t cap,
+			   size_t *n, struct err *e)
 {
 	enum mb_rc rc;
 	size_t got = 0;
 
-	if (!src->in)
-		return err_set(e, MB_EINTERNAL, "source_read on a closed "
-			       "source");
 	if (src->head_off < src->head_len) {
 		got = src->head_len - src->head_off;
 		if (got > cap)
@@ -713,9 +972,121 @@ enum mb_rc source_read(struct source *src, char *out, size_t cap, size_t *n,
 		if (rc != MB_OK)
 			return rc;
 	}
+	*n = got;
+	return MB_OK;
+}
+
+/*
+ * Top up the raw bytes waiting for iconv.  A failure ends them: it is
+ * kept and returned once what came before it is converted and delivered.
+ */
+static void recode_top_up(struct source *src, struct recode *rc)
+{
+	size_t got = 0;
+
+	if (rc->raw_off) {
+		memmove(rc->raw, rc->raw + rc->raw_off,
+			rc->raw_len - rc->raw_off);
+		rc->raw_len -= rc->raw_off;
+		rc->raw_off = 0;
+	}
+	if (read_raw(src, rc->raw + rc->raw_len, RECODE_SIZE - rc->raw_len,
+		     &got, &rc->err) != MB_OK) {
+		rc->has_err = 1;
+		rc->raw_eof = 1;
+	} else if (!got) {
+		rc->raw_eof = 1;
+	}
+	rc->raw_len += got;
+}
+
+/* Convert the next block into rc->out; rc->out_len 0: the end. */
+static enum mb_rc recode_fill(struct source *src, struct recode *rc,
+			      struct err *e)
+{
+	const char *in;
+	size_t in_len, left;
+	char *o;
+
+	rc->out_off = rc->out_len = 0;
+	while (!rc->out_len) {
+		if (!rc->raw_eof && rc->raw_len - rc->raw_off < RECODE_SIZE / 2)
+			recode_top_up(src, rc);
+		in = rc->raw + rc->raw_off;
+		in_len = rc->raw_len - rc->raw_off;
+		o = rc->out;
+		left = RECODE_SIZE;
+		transcode_run(&rc->t, &in, &in_len, &o, &left, rc->raw_eof);
+		rc->raw_off = (size_t)(in - rc->raw);
+		rc->out_len = RECODE_SIZE - left;
+		if (!rc->out_len && rc->raw_eof && !in_len)
+			break;
+	}
+	if (!rc->out_len && rc->has_err) {
+		if (e)
+			*e = rc->err;
+		return rc->err.rc;
+	}
+	return MB_OK;
+}
+
+/* UTF-8 from the transcoder, in pieces of any size the caller asks. */
+static enum mb_rc read_recoded(struct source *src, char *out, size_t cap,
+			       size_t *n, struct err *e)
+{
+	struct recode *rc = ((struct reader *)src->in)->recode;
+	enum mb_rc ret = MB_OK;
+	size_t take;
+
+	if (rc->out_off == rc->out_len && cap)
+		ret = recode_fill(src, rc, e);
+	if (ret != MB_OK)
+		return ret;
+	take = rc->out_len - rc->out_off;
+	if (take > cap)
+		take = cap;
+	memcpy(out, rc->out + rc->out_off, take);
+	rc->out_off += take;
+	*n = take;
+	return MB_OK;
+}
+
+enum mb_rc source_read(struct source *src, char *out, size_t cap, size_t *n,
+		       struct err *e)
+{
+	struct reader *r = src->in;
+	enum mb_rc rc;
+	size_t got = 0;
+
+	if (!r)
+		return err_set(e, MB_EINTERNAL, "source_read on a closed "
+			       "source");
+	if (r->recode)
+		rc = read_recoded(src, out, cap, &got, e);
+	else
+		rc = read_raw(src, out, cap, &got, e);
+	if (rc != MB_OK)
+		return rc;
 	src->bytes_out += got;
 	*n = got;
 	return MB_OK;
+}
+
+const char *source_kind(struct source *src)
+{
+	const char *base = src->is_gzip ? "gzip" : "plain";
+	size_t i, len;
+
+	if (src->is_member)
+		base = src->is_gzip ? "zip+gzip" : "zip";
+	if (!src->charset[0])
+		return base;
+	snprintf(src->kind, sizeof(src->kind), "%s+%s", base, src->charset);
+	len = strlen(src->kind);
+	for (i = 0; i < len; i++)
+		if (src->kind[i] >= 'A' && src->kind[i] <= 'Z')
+			src->kind[i] = (char)(src->kind[i] + 32);
+	return src->kind;
 }
 
 void source_close(struct source *src)
@@ -723,6 +1094,9 @@ void source_close(struct source *src)
 	struct reader *r = src->in;
 
 	if (r) {
+		if (r->recode)
+			transcode_close(&r->recode->t);
+		free(r->recode);
 		if (r->zinit)
 			inflateEnd(&r->z);
 		if (r->zf)
@@ -744,4 +1118,6 @@ void source_close(struct source *src)
 	src->head_len = 0;
 	src->head_off = 0;
 	src->is_member = 0;
+	src->charset[0] = '\0';
+	src->kind[0] = '\0';
 }

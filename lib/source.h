@@ -6,14 +6,27 @@
  * last complete member that are not gzip are ignored, as gzip(1) does),
  * anything else is read as it is.  Inputs that cannot be CSV are refused at
  * open with a message that says what to do: a zip archive or .xlsx (PK 03
- * 04: "unzip it"), an .xls workbook ("save it as CSV"), UTF-16 (a FF FE or
- * FE FF byte order mark, or NULs in every other byte: "convert it first with
- * iconv -f UTF-16 -t UTF-8"), binary data (NUL bytes in the first 8 KiB),
- * and a gzip file whose content is compressed again (gzip inside gzip:
- * "compressed twice"; bzip2, xz or zstd inside gzip) with how to undo it.
- * A NUL byte later in the file is passed on as data.  A leading UTF-8 byte
- * order mark is removed.  Memory use is fixed whatever the file size (about
- * 300 KiB per open source).
+ * 04: "unzip it"; from a pipe or stdin: "save it to a file"), an .xls
+ * workbook ("save it as CSV"), bzip2, xz or zstd data, a gzip file whose
+ * content is compressed again (gzip inside gzip: "compressed twice") with
+ * how to undo it, and binary data, judged by content: a known magic number
+ * (PDF, PNG, JPEG, GIF, ELF, 7-Zip, RAR, SQLite), UTF-16 without a byte
+ * order mark (NULs in every other byte: "stage it with --encoding
+ * UTF-16LE"), or more than 1 byte in 20 of the first 64 KiB NUL or control
+ * bytes.  Otherwise NUL bytes are passed on as data (the rows holding them
+ * are rejected downstream, invalid_utf8).
+ *
+ * Encodings.  A byte order mark decides: UTF-8's is removed; UTF-16 LE/BE
+ * and UTF-32 LE/BE are transcoded to UTF-8 on the fly with iconv(3).
+ * Without a mark, src->encoding (set by the caller, see below) names the
+ * charset to transcode from; without either, the first 64 KiB must read as
+ * UTF-8: stray bytes there with no well-formed multi-byte sequence beside
+ * them refuse the file (MB_EDATA) with the line and offset of the first one
+ * and the --encoding to try (windows-1252 only when every byte reads as
+ * that).  Ill-formed bytes in a file that is otherwise UTF-8 are left to
+ * the row checks.  Line feeds stay line feeds, so line numbers are the
+ * original file's.  Memory use is fixed whatever the file size (about 450
+ * KiB per open source).
  *
  *   struct source src = SOURCE_INIT;
  *   rc = source_open(&src, path, &e);
@@ -30,11 +43,12 @@
  * source_open, a zip is refused like the other non-CSV kinds.
  *
  * Errors: MB_ENOINPUT when the file cannot be opened or is a directory
- * (strerror text); MB_EDATA for zip, .xls, UTF-16, binary, a likely gzip
+ * (strerror text); MB_EUSAGE when iconv does not know src->encoding;
+ * MB_EDATA for zip, .xls, binary, not UTF-8, a likely gzip
  * bomb, and a truncated or corrupt gzip stream (zlib's text, and how many
  * decoded bytes came before the damage); MB_EIO for a read error.  Every
  * byte decoded before the damage is delivered before the error is returned
- * (when the damage is in the first 8 KiB, open still succeeds if anything
+ * (when the damage is in the first 64 KiB, open still succeeds if anything
  * decoded and the error comes from a later source_read), so the caller
  * keeps the rows it read.
  * Every message names the file.  An empty file is not an error (0 bytes).
@@ -67,9 +81,19 @@ struct source {
 	 * is seen while nothing comes.  NULL: never stop.
 	 */
 	const volatile sig_atomic_t *stop;
+	/*
+	 * Set by the caller (kept by open and close): the charset of a file
+	 * without a byte order mark, any name iconv knows ("windows-1252",
+	 * "shift_jis"); "UTF-8" reads it as UTF-8 without the check above
+	 * (bad rows rejected one by one).  NULL: UTF-8, checked.
+	 */
+	const char *encoding;
+	char charset[32];        /* transcoded from this; "": UTF-8 */
+	char kind[48];           /* source_kind's text */
 };
 
-#define SOURCE_INIT { NULL, NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
+#define SOURCE_INIT { NULL, NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, "", \
+		      "" }
 
 enum mb_rc source_open(struct source *src, const char *path, struct err *e);
 
@@ -126,6 +150,14 @@ uint64_t source_inflated(const struct source *src);
  */
 enum mb_rc source_read(struct source *src, char *out, size_t cap, size_t *n,
 		       struct err *e);
+
+/*
+ * How the bytes came, for inputs.kind: "plain", "gzip", "zip" or
+ * "zip+gzip", then "+" and the charset transcoded from, lower-cased, when
+ * not UTF-8 ("plain+utf-16le").  Borrowed: valid until the next call or
+ * source_close.
+ */
+const char *source_kind(struct source *src);
 
 /*
  * Size and SHA-256 (64 hex digits) of the file's raw bytes (the compressed

@@ -498,15 +498,13 @@ static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 	return rc;
 }
 
-/* inputs.kind: how the file's bytes came (a zip member may be gzip). */
-static const char *input_kind(const struct reader *rd)
+/* inputs.kind: how the file's bytes came, and their charset (source.h). */
+static const char *input_kind(struct reader *rd)
 {
-	if (rd->member)
-		return rd->src.is_gzip ? "zip+gzip" : "zip";
-	return rd->src.is_gzip ? "gzip" : "plain";
+	return source_kind(&rd->src);
 }
 
-static enum mb_rc update_input(struct stager *st, const struct reader *rd,
+static enum mb_rc update_input(struct stager *st, struct reader *rd,
 			       int complete, struct err *e)
 {
 	struct store_input_end end;
@@ -659,6 +657,14 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	if (rc == MB_OK)
 		rc = store_inputs_find(db, st.gen, rd.size, rd.sha256, &found,
 				       e);
+	/*
+	 * A pipe given alone is hashed only as it is read: one of the pushed
+	 * night's inputs again is a re-run, as all_seen says of files (a new
+	 * generation is numbered right after the latest).
+	 */
+	if (rc == MB_OK && !found && !*gen && in->pipe_alone && st.gen > 1)
+		rc = store_inputs_find(db, st.gen - 1, rd.size, rd.sha256,
+				       &found, e);
 	if (rc == MB_OK && found) {
 		store_stage_close(&st.store);
 		store_inputs_rollback(db, in->zip != NULL);

@@ -64,6 +64,7 @@
 struct stage_opts {
 	struct mapping_opts map;
 	char delimiter;          /* 0: detect */
+	const char *encoding;    /* --encoding (source.h); NULL: UTF-8 */
 	const char *source;      /* "import" or "initial_sync" */
 	int64_t run_id;          /* the run staging (inputs.run_id); 0: none */
 	/*

@@ -23,6 +23,11 @@ void stage_warn(const struct stage_opts *opts, int refused,
 		opts->warn(opts->warn_ctx, refused, msg);
 }
 
+int stage_input_is_stdin(const char *path)
+{
+	return !strcmp(path, "-");
+}
+
 /*
  * Every input is opened once, here, before anything is staged (exit 66
  * early), and that descriptor is what is read: a FIFO opened twice lost its
@@ -31,8 +36,16 @@ void stage_warn(const struct stage_opts *opts, int refused,
 enum mb_rc stage_input_open(const char *path, int *fd_out, struct err *e)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
 
+	/* "-" is standard input: a copy, so that closing it is ours. */
+	if (stage_input_is_stdin(path))
+		fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+	else
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && stage_input_is_stdin(path))
+		return err_set(e, MB_ENOINPUT, "cannot read standard input: %s",
+			       strerror(errno));
 	if (fd < 0)
 		return err_set(e, MB_ENOINPUT, "cannot open '%s': %s", path,
 			       strerror(errno));
@@ -89,6 +102,7 @@ static void add_input(struct inputs *in, const char *path, int fd,
 	v->name = name;
 	v->zip = zip;
 	v->member = member;
+	v->pipe_alone = 0;
 }
 
 static void refuse(const struct stage_opts *opts, struct inputs *in,
@@ -162,6 +176,13 @@ static enum mb_rc add_zip(const struct stage_opts *opts, struct inputs *in,
 	return MB_OK;
 }
 
+static int is_regular(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /*
  * Every path as inputs, from fds[i] (open on paths[i]; taken: each is
  * handed to an input or closed), zips detected by their first bytes (never
@@ -178,12 +199,21 @@ enum mb_rc stage_inputs_list(const struct stage_opts *opts,
 	size_t i;
 
 	for (i = 0; i < npaths && rc == MB_OK; i++) {
+		int is_stdin = stage_input_is_stdin(paths[i]);
+
 		rc = archive_is_zip_fd(fds[i], paths[i], &is_zip, e);
-		if (rc == MB_OK && is_zip)
+		if (rc == MB_OK && is_zip && is_stdin)
+			refuse(opts, in, counts, "'stdin' is a zip archive, "
+			       "which cannot be read from standard input: give"
+			       " its path instead of '-'");
+		else if (rc == MB_OK && is_zip)
 			rc = add_zip(opts, in, paths[i], fds[i], counts, e);
 		if (rc == MB_OK && !is_zip) {
-			add_input(in, paths[i], fds[i], xstrdup(paths[i]),
+			add_input(in, paths[i], fds[i],
+				  xstrdup(is_stdin ? "stdin" : paths[i]),
 				  NULL, 0);
+			in->v[in->n - 1].pipe_alone = npaths == 1 &&
+				!is_regular(fds[i]);
 			fds[i] = -1;
 		}
 	}

@@ -2,7 +2,8 @@
  * stage_inputs: what stage reads: the files given, opened once each, and
  * the CSV members of the zips among them.  Internal to stage.
  *
- * stage_input_open opens every path before anything is staged;
+ * stage_input_open opens every path before anything is staged ("-" is
+ * standard input, an input named "stdin");
  * stage_inputs_list turns the descriptors into inputs (a zip is refused or
  * listed member by member, by its first bytes, never by name);
  * stage_inputs_release frees them.
@@ -31,9 +32,10 @@ struct zipped {
 struct input {
 	const char *path;        /* the file given */
 	int fd;                  /* open on it until the reader takes it; -1 */
-	char *name;              /* path, or "ZIP:MEMBER": messages, inputs */
+	char *name;              /* path, "stdin", "ZIP:MEMBER": messages */
 	struct zipped *zip;      /* the member's archive, or NULL */
 	size_t member;           /* its index in zip->arc.members */
+	int pipe_alone;          /* the only input, not a regular file */
 };
 
 struct inputs {
@@ -50,7 +52,13 @@ struct inputs {
 void stage_warn(const struct stage_opts *opts, int refused,
 		const char *msg);
 
-/* Open path for reading into *fd_out (MB_ENOINPUT, a directory too). */
+/* 1 when path is "-": standard input, named "stdin" in messages. */
+int stage_input_is_stdin(const char *path);
+
+/*
+ * Open path for reading into *fd_out (MB_ENOINPUT, a directory too); "-"
+ * gives a copy of standard input's descriptor.
+ */
 enum mb_rc stage_input_open(const char *path, int *fd_out, struct err *e);
 
 /*

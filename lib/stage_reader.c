@@ -158,6 +158,7 @@ void *stage_reader_main(void *arg)
 
 	copts.delimiter = rd->opts->delimiter;
 	rd->src.stop = rd->opts->stop;
+	rd->src.encoding = rd->opts->encoding;
 	rd->cur = stage_queue_take_free(rd->q);
 	if (!rd->cur) {
 		rd->rc = MB_ESTOPPED;

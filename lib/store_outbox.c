@@ -72,6 +72,67 @@ enum mb_rc store_outbox_plan(struct db *db, int64_t gen, int full,
 	return rc;
 }
 
+/*
+ * The contacts a run decides on by --include-unconfirmed (the header says
+ * which).  "unconfirmed <> 0" as in the partial index contacts_unconfirmed,
+ * so that the counts read only the flagged contacts.
+ */
+#define UNCONFIRMED_SQL \
+	" unconfirmed <> 0 AND source_status IS NULL AND acked_at IS NULL"
+#define ENROLLABLE_SQL \
+	" chunk_id IS NULL AND enroll_status IS NULL" \
+	" AND email NOT IN (SELECT email FROM unsubscribed)"
+
+static const char unconfirmed_sql[] = "SELECT"
+	" coalesce(sum(state IN ('pending', 'sent')), 0),"
+	" coalesce(sum(state = 'skipped'), 0),"
+	" coalesce(sum(state IN ('pending', 'sent') AND" ENROLLABLE_SQL "), 0),"
+	" coalesce(sum(state = 'skipped' AND" ENROLLABLE_SQL "), 0),"
+	" coalesce(sum(state = 'failed' AND ?2 AND (" FULL_AGAIN_SQL ")), 0),"
+	" coalesce(sum(state = 'failed' AND ?3 AND NOT (?2 AND ("
+	FULL_AGAIN_SQL "))), 0)"
+	" FROM contacts WHERE gen = ?1 AND" UNCONFIRMED_SQL;
+
+enum mb_rc store_outbox_unconfirmed(struct db *db, int64_t gen, int full,
+				    int retry_failed,
+				    struct store_unconfirmed *c,
+				    struct err *e)
+{
+	sqlite3_stmt *s = NULL;
+	enum mb_rc rc;
+
+	rc = db_prepare(db, &s, unconfirmed_sql, e);
+	if (rc != MB_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, gen);
+	sqlite3_bind_int(s, 2, full != 0);
+	sqlite3_bind_int(s, 3, retry_failed != 0);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		c->pending = sqlite3_column_int64(s, 0);
+		c->skipped = sqlite3_column_int64(s, 1);
+		c->pending_enrollable = sqlite3_column_int64(s, 2);
+		c->skipped_enrollable = sqlite3_column_int64(s, 3);
+		c->failed_full = sqlite3_column_int64(s, 4);
+		c->failed_retry = sqlite3_column_int64(s, 5);
+	} else {
+		rc = db_fail(db, "cannot read", e);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum mb_rc store_outbox_decide_unconfirmed(struct db *db, int include,
+					   struct err *e)
+{
+	if (include)
+		return db_exec(db, "UPDATE contacts SET state = 'pending'"
+			       " WHERE gen = " CURRENT_GEN " AND"
+			       UNCONFIRMED_SQL " AND state = 'skipped'", e);
+	return db_exec(db, "UPDATE contacts SET state = 'skipped'"
+		       " WHERE gen = " CURRENT_GEN " AND" UNCONFIRMED_SQL
+		       " AND state IN ('pending', 'sent')", e);
+}
+
 enum mb_rc store_outbox_pending(struct db *db, int64_t *n, struct err *e)
 {
 	return db_int(db, "SELECT count(*) FROM contacts WHERE state IN"

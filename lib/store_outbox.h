@@ -59,6 +59,44 @@ MB_MUST_USE enum mb_rc store_outbox_plan(struct db *db, int64_t gen,
 					 struct store_plan_counts *c,
 					 struct err *e);
 
+/*
+ * Consent by default.  The unconfirmed contacts a run decides on: flagged
+ * unconfirmed, not do-not-email at the source, never acknowledged by
+ * Meisa (so the first upsert would create them and fire contact_created),
+ * and pending, sent or skipped, or failed and sent again by --full or
+ * --retry-failed.  A run without --include-unconfirmed skips
+ * them (state skipped, reason unconfirmed); one with it sends them.  Those
+ * Meisa holds already (an earlier --include-unconfirmed created them) are
+ * updated like any contact; a later generation where the source confirms
+ * them clears the flag, and staging makes them pending.
+ */
+struct store_unconfirmed {
+	int64_t pending;         /* pending or sent: a default run skips */
+	int64_t skipped;         /* --include-unconfirmed sends these */
+	int64_t pending_enrollable;      /* of pending, enrollable now */
+	int64_t skipped_enrollable;      /* of skipped, once upserted */
+	int64_t failed_full;     /* failed, sent again by full: skipped */
+	int64_t failed_retry;    /* failed, by retry_failed only: skipped */
+};
+
+/*
+ * Those counts of generation gen (through contacts_unconfirmed), with
+ * full and retry_failed as store_outbox_begin_run will be given them.
+ */
+MB_MUST_USE enum mb_rc store_outbox_unconfirmed(struct db *db, int64_t gen,
+						int full, int retry_failed,
+						struct store_unconfirmed *c,
+						struct err *e);
+
+/*
+ * The start mark, in the caller's transaction, after
+ * store_outbox_begin_run (so that what it put back is decided on too): the
+ * unconfirmed contacts above become skipped, or pending with include.
+ */
+MB_MUST_USE enum mb_rc store_outbox_decide_unconfirmed(struct db *db,
+						       int include,
+						       struct err *e);
+
 /* Contacts of the latest generation still to upsert (pending or sent). */
 MB_MUST_USE enum mb_rc store_outbox_pending(struct db *db, int64_t *n,
 					    struct err *e);

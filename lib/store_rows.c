@@ -4,6 +4,7 @@
 #include "store_rows.h"
 
 #define CURRENT_GEN "(SELECT coalesce(max(id), 0) FROM generations)"
+#define UNCONFIRMED_SKIPPED "(state = 'skipped' AND unconfirmed <> 0)"
 #define PREVIOUS_GEN "(SELECT coalesce(max(id), 0) FROM generations" \
 	" WHERE id < " CURRENT_GEN ")"
 
@@ -30,10 +31,13 @@ static const char *const kind_sql[] = {
 	  " AS cleared_fields"
 	  " FROM contacts NOT INDEXED WHERE vanished = 0"
 	  " ORDER BY id",
+	/* Unconfirmed contacts a push skipped are held back too. */
 	[STORE_ROWS_SUPPRESSED] =
 	  "SELECT email, CASE WHEN source_status IS NOT NULL"
-	  " THEN source_status ELSE 'meisa_unsubscribed' END AS reason,"
+	  " THEN source_status WHEN " UNCONFIRMED_SKIPPED " THEN 'unconfirmed'"
+	  " ELSE 'meisa_unsubscribed' END AS reason,"
 	  " state FROM contacts NOT INDEXED WHERE (source_status IS NOT NULL"
+	  " OR " UNCONFIRMED_SKIPPED
 	  " OR email IN (SELECT email FROM unsubscribed))"
 	  " AND vanished = 0 ORDER BY id",
 	[STORE_ROWS_MISSING] =

@@ -107,7 +107,8 @@ struct datetime {
 	int hour, minute, second;
 	const char *frac;        /* digits after the '.', or NULL */
 	size_t nfrac;
-	char zone[7];            /* "Z" or "+HH:MM" */
+	char zone[7];            /* "Z" or "+HH:MM"; "" as given */
+	int zoneless;            /* the text gave no zone */
 };
 
 static int days_in_month(int year, int month)
@@ -133,6 +134,7 @@ static int parse_zone(const char *p, size_t n, struct datetime *dt)
 {
 	int hours, minutes = 0;
 
+	dt->zoneless = n == 0;
 	if (n == 0 || (n == 1 && p[0] == 'Z') ||
 	    (n == 4 && (memcmp(p, " UTC", 4) == 0 ||
 			memcmp(p, " GMT", 4) == 0))) {
@@ -274,6 +276,8 @@ size_t typing_date(const char *p, size_t n, unsigned flags, char *iso)
 	}
 	if (!datetime_valid(&dt))
 		return 0;
+	if ((flags & TYPING_ZONE_AS_GIVEN) && dt.zoneless)
+		dt.zone[0] = '\0';
 	return datetime_format(&dt, iso);
 }
 

@@ -15,6 +15,9 @@
  *       the same followed by " UTC", " GMT", "Z" or an offset ("+02",
  *       "+0200", "+02:00", with or without a space: database dumps)
  *           -> "...Z" or "...+02:00"
+ *       with TYPING_ZONE_AS_GIVEN, a time without a zone stays without
+ *           one: "YYYY-MM-DDTHH:MM:SS[.fff]" (consent evidence, where the
+ *           provider does not say its times are UTC)
  *       with TYPING_DMY_DATES only (Brevo; "01-02-2024" is ambiguous
  *       elsewhere): "DD-MM-YYYY" -> "YYYY-MM-DD" and
  *       "DD-MM-YYYY HH:MM[:SS]" -> "YYYY-MM-DDTHH:MM:SSZ"
@@ -35,6 +38,8 @@
 #include "err.h"
 
 #define TYPING_DMY_DATES 1u      /* read DD-MM-YYYY dates (Brevo) */
+#define TYPING_ZONE_AS_GIVEN 2u  /* a time without a zone stays without
+				    one ("...T10:54:27"): no UTC assumed */
 
 /* Longest ISO 8601 text typing_date() writes, plus the NUL. */
 #define TYPING_ISO_MAX 48

@@ -20,13 +20,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unictype.h>
 #include <uninorm.h>
+#include <unistr.h>
 
 #include "utf8.h"
 #include "xalloc.h"
 
 #define EMAIL_MAX 254 /* RFC 5321 path limit minus the angle brackets */
-#define LOCAL_MAX 64
+#define DOMAIN_MAX 253 /* RFC 1035, in A-label form, without the root dot */
 #define LABEL_MAX 63
 
 int validate_utf8(const char *p, size_t n)
@@ -180,8 +183,6 @@ static const char *check_local(const unsigned char *s, size_t n)
 {
 	size_t i;
 
-	if (n > LOCAL_MAX)
-		return "local part too long";
 	if (s[0] == '.' || s[n - 1] == '.')
 		return "leading or trailing dot";
 	for (i = 0; i < n; i++) {
@@ -201,12 +202,22 @@ static int is_label_char(unsigned char c)
 	       (c >= '0' && c <= '9') || c == '-' || c >= 0x80;
 }
 
+/* An IDNA A-label: "xn--" in any case (libidn2 checks what follows). */
+static int is_a_label(const unsigned char *s, size_t n)
+{
+	return n >= 4 && (s[0] | 0x20) == 'x' && (s[1] | 0x20) == 'n' &&
+	       s[2] == '-' && s[3] == '-';
+}
+
 static const char *check_label(const unsigned char *s, size_t n)
 {
 	if (n > LABEL_MAX)
 		return "domain label too long";
 	if (s[0] == '-' || s[n - 1] == '-')
 		return "domain label starts or ends with '-'";
+	/* RFC 5891 4.2.3.1: "??--" is kept for IDNA prefixes such as xn--. */
+	if (n >= 4 && s[2] == '-' && s[3] == '-' && !is_a_label(s, n))
+		return "domain label has '--' in third and fourth position";
 	return NULL;
 }
 
@@ -219,6 +230,40 @@ static int all_digits(const unsigned char *s, size_t n)
 		if (s[i] < '0' || s[i] > '9')
 			return 0;
 	return 1;
+}
+
+/*
+ * Special-use names (RFC 6761, RFC 7686 for onion, and arpa): no mail is
+ * delivered to them on the Internet, so a row with one is a test or junk.
+ */
+static int is_reserved_tld(const unsigned char *s, size_t n)
+{
+	static const char *const tlds[] = {
+		"arpa", "invalid", "local", "localhost", "onion", "test",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(tlds) / sizeof(tlds[0]); i++)
+		if (strlen(tlds[i]) == n &&
+		    !strncasecmp((const char *)s, tlds[i], n))
+			return 1;
+	return 0;
+}
+
+/*
+ * Every delegated top-level domain, A-labels included, ends with a letter
+ * (python-email-validator's rule): "tld-2" is no TLD, "co-uk" may be one.
+ * Non-ASCII ends are checked again in A-label form.
+ */
+static const char *check_tld(const unsigned char *s, size_t n)
+{
+	if (all_digits(s, n))
+		return "numeric top-level domain";
+	if (s[n - 1] >= '0' && s[n - 1] <= '9')
+		return "top-level domain ends with a digit";
+	if (is_reserved_tld(s, n))
+		return "reserved top-level domain";
+	return NULL;
 }
 
 static const char *check_domain(const unsigned char *s, size_t n)
@@ -249,9 +294,7 @@ static const char *check_domain(const unsigned char *s, size_t n)
 		return reason;
 	if (!label)
 		return "domain has no dot";
-	if (all_digits(s + label, n - label))
-		return "numeric top-level domain";
-	return NULL;
+	return check_tld(s + label, n - label);
 }
 
 static const char *check_address(const unsigned char *s, size_t n)
@@ -322,8 +365,9 @@ static const char *idna_reason(int rc)
 	switch (rc) {
 	case IDN2_MALLOC:
 		abort();         /* out of memory: see xalloc.h */
+	case IDN2_PUNYCODE_BIG_OUTPUT:   /* the A-label would pass 63 */
+		return "domain label too long";
 	case IDN2_PUNYCODE_BAD_INPUT:
-	case IDN2_PUNYCODE_BIG_OUTPUT:
 	case IDN2_PUNYCODE_OVERFLOW:
 		return "invalid punycode (xn--) label in domain";
 	case IDN2_TOO_BIG_DOMAIN:
@@ -347,13 +391,43 @@ static const char *idna_reason(int rc)
 	}
 }
 
-/* The local part s[0..n) in NFC, ASCII letters lower-cased, onto out. */
+/*
+ * What a local part in NFC cannot carry to a mailbox: a combining mark
+ * first (it has nothing to combine with), private-use code points and
+ * noncharacters (no meaning between two parties), format characters
+ * (invisible), as python-email-validator refuses them.
+ */
+static const char *check_local_unicode(const uint8_t *s, size_t n)
+{
+	size_t i;
+	int len;
+	ucs4_t cp;
+
+	for (i = 0; i < n; i += (size_t)len) {
+		len = u8_mbtouc(&cp, s + i, n - i);
+		if (i == 0 && uc_is_general_category(cp, UC_CATEGORY_M))
+			return "combining mark at start of local part";
+		if (uc_is_general_category(cp, UC_CATEGORY_Co))
+			return "private-use character in address";
+		if (uc_is_property_not_a_character(cp))
+			return "noncharacter in address";
+		if (uc_is_general_category(cp, UC_CATEGORY_Cf))
+			return "invisible character in address";
+	}
+	return NULL;
+}
+
+/*
+ * The local part s[0..n) in NFC, ASCII letters lower-cased, onto out.
+ * NFC can make ASCII (U+037E GREEK QUESTION MARK is ';'), so the syntax
+ * is checked again on its result.
+ */
 static const char *normalize_local(const unsigned char *s, size_t n,
 				   struct buf *out)
 {
 	size_t at = out->len, len = 0;
 	uint8_t *nfc = NULL;
-	enum mb_rc rc;
+	const char *reason = NULL;
 
 	if (!is_ascii(s, n)) {
 		nfc = u8_normalize(UNINORM_NFC, s, n, NULL, &len);
@@ -361,15 +435,58 @@ static const char *normalize_local(const unsigned char *s, size_t n,
 			abort();  /* out of memory: see xalloc.h */
 		if (!nfc)
 			return "invalid utf-8 in address";
+		reason = check_local_unicode(nfc, len);
+		if (!reason)
+			reason = check_local(nfc, len);
 		s = nfc;
 		n = len;
 	}
-	rc = buf_add(out, s, n);
+	if (!reason && buf_add(out, s, n) != MB_OK)
+		reason = "address too long";
 	free(nfc);
-	if (rc != MB_OK)
-		return "address too long";
-	lower_ascii(out->data + at, n);
-	return n > LOCAL_MAX ? "local part too long" : NULL;
+	if (!reason)
+		lower_ascii(out->data + at, n);
+	return reason;
+}
+
+/*
+ * Not IDN2_USE_STD3_ASCII_RULES: libidn2 2.3 drops what STD3 forbids
+ * (U+037E, ';' after NFC, vanishes from "a\u037eb.com"), where the
+ * check of the A-label form below refuses it.
+ */
+#define IDNA_FLAGS (IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT)
+
+/*
+ * UTS-46 maps before it checks, so the A-label form is checked again as
+ * an ASCII domain: a full-width dot or hyphen (U+FF0E, U+FF0D) becomes a
+ * real one and may make an empty label, a leading '-' or "yy--", and NFC
+ * makes ';' of U+037E.  An
+ * A-label must decode to a valid U-label that encodes back to it
+ * ("xn--0" does not).  *ascii_len is the A-label form's length.
+ */
+static const char *check_idna(const char *ascii, const char *unicode,
+			      size_t *ascii_len)
+{
+	char *again = NULL;
+	const char *reason = NULL;
+	int rc;
+
+	*ascii_len = strlen(ascii);
+	if (!*ascii_len)
+		return "empty domain";
+	rc = idn2_lookup_u8((const uint8_t *)unicode, (uint8_t **)&again,
+			    IDNA_FLAGS);
+	if (rc != IDN2_OK)
+		reason = idna_reason(rc);
+	else if (strcmp(again, ascii))
+		reason = "invalid punycode (xn--) label in domain";
+	else if (*ascii_len > DOMAIN_MAX)
+		reason = "address too long";
+	else
+		reason = check_domain((const unsigned char *)ascii,
+				      *ascii_len);
+	idn2_free(again);
+	return reason;
 }
 
 /*
@@ -379,7 +496,7 @@ static const char *normalize_local(const unsigned char *s, size_t n,
  * U-labels (Unicode, NFC, lower case), the form the user knows.
  */
 static const char *normalize_domain(const unsigned char *s, size_t n,
-				    struct buf *out)
+				    struct buf *out, size_t *ascii_len)
 {
 	char *name = xstrndup((const char *)s, n);
 	char *ascii = NULL, *unicode = NULL;
@@ -387,12 +504,14 @@ static const char *normalize_domain(const unsigned char *s, size_t n,
 	int rc;
 
 	rc = idn2_lookup_u8((const uint8_t *)name, (uint8_t **)&ascii,
-			    IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+			    IDNA_FLAGS);
 	if (rc == IDN2_OK)
 		rc = idn2_to_unicode_8z8z(ascii, &unicode, 0);
 	if (rc != IDN2_OK)
 		reason = idna_reason(rc);
-	else if (buf_addstr(out, unicode) != MB_OK)
+	else
+		reason = check_idna(ascii, unicode, ascii_len);
+	if (!reason && buf_addstr(out, unicode) != MB_OK)
 		reason = "address too long";
 	free(name);
 	idn2_free(ascii);
@@ -400,20 +519,28 @@ static const char *normalize_domain(const unsigned char *s, size_t n,
 	return reason;
 }
 
-/* The slow path of validate_email: s[0..n) is not all ASCII, or xn--. */
+/*
+ * The slow path of validate_email: s[0..n) is not all ASCII, or xn--.
+ * The length limit holds for the form sent over SMTP: the local part as
+ * it is (SMTPUTF8) and the domain as A-labels.
+ */
 static const char *normalize_unicode(const unsigned char *s, size_t n,
 				     size_t at, struct buf *out)
 {
 	struct buf tmp;
 	const char *reason;
+	size_t ascii_len = 0, local_len;
 
 	buf_init(&tmp, out->max);
 	reason = normalize_local(s, at, &tmp);
+	local_len = tmp.len;
 	if (!reason && buf_addch(&tmp, '@') != MB_OK)
 		reason = "address too long";
 	if (!reason)
-		reason = normalize_domain(s + at + 1, n - at - 1, &tmp);
-	if (!reason && tmp.len > EMAIL_MAX)
+		reason = normalize_domain(s + at + 1, n - at - 1, &tmp,
+					  &ascii_len);
+	if (!reason && (tmp.len > EMAIL_MAX ||
+			local_len + 1 + ascii_len > EMAIL_MAX))
 		reason = "address too long";
 	if (!reason)
 		buf_set(out, tmp.data, tmp.len);

@@ -169,7 +169,8 @@ fuzz-coverage: deps-ok fuzz-deps fuzz-corpus
 			fuzz_rate) echo lib/ratelimit.c lib/ratespec.c \
 				lib/backoff.c lib/rng.c;; \
 			*) echo lib/source.c lib/csvread.c lib/mapping.c \
-				lib/mapping_build.c lib/presets.c lib/typing.c \
+				lib/mapping_build.c lib/mapping_custom.c lib/presets.c \
+				lib/typing.c \
 				lib/validate.c lib/utf8.c lib/json.c lib/stage.c \
 				lib/bodyhash.c;; esac) \
 			| sed 's|^$(CURDIR)/||'; \

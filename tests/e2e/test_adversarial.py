@@ -213,11 +213,18 @@ def test_100000_fields_in_a_row_reject_that_row(tmp_path, generated):
     assert set(bodies(tmp_path)) == {"ok@example.com"}
 
 
-def test_nul_bytes_at_the_start_mean_binary(tmp_path):
-    path = os.path.join(BAD, "nul_early.csv")
-    res = stage(tmp_path, path)
-    assert res.returncode == 65, res
-    assert "'%s' is binary data, not CSV" % path in res.stderr, res
+def test_a_nul_byte_at_the_start_rejects_its_row_not_the_file(tmp_path):
+    """Binary by content (issue 15): one NUL refused the whole file."""
+    res = stage(tmp_path, os.path.join(BAD, "nul_early.csv"))
+    assert res.returncode == 0, res
+    assert rejects(tmp_path) == [(2, "a@example.com", "invalid_utf8",
+                                  "column 'name' is not valid UTF-8")]
+
+
+def test_utf16_with_a_bom_is_transcoded(tmp_path):
+    res = stage(tmp_path, os.path.join(BAD, "utf16_bom.csv"))
+    assert res.returncode == 0, res
+    assert set(bodies(tmp_path)) == {"a@example.com"}
 
 
 def test_a_nul_byte_later_rejects_its_row(tmp_path):
@@ -257,10 +264,8 @@ def test_overlong_utf8_is_invalid(tmp_path):
 
 
 @pytest.mark.parametrize("name, message", [
-    ("utf16_bom.csv", "is UTF-16: convert it first with iconv -f UTF-16"
-     " -t UTF-8"),
     ("utf16le_nobom.csv", "looks like UTF-16LE without a byte order mark:"
-     " convert it first with iconv -f UTF-16LE -t UTF-8"),
+     " stage it with --encoding UTF-16LE"),
     ("binary.csv", "is binary data, not CSV"),
     ("zip_as.csv", "is a zip archive with no CSV file in it: it is an"
      " Excel workbook (.xlsx); save it as CSV (UTF-8) and stage that"),

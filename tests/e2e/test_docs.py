@@ -249,10 +249,11 @@ def test_completion_of_commands():
 
 # A valid value for every option that takes one (to run the binary with).
 VALUES = {"--db": "x.db", "--preset": "auto", "--map": "Mail=email",
-          "--delimiter": ",", "--tag": "t", "--source": "import",
+          "--delimiter": ",", "--encoding": "windows-1252", "--tag": "t", "--source": "import",
           "--sequence": "s", "--rate": "none", "--concurrency": "2",
           "--max-requests": "5", "--api-key-file": "k", "-o": "f",
-          "--output": "f", "--search": "s"}
+          "--output": "f", "--search": "s", "--metrics-file": "m.prom",
+          "--ping-url": "https://hc.example/p"}
 
 
 @pytest.mark.parametrize("command", commands())

@@ -104,12 +104,12 @@ MAILCHIMP_SUBSCRIBED = Case(
         contact(11, "marco.rossi@example.org"),
     ],
     bodies=r'''
-{"email":"jane.doe@example.com","first_name":"Jane","last_name":"Doe-Smith","source":"import","custom_fields":{"cc":"US","company":"Acme, Inc.","confirm_ip":"203.0.113.7","confirm_time":"2018-02-12T10:55:01Z","dstoff":-4,"euid":"5e6f7a8b9c","gmtoff":-5,"last_changed":"2023-01-10T10:00:00Z","latitude":42.3601000,"leid":106,"longitude":-71.0589000,"member_rating":2,"optin_ip":"203.0.113.7","optin_time":"2018-02-12T10:54:27Z","position":"CTO","region":"MA","timezone":"America/New_York","zip_code":"02134"},"tag_names":["Lorem Editors","VIP"]}
-{"email":"o'brien@example.org","first_name":"Siobhán","last_name":"O'Brien","source":"import","custom_fields":{"cc":"IE","company":"Example Books","confirm_ip":"198.51.100.23","confirm_time":"2019-05-20T08:16:12Z","dstoff":1,"euid":"1a2b3c4d5e","gmtoff":0,"last_changed":"2019-06-01T12:00:00Z","latitude":53.3498000,"leid":102,"longitude":-6.2603000,"member_rating":4,"notes":"Met at the Dublin book fair.\nPrefers email, not phone.","optin_ip":"198.51.100.23","optin_time":"2019-05-20T08:15:00Z","position":"Editor","region":"D","timezone":"Europe/Dublin","zip_code":"D02 X285"},"tag_names":["Editors"]}
-{"email":"sam+newsletter@example.com","first_name":"Sam","last_name":"Lee","source":"import","custom_fields":{"cc":"US","dstoff":-7,"euid":"2b3c4d5e6f","gmtoff":-8,"last_changed":"2020-01-03T17:45:10Z","latitude":37.7749000,"leid":103,"longitude":-122.4194000,"member_rating":1,"optin_ip":"192.0.2.44","optin_time":"2020-01-03T17:45:10Z","region":"CA","timezone":"America/Los_Angeles","zip_code":94107},"tag_names":["Tag A","Tag B"]}
-{"email":"li.wei@example.com","first_name":"Li","last_name":"Wei","source":"import","custom_fields":{"company":"Dolor Labs","confirm_ip":"192.0.2.77","confirm_time":"2021-07-07T07:08:00Z","euid":"3c4d5e6f7a","last_changed":"2021-07-08T10:00:00Z","leid":104,"member_rating":5,"optin_ip":"192.0.2.77","optin_time":"2021-07-07T07:07:07Z","position":"Dolor"}}
-{"email":"anna@bücher.example","first_name":"Anna","last_name":"Schmidt","source":"import","custom_fields":{"cc":"DE","company":"Bücher GmbH","confirm_ip":"198.51.100.9","confirm_time":"2022-11-30T23:59:59Z","dstoff":2,"euid":"4d5e6f7a8b","gmtoff":1,"last_changed":"2022-12-01T00:00:00Z","latitude":52.5200000,"leid":105,"longitude":13.4050000,"member_rating":3,"optin_ip":"198.51.100.9","optin_time":"2022-11-30T23:59:59Z","region":"BE","timezone":"Europe/Berlin","zip_code":10115},"tag_names":["Smith, Jones","Newsletter"]}
-{"email":"marco.rossi@example.org","first_name":"Marco","last_name":"Rossi","source":"import","custom_fields":{"cc":"IT","company":"Rossi & Figli","confirm_ip":"192.0.2.200","confirm_time":"2024-03-15T14:31:00Z","dstoff":2,"euid":"7a8b9c0d1e","gmtoff":1,"last_changed":"2024-03-16T08:00:00Z","latitude":41.9028000,"leid":108,"longitude":12.4964000,"member_rating":2,"notes":"Asked for the Italian edition \"Il Nome della Rosa\".","optin_ip":"192.0.2.200","optin_time":"2024-03-15T14:30:00Z","position":"Owner","region":"RM","timezone":"Europe/Rome","zip_code":"00184"}}
+{"email":"jane.doe@example.com","first_name":"Jane","last_name":"Doe-Smith","source":"import","custom_fields":{"cc":"US","company":"Acme, Inc.","consent_confirmed_at":"2018-02-12T10:55:01","consent_confirmed_ip":"203.0.113.7","consent_optin_at":"2018-02-12T10:54:27","consent_optin_ip":"203.0.113.7","consent_source":"mailchimp","dstoff":-4,"euid":"5e6f7a8b9c","gmtoff":-5,"last_changed":"2023-01-10T10:00:00Z","latitude":42.3601000,"leid":106,"longitude":-71.0589000,"member_rating":2,"position":"CTO","region":"MA","timezone":"America/New_York","zip_code":"02134"},"tag_names":["Lorem Editors","VIP"]}
+{"email":"o'brien@example.org","first_name":"Siobhán","last_name":"O'Brien","source":"import","custom_fields":{"cc":"IE","company":"Example Books","consent_confirmed_at":"2019-05-20T08:16:12","consent_confirmed_ip":"198.51.100.23","consent_optin_at":"2019-05-20T08:15:00","consent_optin_ip":"198.51.100.23","consent_source":"mailchimp","dstoff":1,"euid":"1a2b3c4d5e","gmtoff":0,"last_changed":"2019-06-01T12:00:00Z","latitude":53.3498000,"leid":102,"longitude":-6.2603000,"member_rating":4,"notes":"Met at the Dublin book fair.\nPrefers email, not phone.","position":"Editor","region":"D","timezone":"Europe/Dublin","zip_code":"D02 X285"},"tag_names":["Editors"]}
+{"email":"sam+newsletter@example.com","first_name":"Sam","last_name":"Lee","source":"import","custom_fields":{"cc":"US","consent_optin_at":"2020-01-03T17:45:10","consent_optin_ip":"192.0.2.44","consent_source":"mailchimp","dstoff":-7,"euid":"2b3c4d5e6f","gmtoff":-8,"last_changed":"2020-01-03T17:45:10Z","latitude":37.7749000,"leid":103,"longitude":-122.4194000,"member_rating":1,"region":"CA","timezone":"America/Los_Angeles","zip_code":94107},"tag_names":["Tag A","Tag B"]}
+{"email":"li.wei@example.com","first_name":"Li","last_name":"Wei","source":"import","custom_fields":{"company":"Dolor Labs","consent_confirmed_at":"2021-07-07T07:08:00","consent_confirmed_ip":"192.0.2.77","consent_optin_at":"2021-07-07T07:07:07","consent_optin_ip":"192.0.2.77","consent_source":"mailchimp","euid":"3c4d5e6f7a","last_changed":"2021-07-08T10:00:00Z","leid":104,"member_rating":5,"position":"Dolor"}}
+{"email":"anna@bücher.example","first_name":"Anna","last_name":"Schmidt","source":"import","custom_fields":{"cc":"DE","company":"Bücher GmbH","consent_confirmed_at":"2022-11-30T23:59:59","consent_confirmed_ip":"198.51.100.9","consent_optin_at":"2022-11-30T23:59:59","consent_optin_ip":"198.51.100.9","consent_source":"mailchimp","dstoff":2,"euid":"4d5e6f7a8b","gmtoff":1,"last_changed":"2022-12-01T00:00:00Z","latitude":52.5200000,"leid":105,"longitude":13.4050000,"member_rating":3,"region":"BE","timezone":"Europe/Berlin","zip_code":10115},"tag_names":["Smith, Jones","Newsletter"]}
+{"email":"marco.rossi@example.org","first_name":"Marco","last_name":"Rossi","source":"import","custom_fields":{"cc":"IT","company":"Rossi & Figli","consent_confirmed_at":"2024-03-15T14:31:00","consent_confirmed_ip":"192.0.2.200","consent_optin_at":"2024-03-15T14:30:00","consent_optin_ip":"192.0.2.200","consent_source":"mailchimp","dstoff":2,"euid":"7a8b9c0d1e","gmtoff":1,"last_changed":"2024-03-16T08:00:00Z","latitude":41.9028000,"leid":108,"longitude":12.4964000,"member_rating":2,"notes":"Asked for the Italian edition \"Il Nome della Rosa\".","position":"Owner","region":"RM","timezone":"Europe/Rome","zip_code":"00184"}}
 ''')
 
 MAILCHIMP_UNSUBSCRIBED = Case(
@@ -126,10 +126,10 @@ MAILCHIMP_UNSUBSCRIBED = Case(
         contact(7, "pedro@example.org", status="unsubscribed"),
     ],
     bodies=r'''
-{"email":"tom.baker@example.com","first_name":"Thomas","last_name":"Baker","source":"import","custom_fields":{"confirm_ip":"192.0.2.10","confirm_time":"2017-04-02T11:01:00Z","euid":"8b9c0d1e2f","leid":201,"member_rating":2,"optin_ip":"192.0.2.10","optin_time":"2017-04-02T11:00:00Z","unsub_campaign_id":"4d1b2c3a0f","unsub_campaign_title":"September Digest","unsub_reason":"No longer interested"},"tag_names":["Customers"]}
-{"email":"lucy+promo@example.org","first_name":"Lucy","last_name":"Gray","source":"import","custom_fields":{"company":"Gray & Co","euid":"9c0d1e2f3a","leid":202,"member_rating":1,"optin_ip":"198.51.100.77","optin_time":"2018-08-08T08:08:08Z","unsub_campaign_id":"5e2c3d4b1a","unsub_campaign_title":"New Year Sale","unsub_reason":"Other","unsub_reason_other":"Too many emails."}}
-{"email":"nina.petrova@example.com","first_name":"Nina","last_name":"Petrova","source":"import","custom_fields":{"confirm_ip":"203.0.113.50","confirm_time":"2019-10-10T10:11:00Z","euid":"1e2f3a4b5c","leid":204,"member_rating":3,"notes":"Unsubscribed by an admin (no time recorded).","optin_ip":"203.0.113.50","optin_time":"2019-10-10T10:10:10Z"}}
-{"email":"pedro@example.org","first_name":"Pedro","last_name":"Alves","source":"import","custom_fields":{"euid":"2f3a4b5c6d","leid":205,"member_rating":2,"optin_ip":"198.51.100.5","optin_time":"2020-05-05T05:05:05Z","unsub_campaign_id":"7a4e5f6d3c","unsub_campaign_title":"Summer Picks","unsub_reason":"I never signed up"}}
+{"email":"tom.baker@example.com","first_name":"Thomas","last_name":"Baker","source":"import","custom_fields":{"consent_confirmed_at":"2017-04-02T11:01:00","consent_confirmed_ip":"192.0.2.10","consent_optin_at":"2017-04-02T11:00:00","consent_optin_ip":"192.0.2.10","consent_source":"mailchimp","euid":"8b9c0d1e2f","leid":201,"member_rating":2,"unsub_campaign_id":"4d1b2c3a0f","unsub_campaign_title":"September Digest","unsub_reason":"No longer interested"},"tag_names":["Customers"]}
+{"email":"lucy+promo@example.org","first_name":"Lucy","last_name":"Gray","source":"import","custom_fields":{"company":"Gray & Co","consent_optin_at":"2018-08-08T08:08:08","consent_optin_ip":"198.51.100.77","consent_source":"mailchimp","euid":"9c0d1e2f3a","leid":202,"member_rating":1,"unsub_campaign_id":"5e2c3d4b1a","unsub_campaign_title":"New Year Sale","unsub_reason":"Other","unsub_reason_other":"Too many emails."}}
+{"email":"nina.petrova@example.com","first_name":"Nina","last_name":"Petrova","source":"import","custom_fields":{"consent_confirmed_at":"2019-10-10T10:11:00","consent_confirmed_ip":"203.0.113.50","consent_optin_at":"2019-10-10T10:10:10","consent_optin_ip":"203.0.113.50","consent_source":"mailchimp","euid":"1e2f3a4b5c","leid":204,"member_rating":3,"notes":"Unsubscribed by an admin (no time recorded)."}}
+{"email":"pedro@example.org","first_name":"Pedro","last_name":"Alves","source":"import","custom_fields":{"consent_optin_at":"2020-05-05T05:05:05","consent_optin_ip":"198.51.100.5","consent_source":"mailchimp","euid":"2f3a4b5c6d","leid":205,"member_rating":2,"unsub_campaign_id":"7a4e5f6d3c","unsub_campaign_title":"Summer Picks","unsub_reason":"I never signed up"}}
 ''')
 
 MAILCHIMP_CLEANED = Case(
@@ -146,11 +146,11 @@ MAILCHIMP_CLEANED = Case(
         contact(8, "closed.account@example.net", status="cleaned"),
     ],
     bodies=r'''
-{"email":"old.address@example.com","first_name":"Old","last_name":"Address","source":"import","custom_fields":{"clean_campaign_id":"8b5f6a7e4d","clean_campaign_title":"November News","euid":"3a4b5c6d7e","leid":301,"member_rating":1,"optin_ip":"192.0.2.3","optin_time":"2015-03-03T03:03:03Z"}}
-{"email":"typo@exampel.com","first_name":"Ty","last_name":"Po","source":"import","custom_fields":{"clean_campaign_id":"9c6a7b8f5e","clean_campaign_title":"Welcome","euid":"4b5c6d7e8f","leid":302,"member_rating":1,"optin_ip":"192.0.2.6","optin_time":"2016-06-06T06:06:06Z"}}
-{"email":"gone+old@example.org","first_name":"Gone","source":"import","custom_fields":{"clean_campaign_id":"0d7b8c9a6f","clean_campaign_title":"Holiday Special","euid":"5c6d7e8f9a","leid":303,"member_rating":1,"optin_ip":"198.51.100.12","optin_time":"2014-12-12T12:12:12Z"},"tag_names":["Customers","Wholesale"]}
-{"email":"full.mailbox@example.com","first_name":"Full","last_name":"Mailbox","source":"import","custom_fields":{"clean_campaign_id":"1e8c9d0b7a","clean_campaign_title":"Summer News","euid":"7e8f9a0b1c","leid":305,"member_rating":2,"notes":"Soft bounces\nfor 3 months.","optin_ip":"203.0.113.17","optin_time":"2017-07-17T17:17:17Z"}}
-{"email":"closed.account@example.net","first_name":"Closed","last_name":"Account","source":"import","custom_fields":{"clean_campaign_id":"2f9d0e1c8b","clean_campaign_title":"Spring News","euid":"8f9a0b1c2d","leid":306,"member_rating":1,"optin_ip":"192.0.2.13","optin_time":"2013-03-13T13:13:13Z"}}
+{"email":"old.address@example.com","first_name":"Old","last_name":"Address","source":"import","custom_fields":{"clean_campaign_id":"8b5f6a7e4d","clean_campaign_title":"November News","consent_optin_at":"2015-03-03T03:03:03","consent_optin_ip":"192.0.2.3","consent_source":"mailchimp","euid":"3a4b5c6d7e","leid":301,"member_rating":1}}
+{"email":"typo@exampel.com","first_name":"Ty","last_name":"Po","source":"import","custom_fields":{"clean_campaign_id":"9c6a7b8f5e","clean_campaign_title":"Welcome","consent_optin_at":"2016-06-06T06:06:06","consent_optin_ip":"192.0.2.6","consent_source":"mailchimp","euid":"4b5c6d7e8f","leid":302,"member_rating":1}}
+{"email":"gone+old@example.org","first_name":"Gone","source":"import","custom_fields":{"clean_campaign_id":"0d7b8c9a6f","clean_campaign_title":"Holiday Special","consent_optin_at":"2014-12-12T12:12:12","consent_optin_ip":"198.51.100.12","consent_source":"mailchimp","euid":"5c6d7e8f9a","leid":303,"member_rating":1},"tag_names":["Customers","Wholesale"]}
+{"email":"full.mailbox@example.com","first_name":"Full","last_name":"Mailbox","source":"import","custom_fields":{"clean_campaign_id":"1e8c9d0b7a","clean_campaign_title":"Summer News","consent_optin_at":"2017-07-17T17:17:17","consent_optin_ip":"203.0.113.17","consent_source":"mailchimp","euid":"7e8f9a0b1c","leid":305,"member_rating":2,"notes":"Soft bounces\nfor 3 months."}}
+{"email":"closed.account@example.net","first_name":"Closed","last_name":"Account","source":"import","custom_fields":{"clean_campaign_id":"2f9d0e1c8b","clean_campaign_title":"Spring News","consent_optin_at":"2013-03-13T13:13:13","consent_optin_ip":"192.0.2.13","consent_source":"mailchimp","euid":"8f9a0b1c2d","leid":306,"member_rating":1}}
 ''')
 
 MAILCHIMP_NONSUBSCRIBED = Case(
@@ -383,12 +383,12 @@ MAILERLITE = Case(
         contact(9, "quinn+ml@example.com"),
     ],
     bodies=r'''
-{"email":"kate@example.com","first_name":"Katherine","last_name":"Bishop","source":"import","custom_fields":{"city":"New York","company":"Bishop Archery","country":"US","ip_address":"192.0.2.50","opted_in_at":"2024-02-10T14:25:00Z","optin_ip":"192.0.2.50","phone":"+1 212 555 0147","state":"NY","subscribed_at":"2024-02-10T14:22:05Z","z_i_p":10001}}
+{"email":"kate@example.com","first_name":"Katherine","last_name":"Bishop","source":"import","custom_fields":{"city":"New York","company":"Bishop Archery","consent_optin_at":"2024-02-10T14:25:00","consent_optin_ip":"192.0.2.50","consent_source":"mailerlite","country":"US","ip_address":"192.0.2.50","phone":"+1 212 555 0147","state":"NY","subscribed_at":"2024-02-10T14:22:05Z","z_i_p":10001}}
 {"email":"lee@example.com","first_name":"Lee","last_name":"Chang","source":"import","custom_fields":{"city":"Boston","country":"US","ip_address":"192.0.2.51","state":"MA","subscribed_at":"2023-01-01T10:00:00Z","unsubscribed_at":"2023-06-30T18:00:00Z","z_i_p":"02134"}}
 {"email":"mo@example.org","first_name":"Mo","last_name":"Salah","source":"import","custom_fields":{"city":"Liverpool","country":"GB","ip_address":"192.0.2.52","subscribed_at":"2024-03-03T03:03:03Z","z_i_p":"L4 0TH"}}
 {"email":"nat@example.com","first_name":"Nat","last_name":"Ray","source":"import","custom_fields":{"subscribed_at":"2022-02-02T02:02:02Z"}}
 {"email":"oz@example.com","first_name":"Oz","last_name":"Wizard","source":"import","custom_fields":{"subscribed_at":"2022-03-03T03:03:03Z"}}
-{"email":"quinn+ml@example.com","first_name":"Quinn","last_name":"Fabray","source":"import","custom_fields":{"city":"Lima","country":"US","ip_address":"192.0.2.53","opted_in_at":"2024-05-05T05:06:00Z","optin_ip":"192.0.2.53","state":"OH","subscribed_at":"2024-05-05T05:05:05Z","z_i_p":45801}}
+{"email":"quinn+ml@example.com","first_name":"Quinn","last_name":"Fabray","source":"import","custom_fields":{"city":"Lima","consent_optin_at":"2024-05-05T05:06:00","consent_optin_ip":"192.0.2.53","consent_source":"mailerlite","country":"US","ip_address":"192.0.2.53","state":"OH","subscribed_at":"2024-05-05T05:05:05Z","z_i_p":45801}}
 ''')
 
 CUSTOMERIO = Case(
@@ -582,6 +582,318 @@ NO_EMAIL_COLUMN_MAPPED = Case(
 ''')
 
 
+# Issue 15: one fixture per new provider preset, each auto-detected
+# (fixtures/README.md says where each layout comes from).
+
+GHOST = Case(
+    "ghost/member-export-2024-05-01.csv",
+    preset="ghost",
+    counts=(7, 1, 1, 5, 1, 0),
+    rows=[
+        contact(2, 'ghost.reader@example.com'),
+        contact(3, 'ghost.paid@example.com'),
+        contact(4, 'ghost.quiet@example.org', status='unsubscribed'),
+        contact(5, 'ghost.comp@example.com'),
+        dup(6, of=2),
+        reject(7, 'ghost.typo@example', 'invalid_email',
+               "column 'email': domain has no dot"),
+        contact(8, 'ghost.null@example.net'),
+    ],
+    bodies=r'''
+{"email":"ghost.reader@example.com","display_name":"Gwen Reader","source":"import","custom_fields":{"complimentary_plan":false,"created_at":"2022-10-18T06:34:08.000Z","ghost_id":"634e5703de68acf282cd3123","note":"Met at the meetup, 2022","tiers":"Free"},"tag_names":["vip","promotion","newsletter"]}
+{"email":"ghost.paid@example.com","display_name":"Paul Paid","source":"import","custom_fields":{"complimentary_plan":false,"created_at":"2022-10-18T07:31:57.000Z","ghost_id":"634e566dde68acf282cd311e","stripe_customer_id":"cus_MdR9tqW6bAreiq","tiers":"Premium"}}
+{"email":"ghost.quiet@example.org","display_name":"Quinn Quiet","source":"import","custom_fields":{"complimentary_plan":false,"created_at":"2023-01-02T09:00:00.000Z","ghost_id":"634e5701de68acf282cd3121","note":"Asked for no newsletters","tiers":"Free"},"tag_names":["import-2023"]}
+{"email":"ghost.comp@example.com","display_name":"Cora Comp","source":"import","custom_fields":{"complimentary_plan":true,"created_at":"2023-02-03T10:00:00.000Z","ghost_id":"634e5702de68acf282cd3122","tiers":"Free"},"tag_names":["vip","press"]}
+{"email":"ghost.null@example.net","display_name":"Nell Null","source":"import","custom_fields":{"complimentary_plan":false,"created_at":"2023-04-05T12:00:00.000Z","ghost_id":"634e5705de68acf282cd3125","tiers":"Free"}}
+''')
+
+LISTMONK = Case(
+    "listmonk/subscribers.csv",
+    preset="listmonk",
+    counts=(7, 1, 1, 5, 2, 0),
+    rows=[
+        contact(2, 'lm.user0@example.com'),
+        contact(3, 'lm.blocked@example.com', status='blocklisted'),
+        contact(4, 'lm.disabled@example.org', status='unsubscribed'),
+        contact(5, 'lm.nested@example.com'),
+        dup(6, of=2),
+        contact(7, 'lm.broken@example.com'),
+        reject(8, 'not-an-address', 'invalid_email',
+               "column 'email': no @"),
+    ],
+    bodies=r'''
+{"email":"lm.user0@example.com","display_name":"First0 Last0","source":"import","custom_fields":{"age":30,"city":"Bangalore","clientid":"DAXX79","created_at":"2020-01-05T10:00:00.000000+05:30","listmonk_uuid":"a1b2c3d4-0001-4000-8000-000000000005","updated_at":"2020-02-05T10:00:00.000000+05:30"}}
+{"email":"lm.blocked@example.com","display_name":"Blocked User","source":"import","custom_fields":{"age":43,"city":"Pune","created_at":"2020-01-02T10:00:00.000000+05:30","listmonk_uuid":"a1b2c3d4-0001-4000-8000-000000000002","updated_at":"2020-02-02T10:00:00.000000+05:30"}}
+{"email":"lm.disabled@example.org","display_name":"Dis Abled","source":"import","custom_fields":{"created_at":"2020-01-03T10:00:00.000000+05:30","listmonk_uuid":"a1b2c3d4-0001-4000-8000-000000000003","updated_at":"2020-02-03T10:00:00.000000+05:30"}}
+{"email":"lm.nested@example.com","display_name":"Nes Ted","source":"import","custom_fields":{"created_at":"2020-01-04T10:00:00.000000+05:30","listmonk_uuid":"a1b2c3d4-0001-4000-8000-000000000004","opted":true,"prefs":"{\"lang\": \"kn\"}","score":1.5,"tags":"[\"a\", \"b\"]","updated_at":"2020-02-04T10:00:00.000000+05:30"}}
+{"email":"lm.broken@example.com","display_name":"Bro Ken","source":"import","custom_fields":{"attributes":"{\"age\": 31","created_at":"2020-01-06T10:00:00.000000+05:30","listmonk_uuid":"a1b2c3d4-0001-4000-8000-000000000006","updated_at":"2020-02-06T10:00:00.000000+05:30"}}
+''')
+
+KEILA = Case(
+    "keila/contacts_export.csv",
+    preset="keila",
+    counts=(6, 1, 1, 4, 2, 0),
+    rows=[
+        contact(2, 'keila.active@example.com', external_id='k-1001'),
+        contact(3, 'keila.unsub@example.com', status='unsubscribed', external_id='k-1002'),
+        contact(4, 'keila.unreachable@example.org', status='bounced'),
+        dup(5, of=2),
+        reject(6, None, 'missing_email',
+               "column 'Email' is empty"),
+        contact(7, 'keila.plain@example.net', external_id='k-1004'),
+    ],
+    bodies=r'''
+{"email":"keila.active@example.com","external_id":"k-1001","first_name":"Joël","last_name":"Müller","source":"import","custom_fields":{"age":34,"marketing_consent":true}}
+{"email":"keila.unsub@example.com","external_id":"k-1002","first_name":"Eliška","last_name":"Þorláksson","source":"import"}
+{"email":"keila.unreachable@example.org","first_name":"Foo","last_name":"Bar","source":"import","custom_fields":{"birthplace":"Berlin"}}
+{"email":"keila.plain@example.net","external_id":"k-1004","first_name":"Jane","last_name":"Doe","source":"import","custom_fields":{"tags":"[\"rocket-scientist\"]"}}
+''')
+
+MAUTIC = Case(
+    "mautic/contacts.csv",
+    preset="mautic",
+    counts=(5, 1, 1, 3, 1, 0),
+    rows=[
+        contact(2, 'mautic.john@example.com'),
+        contact(3, 'mautic.ferda@example.org', status='unsubscribed'),
+        contact(4, 'mautic.nina@example.com'),
+        dup(5, of=2),
+        reject(6, 'mautic@@example.com', 'invalid_email',
+               "column 'email': several @"),
+    ],
+    bodies=r'''
+{"email":"mautic.john@example.com","first_name":"John","last_name":"Doe","source":"import","custom_fields":{"company":"Doe Ltd","date_added":"2023-05-04T10:00:00Z","date_identified":"2023-05-01T10:00:00Z","mautic_id":104,"points":10},"tag_names":["newsletter","webinar"]}
+{"email":"mautic.ferda@example.org","first_name":"Ferda","last_name":"Mravenec","source":"import","custom_fields":{"date_added":"2023-05-02T11:00:00Z","date_identified":"2023-05-02T11:00:00Z","mautic_id":102,"points":0}}
+{"email":"mautic.nina@example.com","first_name":"Nina","last_name":"Nováková","source":"import","custom_fields":{"company":"Práce s.r.o.","date_added":"2023-05-03T12:00:00Z","mautic_id":103,"points":25},"tag_names":["vip","newsletter"]}
+''')
+
+BUTTONDOWN = Case(
+    "buttondown/emails.csv",
+    preset="buttondown",
+    counts=(7, 1, 1, 5, 2, 1),
+    rows=[
+        contact(2, 'bd.regular@example.com'),
+        contact(3, 'bd.pending@example.com', unconfirmed=True),
+        contact(4, 'bd.unsub@example.org', status='unsubscribed'),
+        contact(5, 'bd.spammy@example.com', status='complained'),
+        contact(6, 'bd.premium@example.com'),
+        dup(7, of=2),
+        reject(8, 'bd.bad@exa mple.com', 'invalid_email',
+               "column 'email': space in address"),
+    ],
+    bodies=r'''
+{"email":"bd.regular@example.com","source":"import","custom_fields":{"consent_optin_ip":"192.0.2.10","consent_source":"buttondown","creation_date":"2021-03-04T10:11:12.000000+00:00","notes":"Reader since launch","plan":"annual","referrals":3,"secondary_id":6,"source":"import"},"tag_names":["rust","weekly"]}
+{"email":"bd.pending@example.com","source":"import","custom_fields":{"consent_optin_ip":"192.0.2.11","consent_source":"buttondown","creation_date":"2024-01-02T03:04:05.000000+00:00","secondary_id":2,"source":"embed"}}
+{"email":"bd.unsub@example.org","source":"import","custom_fields":{"creation_date":"2020-05-06T07:08:09.000000+00:00","secondary_id":3,"source":"api"},"tag_names":["weekly"]}
+{"email":"bd.spammy@example.com","source":"import","custom_fields":{"consent_optin_ip":"198.51.100.4","consent_source":"buttondown","creation_date":"2022-07-08T09:10:11.000000+00:00","secondary_id":4,"source":"embed"}}
+{"email":"bd.premium@example.com","source":"import","custom_fields":{"consent_optin_ip":"198.51.100.5","consent_source":"buttondown","creation_date":"2022-09-10T11:12:13.000000+00:00","plan":"monthly","secondary_id":5,"source":"stripe"},"tag_names":["premium"]}
+''')
+
+SENDY = Case(
+    "sendy/export.csv",
+    preset="sendy",
+    counts=(7, 0, 1, 6, 3, 1),
+    rows=[
+        contact(2, 'sendy.sub@example.com'),
+        contact(3, 'sendy.unsub@example.com', status='unsubscribed'),
+        contact(4, 'sendy.unconfirmed@example.org', unconfirmed=True),
+        contact(5, 'sendy.bounced@example.com', status='bounced'),
+        contact(6, 'sendy.soft@example.com'),
+        contact(7, 'sendy.spam@example.net', status='complained'),
+        dup(8, of=2),
+    ],
+    bodies=r'''
+{"email":"sendy.sub@example.com","display_name":"Sandy Sub","source":"import","custom_fields":{"company":"Sub & Co","consent_optin_at":"2023-01-10T09:15:00","consent_optin_ip":"192.0.2.21","consent_source":"sendy"}}
+{"email":"sendy.unsub@example.com","display_name":"Uma Unsub","source":"import","custom_fields":{"consent_optin_at":"2022-11-01T08:00:00","consent_optin_ip":"192.0.2.22","consent_source":"sendy"}}
+{"email":"sendy.unconfirmed@example.org","display_name":"Una Confirmed","source":"import","custom_fields":{"consent_optin_at":"2024-02-02T02:02:02","consent_optin_ip":"192.0.2.23","consent_source":"sendy"}}
+{"email":"sendy.bounced@example.com","display_name":"Bo Bounce","source":"import","custom_fields":{"consent_optin_at":"2021-06-06T06:06:06","consent_source":"sendy"}}
+{"email":"sendy.soft@example.com","display_name":"Sam Soft","source":"import","custom_fields":{"consent_optin_at":"2021-07-07T07:07:07","consent_optin_ip":"198.51.100.24","consent_source":"sendy"}}
+{"email":"sendy.spam@example.net","display_name":"Cass Complaint","source":"import","custom_fields":{"consent_optin_at":"2021-08-08T08:08:08","consent_source":"sendy"}}
+''')
+
+CONSTANTCONTACT = Case(
+    "constantcontact/contacts_export.csv",
+    preset="constantcontact",
+    counts=(6, 1, 1, 4, 1, 1),
+    rows=[
+        contact(2, 'cc.explicit@example.com'),
+        contact(3, 'cc.implicit@example.com'),
+        contact(4, 'cc.unsub@example.org', status='unsubscribed'),
+        contact(5, 'cc.pending@example.com', unconfirmed=True),
+        dup(6, of=2),
+        reject(7, 'cc.broken@example..com', 'invalid_email',
+               "column 'Email address': consecutive dots"),
+    ],
+    bodies=r'''
+{"email":"cc.explicit@example.com","first_name":"Erin","last_name":"Plicit","source":"import","custom_fields":{"company":"Plicit LLC","consent_optin_at":"2022-04-05T13:14:15","consent_optin_source":"Sign-up form","consent_source":"constantcontact","created_at":"2022-04-05T13:14:15Z","email_lists":"Newsletter","job_title":"Owner"},"tag_names":["Customer","2022","VIP"]}
+{"email":"cc.implicit@example.com","first_name":"Ian","last_name":"Plicit","source":"import","custom_fields":{"created_at":"2021-01-01T00:00:00Z","email_lists":"General Interest"}}
+{"email":"cc.unsub@example.org","first_name":"Una","last_name":"Sub","source":"import","custom_fields":{"consent_optin_at":"2019-03-03T03:03:03","consent_optin_source":"Import","consent_source":"constantcontact","created_at":"2019-03-03T03:03:03Z"}}
+{"email":"cc.pending@example.com","first_name":"Penny","last_name":"Ding","source":"import","custom_fields":{"created_at":"2024-06-01T12:00:00Z","email_lists":"Newsletter"},"tag_names":["Lead"]}
+''')
+
+AWEBER = Case(
+    "aweber/subscribers.csv",
+    preset="aweber",
+    counts=(6, 1, 1, 4, 2, 1),
+    rows=[
+        contact(2, 'aw.verified@example.com'),
+        contact(3, 'aw.unconfirmed@example.com', unconfirmed=True),
+        contact(4, 'aw.unsub@example.org', status='unsubscribed'),
+        contact(5, 'aw.stopped@example.com', status='unsubscribed'),
+        dup(6, of=2),
+        reject(7, 'aw.nodomain@', 'invalid_email',
+               "column 'Email': empty domain"),
+    ],
+    bodies=r'''
+{"email":"aw.verified@example.com","display_name":"Vera Fied","source":"import","custom_fields":{"ad_tracking":"homepage","city":"Philadelphia","consent_confirmed_at":"2023-02-01T10:05:00","consent_optin_at":"2023-02-01T10:00:00","consent_optin_ip":"192.0.2.31","consent_source":"aweber","subscription_method":"webform"},"tag_names":["customer","webinar","vip"]}
+{"email":"aw.unconfirmed@example.com","display_name":"Una Firmed","source":"import","custom_fields":{"ad_tracking":"popup","consent_optin_at":"2024-03-01T11:00:00","consent_optin_ip":"192.0.2.32","consent_source":"aweber","subscription_method":"webform"}}
+{"email":"aw.unsub@example.org","display_name":"Ursula Sub","source":"import","custom_fields":{"ad_tracking":"import","consent_confirmed_at":"2020-01-01T09:01:00","consent_optin_at":"2020-01-01T09:00:00","consent_source":"aweber","subscription_method":"import"}}
+{"email":"aw.stopped@example.com","display_name":"Stop Ped","source":"import","custom_fields":{"ad_tracking":"api","consent_optin_at":"2019-05-05T05:05:05","consent_source":"aweber","subscription_method":"api"}}
+''')
+
+GETRESPONSE = Case(
+    "getresponse/contacts.csv",
+    preset="getresponse",
+    counts=(6, 0, 1, 5, 3, 1),
+    rows=[
+        contact(2, 'gr.active@example.com'),
+        contact(3, 'gr.unconfirmed@example.com', unconfirmed=True),
+        contact(4, 'gr.user@example.org', status='unsubscribed'),
+        contact(5, 'gr.bounce@example.com', status='bounced'),
+        contact(6, 'gr.complaint@example.com', status='complained'),
+        dup(7, of=2),
+    ],
+    bodies=r'''
+{"email":"gr.active@example.com","display_name":"Greta Active","source":"import","custom_fields":{"campaign":"second_list","consent_optin_at":"2023-03-04T13:13:13","consent_optin_ip":"192.0.2.41","consent_source":"getresponse","country":"PL","origin":"import"},"tag_names":["lead","ebook","vip"]}
+{"email":"gr.unconfirmed@example.com","display_name":"Ugo Nconfirmed","source":"import","custom_fields":{"campaign":"my_newsletter","consent_optin_at":"2024-04-04T14:14:14","consent_optin_ip":"192.0.2.42","consent_source":"getresponse","country":"IT","origin":"form"}}
+{"email":"gr.user@example.org","display_name":"Ulla User","source":"import","custom_fields":{"campaign":"my_newsletter","consent_optin_at":"2020-02-02T12:12:12","consent_source":"getresponse","country":"SE","origin":"import"}}
+{"email":"gr.bounce@example.com","display_name":"Bob Ounce","source":"import","custom_fields":{"campaign":"my_newsletter","consent_optin_at":"2021-01-01T01:01:01","consent_source":"getresponse","origin":"api"}}
+{"email":"gr.complaint@example.com","display_name":"Cleo Mplaint","source":"import","custom_fields":{"campaign":"my_newsletter","consent_optin_at":"2021-02-02T02:02:02","consent_source":"getresponse","origin":"api"}}
+''')
+
+CAMPAIGNMONITOR = Case(
+    "campaignmonitor/active-subscribers.csv",
+    preset="campaignmonitor",
+    counts=(7, 1, 1, 5, 3, 1),
+    rows=[
+        contact(2, 'cm.active@example.com'),
+        contact(3, 'cm.unconfirmed@example.com', unconfirmed=True),
+        contact(4, 'cm.unsub@example.org', status='unsubscribed'),
+        contact(5, 'cm.bounced@example.com', status='bounced'),
+        contact(6, 'cm.deleted@example.com', status='deleted'),
+        dup(7, of=2),
+        reject(8, 'cm space@example.com', 'invalid_email',
+               "column 'Email Address': space in address"),
+    ],
+    bodies=r'''
+{"email":"cm.active@example.com","display_name":"Cam Active","source":"import","custom_fields":{"company":"Monitor Pty","consent_optin_at":"2023-05-05T15:15:15","consent_optin_ip":"192.0.2.51","consent_source":"campaignmonitor","consent_to_track":"Yes"}}
+{"email":"cm.unconfirmed@example.com","display_name":"Una Confirmed","source":"import","custom_fields":{"consent_optin_at":"2024-06-06T16:16:16","consent_optin_ip":"192.0.2.52","consent_source":"campaignmonitor","consent_to_track":"Unchanged"}}
+{"email":"cm.unsub@example.org","display_name":"Ulf Sub","source":"import","custom_fields":{"consent_optin_at":"2020-07-07T17:17:17","consent_source":"campaignmonitor","consent_to_track":"No"}}
+{"email":"cm.bounced@example.com","display_name":"Bea Bounced","source":"import","custom_fields":{"consent_optin_at":"2021-08-08T18:18:18","consent_source":"campaignmonitor","consent_to_track":"Yes"}}
+{"email":"cm.deleted@example.com","display_name":"Del Eted","source":"import","custom_fields":{"consent_optin_at":"2021-09-09T19:19:19","consent_source":"campaignmonitor","consent_to_track":"No"}}
+''')
+
+EMAILOCTOPUS = Case(
+    "emailoctopus/list-export.csv",
+    preset="emailoctopus",
+    counts=(5, 0, 1, 4, 2, 1),
+    rows=[
+        contact(2, 'eo.sub@example.com'),
+        contact(3, 'eo.pending@example.com', unconfirmed=True),
+        contact(4, 'eo.unsub@example.org', status='unsubscribed'),
+        contact(5, 'eo.bounced@example.com', status='bounced'),
+        dup(6, of=2),
+    ],
+    bodies=r'''
+{"email":"eo.sub@example.com","first_name":"Octavia","last_name":"Pus","source":"import","custom_fields":{"consent_optin_at":"2023-07-07T07:07:07","consent_optin_ip":"192.0.2.61","consent_source":"emailoctopus","last_updated_at":"2023-07-09T07:07:07Z"},"tag_names":["octo","fans","vip"]}
+{"email":"eo.pending@example.com","first_name":"Pen","last_name":"Ding","source":"import","custom_fields":{"consent_optin_at":"2024-08-08T08:08:08","consent_optin_ip":"192.0.2.62","consent_source":"emailoctopus","last_updated_at":"2024-08-08T08:08:08Z"}}
+{"email":"eo.unsub@example.org","first_name":"Un","last_name":"Sub","source":"import","custom_fields":{"consent_optin_at":"2021-09-09T09:09:09","consent_source":"emailoctopus","last_updated_at":"2022-01-01T00:00:00Z"}}
+{"email":"eo.bounced@example.com","first_name":"Bo","last_name":"Unced","source":"import","custom_fields":{"consent_optin_at":"2021-10-10T10:10:10","consent_source":"emailoctopus","last_updated_at":"2022-02-02T00:00:00Z"}}
+''')
+
+MOOSEND = Case(
+    "moosend/members.csv",
+    preset="moosend",
+    counts=(6, 1, 1, 4, 3, 0),
+    rows=[
+        contact(2, 'mo.sub@example.com'),
+        contact(3, 'mo.unsub@example.com', status='unsubscribed'),
+        contact(4, 'mo.bounced@example.org', status='bounced'),
+        contact(5, 'mo.removed@example.com', status='deleted'),
+        dup(6, of=2),
+        reject(7, 'mo.bad.@example.com', 'invalid_email',
+               "column 'Email': leading or trailing dot"),
+    ],
+    bodies=r'''
+{"email":"mo.sub@example.com","display_name":"Moo Send","source":"import","custom_fields":{"createdon":"2023-01-01T10:00:00Z","plan":"platinum","subscribemethod":0,"updatedon":"2023-01-03T10:00:00Z"}}
+{"email":"mo.unsub@example.com","display_name":"Un Sub","source":"import","custom_fields":{"createdon":"2022-01-01T10:00:00Z","subscribemethod":0,"updatedon":"2022-06-01T10:00:00Z"}}
+{"email":"mo.bounced@example.org","display_name":"Bo Unce","source":"import","custom_fields":{"createdon":"2022-02-01T10:00:00Z","subscribemethod":1,"updatedon":"2022-03-01T10:00:00Z"}}
+{"email":"mo.removed@example.com","display_name":"Re Moved","source":"import","custom_fields":{"createdon":"2022-02-02T10:00:00Z","subscribemethod":1,"updatedon":"2022-03-02T10:00:00Z"}}
+''')
+
+OMNISEND = Case(
+    "omnisend/contacts.csv",
+    preset="omnisend",
+    counts=(5, 1, 1, 3, 1, 1),
+    rows=[
+        contact(2, 'om.sub@example.com'),
+        contact(3, 'om.non@example.com', unconfirmed=True),
+        contact(4, 'om.unsub@example.org', status='unsubscribed'),
+        dup(5, of=2),
+        reject(6, 'om.bad@-example.com', 'invalid_email',
+               "column 'Email': domain label starts or ends with '-'"),
+    ],
+    bodies=r'''
+{"email":"om.sub@example.com","first_name":"Omni","last_name":"Send","source":"import","custom_fields":{"consent_optin_at":"2023-09-09T09:09:09","consent_optin_ip":"192.0.2.71","consent_source":"omnisend","country":"Lithuania","sms_status":"nonSubscribed"},"tag_names":["source: popup","vip","buyer"]}
+{"email":"om.non@example.com","first_name":"Non","last_name":"Sub","source":"import","custom_fields":{"sms_status":"nonSubscribed"}}
+{"email":"om.unsub@example.org","first_name":"Un","last_name":"Sub","source":"import","custom_fields":{"consent_optin_at":"2021-01-01T01:01:01","consent_optin_ip":"192.0.2.73","consent_source":"omnisend","sms_status":"subscribed"}}
+''')
+
+DRIP = Case(
+    "drip/subscribers.csv",
+    preset="drip",
+    counts=(5, 1, 1, 3, 1, 0),
+    rows=[
+        contact(2, 'drip.active@example.com', external_id='u-901'),
+        contact(3, 'drip.unsub@example.com', status='unsubscribed', external_id='u-902'),
+        contact(4, 'drip.active2@example.org', external_id='u-903'),
+        dup(5, of=2),
+        reject(6, 'drip.bad@example', 'invalid_email',
+               "column 'email': domain has no dot"),
+    ],
+    bodies=r'''
+{"email":"drip.active@example.com","external_id":"u-901","first_name":"Dee","last_name":"Rip","source":"import","custom_fields":{"consent_optin_ip":"192.0.2.81","consent_source":"drip","created_at":"2023-10-10T10:10:10Z","eu_consent":"granted","lifetime_value":12000,"time_zone":"America/Chicago"},"tag_names":["Customer","Trial","VIP"]}
+{"email":"drip.unsub@example.com","external_id":"u-902","first_name":"Un","last_name":"Sub","source":"import","custom_fields":{"created_at":"2022-10-10T10:10:10Z","eu_consent":"denied","lifetime_value":0}}
+{"email":"drip.active2@example.org","external_id":"u-903","first_name":"Al","last_name":"Ive","source":"import","custom_fields":{"created_at":"2023-11-11T11:11:11Z","eu_consent":"unknown","time_zone":"Europe/Berlin"}}
+''')
+
+LOOPS = Case(
+    "loops/audience.csv",
+    preset="loops",
+    counts=(6, 0, 1, 5, 2, 1),
+    rows=[
+        contact(2, 'loops.sub@example.com', external_id='usr_1'),
+        contact(3, 'loops.pending@example.com', unconfirmed=True, external_id='usr_2'),
+        contact(4, 'loops.unsub@example.org', status='unsubscribed', external_id='usr_3'),
+        contact(5, 'loops.rejected@example.com', status='unsubscribed', external_id='usr_4'),
+        dup(6, of=2),
+        contact(7, 'loops.nouser@example.com'),
+    ],
+    bodies=r'''
+{"email":"loops.sub@example.com","external_id":"usr_1","first_name":"Lou","last_name":"Ops","source":"import","custom_fields":{"createdat":"2024-01-02T00:00:00.000Z","source":"api","usergroup":"founders"}}
+{"email":"loops.pending@example.com","external_id":"usr_2","first_name":"Pen","last_name":"Ding","source":"import","custom_fields":{"createdat":"2024-02-02T00:00:00.000Z","source":"form"}}
+{"email":"loops.unsub@example.org","external_id":"usr_3","first_name":"Un","last_name":"Sub","source":"import","custom_fields":{"createdat":"2023-03-03T00:00:00.000Z","source":"api"}}
+{"email":"loops.rejected@example.com","external_id":"usr_4","first_name":"Re","last_name":"Jected","source":"import","custom_fields":{"createdat":"2024-04-04T00:00:00.000Z","source":"form"}}
+{"email":"loops.nouser@example.com","first_name":"No","last_name":"User","source":"import","custom_fields":{"createdat":"2024-05-05T00:00:00.000Z","source":"import"}}
+''')
+
+NEW_PROVIDERS = [
+    GHOST, LISTMONK, KEILA, MAUTIC, BUTTONDOWN, SENDY, CONSTANTCONTACT,
+    AWEBER, GETRESPONSE, CAMPAIGNMONITOR, EMAILOCTOPUS, MOOSEND, OMNISEND,
+    DRIP, LOOPS,
+]
+
+
 MAILCHIMP_GZ = MAILCHIMP_SUBSCRIBED.like("mailchimp.csv.gz", kind="gzip")
 ACTIVECAMPAIGN_PRESET = ACTIVECAMPAIGN.like(
     "activecampaign.csv", args=("--preset", "activecampaign"),
@@ -593,7 +905,7 @@ CASES = [
     HUBSPOT_UNSUBSCRIBES, KIT, KIT_AUTO, ACTIVECAMPAIGN, ACTIVECAMPAIGN_PRESET,
     BREVO, MAILERLITE, CUSTOMERIO, CUSTOMERIO_AUTO, BEEHIIV, SUBSTACK,
     INTERCOM, INTERCOM_AUTO, GENERIC, NO_EMAIL_COLUMN_MAPPED,
-]
+] + NEW_PROVIDERS
 
 MAILCHIMP_AUDIENCE = [MAILCHIMP_SUBSCRIBED, MAILCHIMP_UNSUBSCRIBED,
                       MAILCHIMP_CLEANED, MAILCHIMP_NONSUBSCRIBED]
@@ -952,7 +1264,7 @@ README_CASES = [
     MAILCHIMP_CLEANED, MAILCHIMP_NONSUBSCRIBED, SENDGRID, KLAVIYO, HUBSPOT,
     HUBSPOT_UNSUBSCRIBES, KIT, ACTIVECAMPAIGN, BREVO, MAILERLITE, CUSTOMERIO,
     BEEHIIV, SUBSTACK, INTERCOM, GENERIC,
-]
+] + NEW_PROVIDERS
 
 
 def test_readme_gives_these_counts_and_bodies():

@@ -113,7 +113,7 @@ static const char *role_of(const struct fix *f, const char *header)
 {
 	static const char *const names[] = {
 		"ignore", "email", "external_id", "first_name", "last_name",
-		"display_name", "tags", "status", "custom",
+		"display_name", "tags", "status", "custom", "attributes",
 	};
 	size_t i;
 
@@ -1170,7 +1170,10 @@ Test(mapping, unknown_preset)
 	cr_assert_str_eq(f.e.msg, "unknown preset 'mailchimpp' (valid: auto, "
 			 "mailchimp, sendgrid, klaviyo, hubspot, kit, "
 			 "activecampaign, brevo, mailerlite, customerio, "
-			 "beehiiv, substack, intercom, generic)");
+			 "beehiiv, substack, intercom, ghost, listmonk, "
+			 "keila, mautic, buttondown, sendy, constantcontact, "
+			 "aweber, getresponse, campaignmonitor, emailoctopus, "
+			 "moosend, omnisend, drip, loops, generic)");
 	cr_assert_eq(f.m.ncolumns, 0);
 	cr_assert_null(f.m.columns);
 	fix_release(&f);
@@ -1231,6 +1234,113 @@ Test(mapping, presets_list)
 	const char *const *p = mapping_presets();
 
 	cr_assert_str_eq(p[0], "auto");
-	cr_assert_str_eq(p[13], "generic");
-	cr_assert_null(p[14]);
+	cr_assert_str_eq(p[28], "generic");
+	cr_assert_null(p[29]);
+}
+
+/* Issue 15: consent evidence under fixed keys, with its source. */
+Test(mapping, consent_evidence_fixed_keys_and_source)
+{
+	struct fix f;
+
+	fix_init(&f);
+	cr_assert_eq(fix_build(&f, "auto", "seg.csv", "Emailadresse,Vorname,"
+			       "Nachname,MEMBER_RATING,OPTIN_TIME,OPTIN_IP,"
+			       "CONFIRM_TIME,CONFIRM_IP,LEID,EUID,"
+			       "Consent Source"), MB_OK, "%s", f.e.msg);
+	cr_assert_str_eq(f.m.preset, "mailchimp");
+	cr_assert_str_eq(role_of(&f, "Emailadresse"), "email");
+	cr_assert_str_eq(role_of(&f, "Vorname"), "first_name");
+	cr_assert_str_eq(role_of(&f, "Nachname"), "last_name");
+	cr_assert_str_eq(key_of(&f, "OPTIN_TIME"), "consent_optin_at");
+	/* a column of that name steps aside for the preset's name */
+	cr_assert_str_eq(key_of(&f, "Consent Source"), "consent_source_2");
+	/* Mailchimp does not say its times are UTC: no zone added */
+	fix_apply(&f, "xxx@eee.ch,Peter,Example,4,2018-02-12 17:59:31,"
+		  "46.140.110.82,2018-02-12 18:06:58,46.140.110.83,1,ab,x");
+	cr_assert_str_eq(buf_str(&f.rec.custom),
+			 "{\"consent_confirmed_at\":\"2018-02-12T18:06:58\","
+			 "\"consent_confirmed_ip\":\"46.140.110.83\","
+			 "\"consent_optin_at\":\"2018-02-12T17:59:31\","
+			 "\"consent_optin_ip\":\"46.140.110.82\","
+			 "\"consent_source\":\"mailchimp\","
+			 "\"consent_source_2\":\"x\",\"euid\":\"ab\","
+			 "\"leid\":1,\"member_rating\":4}");
+	/* no evidence in the row: no consent_source either */
+	fix_apply(&f, "a@example.com,,,2,,,,,7,cd,");
+	cr_assert_str_eq(buf_str(&f.rec.custom),
+			 "{\"euid\":\"cd\",\"leid\":7,\"member_rating\":2}");
+	/* a zone the export gives is kept */
+	fix_apply(&f, "b@example.com,,,2,2018-02-12 17:59:31 UTC,,,,7,cd,");
+	cr_assert_str_eq(buf_str(&f.rec.custom),
+			 "{\"consent_optin_at\":\"2018-02-12T17:59:31Z\","
+			 "\"consent_source\":\"mailchimp\",\"euid\":\"cd\","
+			 "\"leid\":7,\"member_rating\":2}");
+	fix_release(&f);
+}
+
+/* Issue 15: listmonk's attributes JSON becomes custom fields. */
+Test(mapping, listmonk_attributes_become_custom_fields)
+{
+	struct fix f;
+	const char *cells[] = {
+		"8c5d2e1a", "ana@example.com", "Ana Lima",
+		"{\"age\": 29, \"city\": \"S\\u00e3o Paulo\", \"clientId\": "
+		"\"DAXX79\", \"vip\": true, \"gone\": null, \"uuid\": \"x\", "
+		"\"prefs\": {\"lang\": \"pt\"}, \"Age\": 30}",
+		"blocklisted",
+	};
+
+	fix_init(&f);
+	cr_assert_eq(fix_build(&f, "auto", "subs.csv",
+			       "uuid,email,name,attributes,status"), MB_OK);
+	cr_assert_str_eq(f.m.preset, "listmonk");
+	cr_assert_str_eq(role_of(&f, "attributes"), "attributes");
+	fix_apply_cells(&f, cells, 5);
+	/* a member named like a column (uuid), or twice (Age), is dropped */
+	cr_assert_str_eq(buf_str(&f.rec.custom),
+			 "{\"age\":29,\"city\":\"São Paulo\","
+			 "\"clientid\":\"DAXX79\","
+			 "\"listmonk_uuid\":\"8c5d2e1a\","
+			 "\"prefs\":\"{\\\"lang\\\": \\\"pt\\\"}\","
+			 "\"uuid\":\"x\",\"vip\":true}");
+	cr_assert_str_eq(buf_str(&f.rec.display_name), "Ana Lima");
+	cr_assert_str_eq(f.rec.suppress, "blocklisted");
+	/* not an object: one string under the column's key, no reject */
+	cells[3] = "{\"age\": 29";
+	cells[4] = "enabled";
+	fix_apply_cells(&f, cells, 5);
+	cr_assert_null(f.rec.reject);
+	cr_assert_null(f.rec.suppress);
+	cr_assert_str_eq(buf_str(&f.rec.custom),
+			 "{\"attributes\":\"{\\\"age\\\": 29\","
+			 "\"listmonk_uuid\":\"8c5d2e1a\"}");
+	cells[3] = "{}";
+	fix_apply_cells(&f, cells, 5);
+	cr_assert_str_eq(buf_str(&f.rec.custom),
+			 "{\"listmonk_uuid\":\"8c5d2e1a\"}");
+	fix_release(&f);
+}
+
+/* Issue 15: Ghost's subscribed_to_emails=false is do-not-email. */
+Test(mapping, ghost_unsubscribed_member_is_suppressed)
+{
+	struct fix f;
+
+	fix_init(&f);
+	cr_assert_eq(fix_build(&f, "auto", "members.csv",
+			       "email,name,note,subscribed_to_emails,labels"),
+		     MB_OK);
+	cr_assert_str_eq(f.m.preset, "ghost");
+	fix_apply_cells(&f, CELLS("a@example.com", "Ann", "", "false",
+				  "vip,promotion"));
+	cr_assert_str_eq(f.rec.suppress, "unsubscribed");
+	cr_assert_str_eq(buf_str(&f.rec.tags), "[\"vip\",\"promotion\"]");
+	cr_assert_str_eq(buf_str(&f.rec.display_name), "Ann");
+	fix_apply(&f, "b@example.com,Bo,,true,");
+	cr_assert_null(f.rec.suppress);
+	/* Ghost's importer: only "false" unsubscribes; null stays mailable */
+	fix_apply(&f, "c@example.com,Cy,,null,");
+	cr_assert_null(f.rec.suppress);
+	fix_release(&f);
 }

@@ -69,7 +69,7 @@ Test(meisa, redirect_message_names_the_location)
 }
 
 /* A meisa that never sends: for reading answers. */
-static void open_offline(struct meisa *m)
+static void open_offline(struct meisa **m)
 {
 	struct meisa_opts o = MEISA_OPTS_INIT;
 	struct err e = ERR_INIT;
@@ -82,13 +82,13 @@ static void open_offline(struct meisa *m)
 /* Regression: cmd/ opened an unchecked :memory: database to read these. */
 Test(meisa, reads_lists_on_its_own_connection)
 {
-	struct meisa m;
+	struct meisa *m = NULL;
 	struct meisa_sequence_list seqs = MEISA_SEQUENCE_LIST_INIT;
 	struct meisa_strings emails = MEISA_STRINGS_INIT;
 	struct err e = ERR_INIT;
 
 	open_offline(&m);
-	cr_assert_eq(meisa_sequence_list(&m, "[{\"slug\":\"a\",\"name\":\"A\","
+	cr_assert_eq(meisa_sequence_list(m, "[{\"slug\":\"a\",\"name\":\"A\","
 			 "\"status\":\"active\"},{\"slug\":\"b\",\"name\":null,"
 			 "\"status\":\"paused\"}]", &seqs, &e), MB_OK, "%s",
 		     e.msg);
@@ -97,13 +97,13 @@ Test(meisa, reads_lists_on_its_own_connection)
 	cr_expect_str_eq(seqs.items[1].slug, "b");
 	cr_expect_str_eq(seqs.items[1].name, "");
 	cr_expect_str_eq(seqs.items[1].status, "paused");
-	cr_assert_eq(meisa_unsubscribed_emails(&m, "{\"as_of\":null,\"count\":"
+	cr_assert_eq(meisa_unsubscribed_emails(m, "{\"as_of\":null,\"count\":"
 			 "2,\"emails\":[\"z@x.io\",\"a@x.io\"]}", &emails, &e),
 		     MB_OK, "%s", e.msg);
 	cr_assert_eq(emails.count, 2);
 	cr_expect_str_eq(emails.items[0], "a@x.io");
 	cr_expect_str_eq(emails.items[1], "z@x.io");
-	meisa_close(&m);
+	meisa_close(m);
 	meisa_sequence_list_release(&seqs);
 	meisa_strings_release(&emails);
 	cr_expect_eq(seqs.count, 0);
@@ -114,17 +114,17 @@ Test(meisa, reads_lists_on_its_own_connection)
 
 Test(meisa, a_list_that_cannot_be_read_is_an_error)
 {
-	struct meisa m;
+	struct meisa *m = NULL;
 	struct meisa_sequence_list seqs = MEISA_SEQUENCE_LIST_INIT;
 	struct err e = ERR_INIT;
 
 	open_offline(&m);
 	/* json_each refuses a malformed text while stepping. */
-	cr_assert_eq(meisa_sequence_list(&m, "[{\"slug\":", &seqs, &e),
+	cr_assert_eq(meisa_sequence_list(m, "[{\"slug\":", &seqs, &e),
 		     MB_EINTERNAL);
 	cr_expect(strstr(e.msg, "cannot read answer") != NULL, "%s", e.msg);
 	cr_expect_eq(seqs.count, 0);
-	meisa_close(&m);
+	meisa_close(m);
 }
 
 /*
@@ -132,7 +132,7 @@ Test(meisa, a_list_that_cannot_be_read_is_an_error)
  * reached into struct meisa for the transport, the limiter and the
  * counters).
  */
-static void open_api(struct meisa *m, const char *rate)
+static void open_api(struct meisa **m, const char *rate)
 {
 	struct meisa_opts opts = MEISA_OPTS_INIT;
 	struct err e = ERR_INIT;
@@ -146,35 +146,35 @@ static void open_api(struct meisa *m, const char *rate)
 Test(meisa, a_fresh_api_has_sent_nothing)
 {
 	struct meisa_counters c = { 1, 1, 1 };
-	struct meisa m;
+	struct meisa *m = NULL;
 
 	open_api(&m, "none");
-	meisa_counters(&m, &c);
+	meisa_counters(m, &c);
 	cr_expect_eq(c.requests, 0);
 	cr_expect_eq(c.retries, 0);
 	cr_expect_eq(c.throttled, 0);
-	cr_expect_eq(meisa_requests(&m), 0);
-	cr_expect_eq(meisa_in_flight(&m), 0);
-	cr_expect_null(meisa_next_done(&m));
-	cr_expect_eq(meisa_limited(&m), 0);
-	cr_expect_eq(meisa_horizon_ms(&m), 0);
-	cr_expect_eq(meisa_limit_wait_ms(&m, 1000), 0);
-	meisa_close(&m);
+	cr_expect_eq(meisa_requests(m), 0);
+	cr_expect_eq(meisa_in_flight(m), 0);
+	cr_expect_null(meisa_next_done(m));
+	cr_expect_eq(meisa_limited(m), 0);
+	cr_expect_eq(meisa_horizon_ms(m), 0);
+	cr_expect_eq(meisa_limit_wait_ms(m, 1000), 0);
+	meisa_close(m);
 }
 
 Test(meisa, replayed_sends_fill_the_windows_uncounted)
 {
-	struct meisa m;
+	struct meisa *m = NULL;
 
 	open_api(&m, "2/h");
-	cr_expect_eq(meisa_limited(&m), 1);
-	cr_expect_geq(meisa_horizon_ms(&m), 3600000);
-	meisa_replay_send(&m, 1000);
-	meisa_replay_send(&m, 2000);
-	cr_expect_gt(meisa_limit_wait_ms(&m, 3000), 0);
-	cr_expect_gt(meisa_estimate_ms(&m, 1, 3000), 0);
-	cr_expect_eq(meisa_requests(&m), 0);
-	meisa_close(&m);
+	cr_expect_eq(meisa_limited(m), 1);
+	cr_expect_geq(meisa_horizon_ms(m), 3600000);
+	meisa_replay_send(m, 1000);
+	meisa_replay_send(m, 2000);
+	cr_expect_gt(meisa_limit_wait_ms(m, 3000), 0);
+	cr_expect_gt(meisa_estimate_ms(m, 1, 3000), 0);
+	cr_expect_eq(meisa_requests(m), 0);
+	meisa_close(m);
 }
 
 static void sequence_status(const char *list,
@@ -182,14 +182,14 @@ static void sequence_status(const char *list,
 {
 	struct buf l = BUF_INIT, status = BUF_INIT;
 	struct err e = ERR_INIT;
-	struct meisa m;
+	struct meisa *m = NULL;
 
 	open_api(&m, "none");
 	cr_assert_eq(buf_addstr(&l, list), MB_OK);
-	cr_assert_eq(meisa_sequence_status(&m, &l, slug, &status, &e), MB_OK,
+	cr_assert_eq(meisa_sequence_status(m, &l, slug, &status, &e), MB_OK,
 		     "%s", e.msg);
 	cr_expect_str_eq(buf_str(&status), want, "slug %s", slug);
-	meisa_close(&m);
+	meisa_close(m);
 	buf_release(&l);
 	buf_release(&status);
 }

@@ -120,6 +120,49 @@ static const struct {
 	/* case-insensitive (mapping_build trims before detecting) */
 	{ "x.csv", "EMAIL,KLAVIYO id", ',', "klaviyo" },
 	{ "x.csv", "Email,Klaviyo  ID", ',', "generic" },
+	/* Mailchimp in German (listmonk issue 688) and a 2013 header */
+	{ "seg.csv", "Emailadresse,Vorname,Nachname,Erlaubnis zum Marketing,"
+	  "MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP,LEID,EUID",
+	  ',', "mailchimp" },
+	/* issue 15: one fixture header each, then the real files' headers */
+	{ "g.csv", "id,email,name,note,subscribed_to_emails,complimentary_plan,"
+	  "stripe_customer_id,created_at,deleted_at,labels,tiers", ',',
+	  "ghost" },
+	{ "g.csv", "email,subscribed,labels", ',', "ghost" },
+	{ "g.csv", "email,labels", ',', "ghost" },
+	{ "g.csv", "Email,Labels", ',', "generic" },
+	{ "l.csv", "uuid,email,name,attributes,status,created_at,updated_at",
+	  ',', "listmonk" },
+	{ "l.csv", "email,name,attributes", ',', "listmonk" },
+	{ "k.csv", "Email,First name,Last name,Data,Status,External ID", ',',
+	  "keila" },
+	{ "k.csv", "Email;First name;Last name;Status", ';', "keila" },
+	{ "k.csv", "Email,First Name,Last Name,Status", ',', "generic" },
+	{ "m.csv", "id,email,firstname,lastname,company,points,tags,"
+	  "date_added,date_identified,doNotEmail", ',', "mautic" },
+	{ "m.csv", "email,firstname,company", ',', "mautic" },
+	{ "b.csv", "email,notes,metadata,tags,secondary_id,subscriber_type,"
+	  "creation_date,ip_address,source", ',', "buttondown" },
+	{ "s.csv", "Name,Email,Company,Joined,Status,IP", ',', "sendy" },
+	{ "cc.csv", "Email address,First name,Last name,Company,"
+	  "Email permission status,Email Lists,Tags", ',', "constantcontact" },
+	{ "aw.csv", "Email,Name,Status,Subscribe Date,Unsubscribe Date,"
+	  "Verified Date,IP Address,Ad Tracking,Tags", ',', "aweber" },
+	{ "gr.csv", "Email,Name,Campaign,Origin,Subscription date,IP address,"
+	  "Tags,Status,Reason", ',', "getresponse" },
+	{ "cm.csv", "Email Address,Name,Date Subscribed,Subscriber IP,State,"
+	  "Consent to track", ',', "campaignmonitor" },
+	{ "eo.csv", "Email address,First name,Last name,Status,Tags,"
+	  "Subscribed at,IP address", ',', "emailoctopus" },
+	{ "mo.csv", "Email,Name,CreatedOn,UpdatedOn,UnsubscribedOn,"
+	  "SubscribeType,SubscribeMethod", ',', "moosend" },
+	{ "om.csv", "Email,First name,Last name,Email status,SMS status,"
+	  "Email opt-in date,Email opt-in IP,Tags", ',', "omnisend" },
+	{ "dr.csv", "email,first_name,last_name,status,tags,created_at,"
+	  "ip_address,user_id,lifetime_value,time_zone,eu_consent", ',',
+	  "drip" },
+	{ "lo.csv", "email,firstName,lastName,subscribed,userGroup,userId,"
+	  "source,optInStatus,createdAt", ',', "loops" },
 	/* a subscribed_ prefix alone is not a Mailchimp name */
 	{ "subscribed_users.csv", "email,name", ',', "generic" },
 	{ NULL, "email,name", ',', "generic" },
@@ -196,7 +239,10 @@ Test(presets, names_and_find)
 	static const char *const want[] = {
 		"auto", "mailchimp", "sendgrid", "klaviyo", "hubspot", "kit",
 		"activecampaign", "brevo", "mailerlite", "customerio",
-		"beehiiv", "substack", "intercom", "generic",
+		"beehiiv", "substack", "intercom", "ghost", "listmonk",
+		"keila", "mautic", "buttondown", "sendy", "constantcontact",
+		"aweber", "getresponse", "campaignmonitor", "emailoctopus",
+		"moosend", "omnisend", "drip", "loops", "generic",
 	};
 	const char *const *names = preset_names();
 	size_t i;
@@ -307,4 +353,162 @@ Test(presets, status_words)
 	/* provider words first, then the common ones */
 	cr_assert_str_eq(preset_status_word(kit_like, "bounced")->reason,
 			 "bounced");
+}
+
+/* One status cell of a preset's column, read as mapping.c reads it. */
+struct word_case {
+	const char *preset, *header, *value;
+	const char *reason;      /* NULL: no signal or unconfirmed */
+	int unconfirmed;
+};
+
+static const struct word_case word_cases[] = {
+	{ "ghost", "subscribedtoemails", "false", "unsubscribed", 0 },
+	{ "listmonk", "status", "blocklisted", "blocklisted", 0 },
+	{ "listmonk", "status", "disabled", "unsubscribed", 0 },
+	{ "listmonk", "status", "enabled", NULL, 0 },
+	{ "listmonk", "subscriptionstatus", "unconfirmed", NULL, 1 },
+	{ "listmonk", "subscriptionstatus", "unsubscribed", "unsubscribed", 0 },
+	{ "keila", "status", "unreachable", "bounced", 0 },
+	{ "keila", "status", "unsubscribed", "unsubscribed", 0 },
+	{ "buttondown", "subscribertype", "unactivated", NULL, 1 },
+	{ "buttondown", "subscribertype", "spammy", "complained", 0 },
+	{ "buttondown", "subscribertype", "removed", "deleted", 0 },
+	{ "buttondown", "subscribertype", "undeliverable", "bounced", 0 },
+	{ "buttondown", "subscribertype", "regular", NULL, 0 },
+	{ "sendy", "status", "unconfirmed", NULL, 1 },
+	{ "sendy", "status", "markedasspam", "complained", 0 },
+	{ "sendy", "status", "softbounced", NULL, 0 },
+	{ "sendy", "status", "bounced", "bounced", 0 },
+	{ "constantcontact", "emailpermissionstatus", "pendingconfirmation",
+	  NULL, 1 },
+	{ "constantcontact", "emailpermissionstatus", "unsubscribed",
+	  "unsubscribed", 0 },
+	{ "constantcontact", "emailpermissionstatus", "implicit", NULL, 0 },
+	{ "aweber", "status", "unconfirmed", NULL, 1 },
+	{ "getresponse", "reason", "user", "unsubscribed", 0 },
+	{ "getresponse", "reason", "complaint", "complained", 0 },
+	{ "getresponse", "status", "unconfirmed", NULL, 1 },
+	{ "campaignmonitor", "state", "deleted", "deleted", 0 },
+	{ "campaignmonitor", "state", "unconfirmed", NULL, 1 },
+	{ "emailoctopus", "status", "pending", NULL, 1 },
+	{ "emailoctopus", "status", "subscribed", NULL, 0 },
+	{ "moosend", "subscribetype", "3", "bounced", 0 },
+	{ "moosend", "subscribetype", "removed", "deleted", 0 },
+	{ "omnisend", "emailstatus", "nonsubscribed", NULL, 1 },
+	{ "omnisend", "emailstatus", "unsubscribed", "unsubscribed", 0 },
+	{ "drip", "status", "unsubscribed", "unsubscribed", 0 },
+	{ "loops", "optinstatus", "pending", NULL, 1 },
+	{ "loops", "optinstatus", "rejected", "unsubscribed", 0 },
+};
+
+Test(presets, status_words_of_each_preset)
+{
+	const struct preset_column *c;
+	const struct status_word *w;
+	size_t i;
+
+	for (i = 0; i < sizeof(word_cases) / sizeof(word_cases[0]); i++) {
+		const struct word_case *k = &word_cases[i];
+
+		c = preset_column(preset_find(k->preset), k->header, k->header);
+		cr_assert_not_null(c, "%s %s", k->preset, k->header);
+		cr_assert_eq(c->role, FIELD_STATUS);
+		if (c->rule != STATUS_VALUE) {
+			cr_assert_eq(c->rule, STATUS_FALSE);
+			cr_assert_str_eq(c->reason, k->reason);
+			continue;
+		}
+		w = preset_status_word(c->words, k->value);
+		cr_assert_not_null(w, "%s %s", k->preset, k->value);
+		if (k->reason)
+			cr_expect_str_eq(w->reason, k->reason, "%s %s",
+					 k->preset, k->value);
+		else
+			cr_expect_null(w->reason, "%s %s", k->preset,
+				       k->value);
+		cr_expect_eq(w->unconfirmed, k->unconfirmed, "%s %s",
+			     k->preset, k->value);
+	}
+}
+
+/* Consent evidence: which column feeds which fixed key, per preset. */
+static const struct {
+	const char *preset, *loose, *key;
+} consent_cases[] = {
+	{ "mailchimp", "optintime", "consent_optin_at" },
+	{ "mailchimp", "optinip", "consent_optin_ip" },
+	{ "mailchimp", "confirmtime", "consent_confirmed_at" },
+	{ "mailchimp", "confirmip", "consent_confirmed_ip" },
+	{ "mailerlite", "optedinat", "consent_optin_at" },
+	{ "mailerlite", "optinip", "consent_optin_ip" },
+	{ "buttondown", "ipaddress", "consent_optin_ip" },
+	{ "sendy", "joined", "consent_optin_at" },
+	{ "sendy", "ip", "consent_optin_ip" },
+	{ "constantcontact", "emailoptindate", "consent_optin_at" },
+	{ "aweber", "subscribedate", "consent_optin_at" },
+	{ "aweber", "ipaddress", "consent_optin_ip" },
+	{ "aweber", "verifieddate", "consent_confirmed_at" },
+	{ "getresponse", "subscriptiondate", "consent_optin_at" },
+	{ "getresponse", "ipaddress", "consent_optin_ip" },
+	{ "campaignmonitor", "datesubscribed", "consent_optin_at" },
+	{ "campaignmonitor", "subscriberip", "consent_optin_ip" },
+	{ "emailoctopus", "subscribedat", "consent_optin_at" },
+	{ "emailoctopus", "ipaddress", "consent_optin_ip" },
+	{ "omnisend", "emailoptindate", "consent_optin_at" },
+	{ "omnisend", "emailoptinip", "consent_optin_ip" },
+	{ "drip", "ipaddress", "consent_optin_ip" },
+};
+
+Test(presets, consent_columns)
+{
+	const struct preset_column *c;
+	size_t i;
+
+	for (i = 0; i < sizeof(consent_cases) / sizeof(consent_cases[0]);
+	     i++) {
+		c = preset_column(preset_find(consent_cases[i].preset),
+				  consent_cases[i].loose, NULL);
+		cr_assert_not_null(c, "%s %s", consent_cases[i].preset,
+				   consent_cases[i].loose);
+		cr_expect_eq(c->role, FIELD_CUSTOM);
+		cr_expect_str_eq(c->key, consent_cases[i].key);
+		cr_expect(c->flags & PRESET_COL_CONSENT);
+	}
+	/* Klaviyo's consent timestamp may be an unsubscribe: not evidence */
+	cr_assert_null(preset_column(preset_find("klaviyo"),
+				     "emailmarketingconsenttimestamp", NULL));
+}
+
+Test(presets, localised_mailchimp_headers)
+{
+	static const struct {
+		const char *header;
+		enum field_role role;
+	} cases[] = {
+		{ "E-Mail-Adresse", FIELD_EMAIL }, { "Emailadresse", FIELD_EMAIL },
+		{ "Vorname", FIELD_FIRST_NAME }, { "Nachname", FIELD_LAST_NAME },
+		{ "Adresse e-mail", FIELD_EMAIL }, { "Prénom", FIELD_FIRST_NAME },
+		{ "Nom", FIELD_LAST_NAME },
+		{ "Dirección de correo electrónico", FIELD_EMAIL },
+		{ "Nombre", FIELD_FIRST_NAME }, { "Apellidos", FIELD_LAST_NAME },
+		{ "Endereço de e-mail", FIELD_EMAIL },
+		{ "Sobrenome", FIELD_LAST_NAME },
+		{ "Indirizzo email", FIELD_EMAIL }, { "Cognome", FIELD_LAST_NAME },
+		{ "E-mailadres", FIELD_EMAIL }, { "Voornaam", FIELD_FIRST_NAME },
+		{ "Achternaam", FIELD_LAST_NAME },
+	};
+	const struct preset *mc = preset_find("mailchimp");
+	const struct preset_column *c;
+	char loose[PRESET_LOOSE_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		preset_loose(cases[i].header, loose, sizeof(loose));
+		c = preset_column(mc, loose, cases[i].header);
+		if (!c)
+			c = preset_fallback(mc, loose);
+		cr_assert_not_null(c, "%s", cases[i].header);
+		cr_expect_eq(c->role, cases[i].role, "%s", cases[i].header);
+	}
 }

@@ -166,6 +166,61 @@ Test(store_outbox, begin_run_marks_and_puts_back)
 			    " full_since IS NOT NULL"), 0);
 }
 
+/*
+ * Regression (issue 15): unconfirmed contacts were upserted and enrolled
+ * by default.  a (pending), e (sent) and u (pending, on Meisa's list) are
+ * unconfirmed and unknown to Meisa: the run decides on them; b is
+ * unconfirmed but acknowledged already, f do-not-email at the source:
+ * neither moves.  c (failed) is decided on once --retry-failed or --full
+ * puts it back.
+ */
+Test(store_outbox, unconfirmed_are_skipped_unless_included)
+{
+	struct store_unconfirmed u;
+	struct err e = ERR_INIT;
+
+	exec("UPDATE contacts SET unconfirmed = 1 WHERE id IN"
+	     " (1, 2, 3, 4, 6, 7);"
+	     "INSERT INTO contacts(id, email, body, input_id, line, gen,"
+	     " state, source_status, unconfirmed) VALUES (8, 'f@x.com',"
+	     " '{\"email\":\"f@x.com\"}', 2, 8, 2, 'skipped',"
+	     " 'unsubscribed', 1)");
+	cr_assert_eq(store_outbox_unconfirmed(&db, 2, 0, 0, &u, &e), MB_OK,
+		     "%s", e.msg);
+	cr_expect_eq(u.pending, 3);
+	cr_expect_eq(u.skipped, 0);
+	cr_expect_eq(u.pending_enrollable, 2);
+	cr_expect_eq(u.failed_full + u.failed_retry, 0);
+	cr_assert_eq(store_outbox_unconfirmed(&db, 2, 1, 1, &u, &e), MB_OK,
+		     "%s", e.msg);
+	cr_expect_eq(u.failed_full, 1);
+	cr_expect_eq(u.failed_retry, 0);
+	cr_assert_eq(store_outbox_unconfirmed(&db, 2, 0, 1, &u, &e), MB_OK,
+		     "%s", e.msg);
+	cr_expect_eq(u.failed_retry, 1);
+	cr_assert_eq(store_outbox_begin_run(&db, 0, 1, &e), MB_OK, "%s",
+		     e.msg);
+	cr_assert_eq(store_outbox_decide_unconfirmed(&db, 0, &e), MB_OK,
+		     "%s", e.msg);
+	cr_expect_eq(number("SELECT count(*) FROM contacts WHERE state ="
+			    " 'skipped' AND id IN (2, 4, 5, 6, 7, 8)"), 6);
+	cr_expect_eq(number("SELECT count(*) FROM contacts WHERE id = 1 AND"
+			    " state = 'pending'"), 1);
+	cr_expect_eq(number("SELECT count(*) FROM contacts WHERE id = 3 AND"
+			    " state = 'upserted'"), 1);
+	cr_assert_eq(store_outbox_unconfirmed(&db, 2, 0, 0, &u, &e), MB_OK,
+		     "%s", e.msg);
+	cr_expect_eq(u.pending, 0);
+	cr_expect_eq(u.skipped, 4);
+	cr_expect_eq(u.skipped_enrollable, 3);
+	cr_assert_eq(store_outbox_decide_unconfirmed(&db, 1, &e), MB_OK,
+		     "%s", e.msg);
+	cr_expect_eq(number("SELECT count(*) FROM contacts WHERE state ="
+			    " 'pending' AND id IN (2, 4, 6, 7)"), 4);
+	cr_expect_eq(number("SELECT count(*) FROM contacts WHERE state ="
+			    " 'skipped'"), 2);
+}
+
 Test(store_outbox, outcomes_count_failures_and_unknown_enrollments)
 {
 	struct store_outcomes o;

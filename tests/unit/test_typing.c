@@ -199,3 +199,26 @@ Test(typing, date_lengths)
 	cr_assert_eq(typing_date("2018-02-12", 10, 0, iso), 0);
 	cr_assert_eq(typing_date("2018-02-1", 9, 0, iso), 0);
 }
+
+/* Issue 15: consent times keep the zone the export gives, or none. */
+Test(typing, zone_as_given)
+{
+	char iso[TYPING_ISO_MAX];
+
+	cr_assert_eq(typing_date("2018-02-12 10:54:27", 19,
+				 TYPING_ZONE_AS_GIVEN, iso), 19);
+	cr_assert_str_eq(iso, "2018-02-12T10:54:27");
+	cr_assert_neq(typing_date("2018-02-12 10:54:27 UTC", 23,
+				  TYPING_ZONE_AS_GIVEN, iso), 0);
+	cr_assert_str_eq(iso, "2018-02-12T10:54:27Z");
+	cr_assert_neq(typing_date("2018-02-12 10:54:27+02", 22,
+				  TYPING_ZONE_AS_GIVEN, iso), 0);
+	cr_assert_str_eq(iso, "2018-02-12T10:54:27+02:00");
+	cr_assert_neq(typing_date("12-02-2018 10:54", 16,
+				  TYPING_ZONE_AS_GIVEN | TYPING_DMY_DATES,
+				  iso), 0);
+	cr_assert_str_eq(iso, "2018-02-12T10:54:00");
+	/* without the flag, UTC is assumed as before */
+	cr_assert_neq(typing_date("2018-02-12 10:54:27", 19, 0, iso), 0);
+	cr_assert_str_eq(iso, "2018-02-12T10:54:27Z");
+}
