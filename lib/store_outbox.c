@@ -91,7 +91,7 @@ static const char unconfirmed_sql[] = "SELECT"
 	" coalesce(sum(state = 'failed' AND ?2 AND (" FULL_AGAIN_SQL ")), 0),"
 	" coalesce(sum(state = 'failed' AND ?3 AND NOT (?2 AND ("
 	FULL_AGAIN_SQL "))), 0)"
-	" FROM contacts WHERE gen = ?1 AND" UNCONFIRMED_SQL;
+	" FROM contacts WHERE vanished = 0 AND" UNCONFIRMED_SQL;
 
 enum mb_rc store_outbox_unconfirmed(struct db *db, int64_t gen, int full,
 				    int retry_failed,
@@ -126,10 +126,10 @@ enum mb_rc store_outbox_decide_unconfirmed(struct db *db, int include,
 {
 	if (include)
 		return db_exec(db, "UPDATE contacts SET state = 'pending'"
-			       " WHERE gen = " CURRENT_GEN " AND"
+			       " WHERE vanished = 0 AND"
 			       UNCONFIRMED_SQL " AND state = 'skipped'", e);
 	return db_exec(db, "UPDATE contacts SET state = 'skipped'"
-		       " WHERE gen = " CURRENT_GEN " AND" UNCONFIRMED_SQL
+		       " WHERE vanished = 0 AND" UNCONFIRMED_SQL
 		       " AND state IN ('pending', 'sent')", e);
 }
 
