@@ -5,6 +5,7 @@
 #   make demo       local sandbox + a real import of a fixture
 #   make bench      every benchmark: bench-stage, bench-push, bench-sandbox
 #                   and bench-sync (mk/sync.mk)
+#   make bench-scale  staging 1, 5 and 10 million rows (mk/scale.mk)
 #   make deps       install the Debian packages the build needs
 
 CC      ?= cc

@@ -169,11 +169,87 @@ static const char migrate_v3[] =
 	"CREATE INDEX contacts_chunk ON contacts(chunk_id)"
 	" WHERE chunk_id IS NOT NULL;";
 
+/*
+ * Version 3 -> 4, second part: the address's unique index gets a name.
+ * Declared UNIQUE in the table (schema 1), it was SQLite's own
+ * sqlite_autoindex_contacts_1, which cannot be dropped; as contacts_email
+ * it can, so that staging into an empty file loads the rows first and
+ * builds the unique indexes once, sorted, at the end of the file (see
+ * store_stage_bulk_begin: random inserts into an index that outgrows the
+ * page cache made 5M rows cost 3x per row what 1M did).  SQLite cannot
+ * drop a constraint: the table is rebuilt, columns in the same order.
+ */
+#define CONTACTS_V4_COLUMNS \
+	"id, email, external_id, body, source_status, unconfirmed," \
+	" input_id, line, merged, conflict, state, attempts, http_status," \
+	" error, meisa_id, acked_at, chunk_id, enroll_status, gen," \
+	" body_hash, acked_hash, acked_fields, acked_gen, cleared, vanished"
+#define MIGRATE_V4_EMAIL \
+	"CREATE TABLE contacts_v4(" \
+	" id INTEGER PRIMARY KEY, email TEXT NOT NULL," \
+	" external_id TEXT, body TEXT NOT NULL, source_status TEXT," \
+	" unconfirmed INTEGER NOT NULL DEFAULT 0," \
+	" input_id INTEGER NOT NULL, line INTEGER NOT NULL," \
+	" merged INTEGER NOT NULL DEFAULT 0," \
+	" conflict INTEGER NOT NULL DEFAULT 0," \
+	" state TEXT NOT NULL DEFAULT 'pending' CHECK (state = 'pending'" \
+	"  OR state = 'sent' OR state = 'upserted' OR state = 'failed'" \
+	"  OR state = 'skipped')," \
+	" attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER," \
+	" error TEXT, meisa_id TEXT, acked_at TEXT," \
+	" chunk_id INTEGER, enroll_status TEXT," \
+	" gen INTEGER NOT NULL DEFAULT 1, body_hash INTEGER," \
+	" acked_hash INTEGER, acked_fields TEXT, acked_gen INTEGER," \
+	" cleared TEXT, vanished INTEGER NOT NULL DEFAULT 0);" \
+	"INSERT INTO contacts_v4(" CONTACTS_V4_COLUMNS ") SELECT " \
+	CONTACTS_V4_COLUMNS " FROM contacts ORDER BY id;" \
+	"DROP TABLE contacts;" \
+	"ALTER TABLE contacts_v4 RENAME TO contacts;" \
+	"CREATE UNIQUE INDEX contacts_email ON contacts(email);" \
+	"CREATE UNIQUE INDEX contacts_external_id ON contacts(external_id)" \
+	" WHERE external_id IS NOT NULL;" \
+	"CREATE INDEX contacts_chunk ON contacts(chunk_id)" \
+	" WHERE chunk_id IS NOT NULL;"
+
+/*
+ * Version 3 -> 4: a night costs what changed.  Up to schema 3 every contact
+ * of a new night was rewritten to move contacts.gen, unchanged or not (a
+ * 100,000-row night with 1% changed cost as much as staging the file into
+ * a new staging file).  Now an unchanged contact is read, compared and left
+ * alone; what the night saw is kept apart (db.h, "Generations"):
+ *
+ * contacts.vanished  0: the contact is in the latest generation (its gen
+ *                    may be older: the generation its row was last
+ *                    written in); 1: it was not seen in the latest
+ *                    generation, and gen is the last one it was seen in
+ * seen               (gen, id, input_id, line): a contact of an earlier
+ *                    generation that generation gen met unchanged, and
+ *                    where; only the latest two generations' are kept
+ *
+ * The partial indexes that counted by gen count by vanished.  A v3 file's
+ * latest generation is its contacts with the greatest gen.
+ */
+static const char migrate_v4[] =
+	"ALTER TABLE contacts ADD COLUMN vanished INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE contacts SET vanished = 1 WHERE gen <"
+	" (SELECT coalesce(max(id), 0) FROM generations);"
+	"CREATE TABLE seen(gen INTEGER NOT NULL, id INTEGER NOT NULL,"
+	" input_id INTEGER NOT NULL, line INTEGER NOT NULL,"
+	" PRIMARY KEY(gen, id)) WITHOUT ROWID;"
+	MIGRATE_V4_EMAIL
+	"CREATE INDEX contacts_source_status ON contacts(vanished)"
+	" WHERE source_status IS NOT NULL;"
+	"CREATE INDEX contacts_unconfirmed ON contacts(vanished)"
+	" WHERE unconfirmed <> 0;"
+	"CREATE INDEX contacts_cleared ON contacts(vanished)"
+	" WHERE cleared IS NOT NULL;";
+
 /* Migrations: migrations[v] takes a file from version v to v + 1. */
 static const char *const migrations[] = {
 	NULL,
 	migrate_v2,
 	migrate_v3,
+	migrate_v4,
 };
 
 static void close_lock(struct db *db)

@@ -23,14 +23,44 @@
  *   3  partial indexes for counting: contacts_source_status,
  *      contacts_unconfirmed and contacts_cleared (on gen, holding only the
  *      contacts with that flag) and contacts_chunk (a chunk's members)
+ *   4  a night writes only what changed: contacts.vanished and the seen
+ *      table (below) instead of moving every contact's gen; the counting
+ *      indexes are on vanished; the address's unique index is a named one,
+ *      contacts_email, which a first load drops and builds once at the end
+ *      (store_stage_bulk_begin)
  *
  * Generations.  A generation is what one nightly dump is: the files staged
  * since the last push.  Staging opens a new generation when the latest one
  * has been pushed (a push run started writing); otherwise new files join
  * the open one, so `stage a.csv; stage b.csv; push` is one generation and
- * every nightly `import users.csv.gz` is a new one.  Each contact records
- * the generation it was last seen in (contacts.gen); the counts of
+ * every nightly `import users.csv.gz` is a new one.  The counts of
  * status.h are those of the latest generation.
+ *
+ * Which contacts are in which generation (schema 4).  A night re-stage
+ * writes only new, changed and vanished contacts; an unchanged one is read
+ * and compared, and only its id goes into the small seen table:
+ *
+ *   contacts.vanished = 0  the contact is in the latest generation.  Its
+ *                          gen is the generation its row was last written
+ *                          in by staging (new, changed, re-keyed), which
+ *                          may be older: read it as "the latest".
+ *   contacts.vanished = 1  the latest generation has not seen it; gen is
+ *                          the generation it was last seen in, and
+ *                          input_id/line where (export missing).
+ *   seen(gen, id, ...)     generation gen met contact id unchanged, at
+ *                          input_id and line.  A contact is seen in the
+ *                          latest generation G when gen = G (written in
+ *                          G) or seen holds (G, id): that is how a second
+ *                          row of the same address in G is a duplicate.
+ *                          Rows of generations before G - 1 are dropped.
+ *
+ * So "the contacts of the latest generation" is `vanished = 0`, "missing"
+ * (in the previous generation only) is `vanished = 1 AND gen = previous`,
+ * and a contact's generation as schema 3 had it is
+ * `CASE WHEN vanished THEN gen ELSE latest END`.  Staging marks the
+ * contacts of the previous generation that the new one did not see as
+ * vanished at the end of each stage run (store_stage_vanish), in the last
+ * file's transaction (in one of its own when that file was skipped).
  *
  * The canonical body hash (bodyhash.h) is stored in the file
  * (contacts.body_hash, contacts.acked_hash), so it is part of the format:
@@ -53,7 +83,7 @@
 #include "buf.h"
 #include "err.h"
 
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 #define DB_APPLICATION_ID 0x4d424c4b  /* "MBLK" */
 
 

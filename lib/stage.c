@@ -44,6 +44,8 @@ struct stager {
 	int64_t input_id;
 	int64_t gen;             /* the generation being staged */
 	int prefer_update;       /* the previous row was an UPDATE */
+	int hashing;             /* rows carry their body hash */
+	int bulk;                /* loading first, indexing at the end */
 	int multi;               /* first generation: multi-row INSERTs */
 	uint64_t usable;         /* rows that became or joined a contact */
 	uint64_t inserted;       /* new contacts */
@@ -73,6 +75,7 @@ static void contact_of(const struct batch *b, const struct staged *r,
 	c->has_tags = r->has_tags;
 	c->line = r->line;
 	c->hash = r->hash;
+	c->id = 0;
 }
 
 static int stop_requested(const struct stage_opts *opts)
@@ -231,44 +234,109 @@ static enum mb_rc slow_path(struct stager *st, const struct store_contact *c,
 	return merge_row(st, c, h.email_id, e);
 }
 
-/* The statements that may write a row, in the order they are tried. */
-enum attempt { TRY_INSERT, TRY_SAME_ID, TRY_UPDATE };
-
-static enum mb_rc try_write(struct stager *st, enum attempt how,
-			    const struct store_contact *c, int *changed,
-			    struct err *e)
+/* Two optional strings, the first of known length, are the same. */
+static int same_text(const char *a, size_t alen, int has_b, const char *b)
 {
-	if (how == TRY_INSERT)
-		return store_stage_insert(&st->store, c, changed, e);
-	return store_stage_update(&st->store, c, how == TRY_SAME_ID, changed,
-				  e);
+	if (!a || !has_b)
+		return !a && !has_b;
+	return strlen(b) == alen && memcmp(a, b, alen) == 0;
 }
 
 /*
- * The statements that may write row c, the likeliest first: after an
- * UPDATE, the same-external_id UPDATE, then the one that changes it, then
- * the INSERT; after an INSERT, the INSERT first.
+ * Row c would leave contact h as it is (what store_stage_update would
+ * write, compared): same canonical body, flags, external_id and so the
+ * same state and cleared fields.  Only where it was seen would change.
+ */
+static int unchanged(const struct store_contact *c,
+		     const struct store_stage_held *h)
+{
+	int acked = h->has_acked_hash && h->acked_hash == c->hash;
+	const char *state = c->suppress ? "skipped" :
+		acked ? "upserted" : "pending";
+
+	return !h->vanished && h->has_body_hash && h->body_hash == c->hash &&
+	       h->ext_fits && same_text(c->ext, c->ext_len, h->has_ext,
+					h->ext) &&
+	       same_text(c->suppress, c->suppress ? strlen(c->suppress) : 0,
+			 h->has_status, h->status) &&
+	       (c->unconfirmed != 0) == (h->unconfirmed != 0) &&
+	       strcmp(h->state, state) == 0 &&
+	       (acked || h->no_acked_fields);
+}
+
+/* What write_existing did with a row. */
+enum existing { ABSENT, WRITTEN, SLOW };
+
+/*
+ * Row c's address belongs to a contact of an earlier generation: leave it
+ * alone when c changes nothing (recording that this generation saw it),
+ * else rewrite it.  A contact seen in this generation already, or an
+ * external_id another contact holds, is for the slow path.
+ */
+static enum mb_rc write_existing(struct stager *st,
+				 const struct store_contact *c,
+				 enum existing *out, struct err *e)
+{
+	struct store_stage_held h;
+	int found = 0, changed = 0, fresh = 0, seen = 0, same_id;
+	enum mb_rc rc;
+
+	rc = store_stage_lookup(&st->store, c->email, c->email_len, &found,
+				&h, e);
+	if (rc != MB_OK || !found) {
+		*out = ABSENT;
+		return rc;
+	}
+	*out = SLOW;
+	if (h.written)
+		return MB_OK;
+	/* Seen already: a duplicate; the check is the write, or a probe. */
+	if (st->hashing && unchanged(c, &h)) {
+		rc = store_stage_see(&st->store, c, h.id, &fresh, e);
+		if (fresh)
+			*out = WRITTEN;
+		return rc;
+	}
+	rc = store_stage_was_seen(&st->store, h.id, &seen, e);
+	if (rc != MB_OK || seen)
+		return rc;
+	same_id = h.ext_fits && same_text(c->ext, c->ext_len, h.has_ext,
+					  h.ext);
+	rc = store_stage_update(&st->store, c, h.id, same_id, &changed, e);
+	*out = changed ? WRITTEN : SLOW;
+	return rc;
+}
+
+/*
+ * Write row c: an INSERT for a new address, a comparison (and maybe an
+ * UPDATE) for an address of an earlier generation; the likeliest first,
+ * by what the previous row was.
  */
 static enum mb_rc insert_row(struct stager *st, const struct store_contact *c,
 			     struct err *e)
 {
-	static const enum attempt after_update[3] = { TRY_SAME_ID, TRY_UPDATE,
-						      TRY_INSERT };
-	static const enum attempt after_insert[3] = { TRY_INSERT, TRY_SAME_ID,
-						      TRY_UPDATE };
-	const enum attempt *order = st->prefer_update ? after_update :
-		after_insert;
+	enum existing how = ABSENT;
 	int changed = 0, update = 0;
 	enum mb_rc rc = MB_OK;
-	size_t i;
 
-	for (i = 0; i < 3 && rc == MB_OK && !changed; i++) {
-		rc = try_write(st, order[i], c, &changed, e);
-		update = order[i] != TRY_INSERT;
+	/* The nightly case first: an unchanged contact, one statement. */
+	if (st->prefer_update && st->hashing)
+		rc = store_stage_see_same(&st->store, c, &update, e);
+	if (rc == MB_OK && st->prefer_update && !update) {
+		rc = write_existing(st, c, &how, e);
+		update = how == WRITTEN;
+	}
+	if (update)
+		how = WRITTEN;
+	if (rc == MB_OK && how == ABSENT)
+		rc = store_stage_insert(&st->store, c, &changed, e);
+	if (rc == MB_OK && how == ABSENT && !changed && !st->prefer_update) {
+		rc = write_existing(st, c, &how, e);
+		update = how == WRITTEN;
 	}
 	if (rc != MB_OK)
 		return rc;
-	if (!changed)
+	if (!changed && !update)
 		return slow_path(st, c, e);
 	st->prefer_update = update;
 	st->usable++;
@@ -375,6 +443,29 @@ static enum mb_rc write_all(struct stager *st, struct queue *q, struct err *e)
 	return rc;
 }
 
+/*
+ * A row taken out by store_stage_bulk_end (it shares an address or an
+ * external_id with another row), staged again as it came: it was counted
+ * as a new contact when loaded.
+ */
+static enum mb_rc replay_row(void *ctx, const struct store_contact *c,
+			     struct err *e)
+{
+	struct stager *st = ctx;
+
+	st->usable--;
+	st->inserted--;
+	return insert_row(st, c, e);
+}
+
+/* The end of a load into an empty table (store_stage_bulk_begin). */
+static enum mb_rc finish_bulk(struct stager *st, struct err *e)
+{
+	int64_t colliding = 0;
+
+	return store_stage_bulk_end(&st->store, &colliding, replay_row, st, e);
+}
+
 static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 			       struct err *e)
 {
@@ -382,8 +473,10 @@ static enum mb_rc finish_file(struct stager *st, struct stage_counts *counts,
 	uint64_t gone;
 	enum mb_rc rc = MB_OK;
 
+	if (st->bulk)
+		rc = finish_bulk(st, e);
 	/* Both passes scan the table: skip them when nothing calls for it. */
-	if (st->conflicts)
+	if (rc == MB_OK && st->conflicts)
 		rc = store_stage_reject_conflicts(&st->store, &doomed, &moved,
 						  e);
 	if (rc == MB_OK && st->merged)
@@ -494,12 +587,14 @@ static enum mb_rc zip_end(struct db *db, const struct inputs *in, size_t i,
 
 /*
  * Stage one file into generation *gen (0: open a new one, and set *gen
- * when the file is committed).
+ * when the file is committed).  The run's last file also marks what the
+ * generation has not seen as vanished, in its transaction.
  */
 static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
-			    struct input *in, int64_t *gen,
+			    struct input *in, int last, int64_t *gen,
 			    struct stage_counts *counts, struct err *e)
 {
+	int64_t vanished = 0;
 	const char *path = in->name;
 	struct source_member member = SOURCE_MEMBER_INIT;
 	struct stager st;
@@ -544,6 +639,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	 */
 	st.prefer_update = st.gen > 1;
 	rd.hash = st.gen > 1;
+	st.hashing = rd.hash;
 	st.multi = st.gen == 1;     /* nothing older: every row is an INSERT */
 	if (rc == MB_OK)
 		rc = store_inputs_add(db, path, opts->run_id, st.gen,
@@ -551,6 +647,8 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	if (rc == MB_OK)
 		rc = store_stage_open(&st.store, db, st.gen, st.input_id,
 				      rd.hash, e);
+	if (rc == MB_OK && st.multi)
+		rc = store_stage_bulk_begin(&st.store, &st.bulk, e);
 	if (rc == MB_OK)
 		rc = run_pipeline(&st, &rd, e);
 	if (rc == MB_OK && !rd.have_fingerprint)
@@ -584,6 +682,8 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	if (rc == MB_OK)
 		rc = finish_file(&st, counts, e);
 	store_stage_close(&st.store);
+	if (rc == MB_OK && last && st.gen > 1)
+		rc = store_stage_vanish(db, st.gen, &vanished, e);
 	if (rc == MB_OK)
 		rc = update_input(&st, &rd, rd.rc == MB_OK, e);
 	if (rc == MB_OK)
@@ -688,7 +788,7 @@ static enum mb_rc stopped(const struct input *in,
  * counted); anything else is a local failure or a stop (MB_ESTOPPED).
  */
 static enum mb_rc stage_input(struct db *db, const struct stage_opts *opts,
-			      struct input *v, int64_t *gen,
+			      struct input *v, int last, int64_t *gen,
 			      struct stage_counts *counts, struct err *e)
 {
 	struct err file_err = ERR_INIT;
@@ -704,7 +804,7 @@ static enum mb_rc stage_input(struct db *db, const struct stage_opts *opts,
 		warn_skipped(opts, v->name, counts);
 		return MB_OK;
 	}
-	rc = stage_one(db, opts, v, gen, counts, &file_err);
+	rc = stage_one(db, opts, v, last, gen, counts, &file_err);
 	if (rc == MB_EDATA || rc == MB_ENOINPUT) {
 		stage_warn(opts, 1, file_err.msg);
 		counts->files_failed++;
@@ -712,6 +812,22 @@ static enum mb_rc stage_input(struct db *db, const struct stage_opts *opts,
 	}
 	if (rc != MB_OK)
 		*e = file_err;
+	return rc;
+}
+
+/* store_stage_vanish in a transaction of its own. */
+static enum mb_rc vanish_alone(struct db *db, int64_t gen, struct err *e)
+{
+	int64_t vanished = 0;
+	enum mb_rc rc;
+
+	rc = db_begin(db, e);
+	if (rc == MB_OK)
+		rc = store_stage_vanish(db, gen, &vanished, e);
+	if (rc == MB_OK)
+		rc = db_commit(db, e);
+	if (rc != MB_OK)
+		db_rollback(db);
 	return rc;
 }
 
@@ -723,6 +839,7 @@ static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 	struct stage_counts before = *counts;
 	int64_t latest = 0, gen, before_gen = 0;
 	int pushed = 0, all = 0;
+	uint64_t last_staged = 0;
 	size_t i;
 
 	rc = db_gen_latest(db, &latest, &pushed, e);
@@ -740,7 +857,9 @@ static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 			before = *counts;      /* a zip's transaction starts */
 			before_gen = gen;
 		}
-		rc = stage_input(db, opts, &in->v[i], &gen, counts, e);
+		last_staged = counts->files_staged;
+		rc = stage_input(db, opts, &in->v[i], i + 1 == in->n, &gen,
+				 counts, e);
 		if (rc == MB_OK)
 			rc = zip_end(db, in, i, e);
 		if (rc != MB_OK)
@@ -756,6 +875,10 @@ static enum mb_rc stage_all(struct db *db, const struct stage_opts *opts,
 		if (rc == MB_ESTOPPED)
 			rc = stopped(&in->v[i], counts, e);
 	}
+	/* The last file was skipped or refused: it did not vanish them. */
+	if (rc == MB_OK && gen > 1 && counts->files_staged &&
+	    counts->files_staged == last_staged)
+		rc = vanish_alone(db, gen, e);
 	if (gen)
 		counts->generation = gen;
 	return rc;

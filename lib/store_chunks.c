@@ -19,7 +19,7 @@ static const char enrollable_sql[] =
 	" AND chunk_id IS NULL"
 	" AND enroll_status IS NULL AND state IN ('pending', 'sent',"
 	" 'upserted') AND email NOT IN (SELECT email FROM unsubscribed)"
-	" AND gen = " CURRENT_GEN;
+	" AND vanished = 0";
 
 enum mb_rc store_chunks_count(struct db *db, int64_t *enrollable,
 			      int64_t *open, struct err *e)

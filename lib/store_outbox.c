@@ -14,11 +14,11 @@
  * began earlier (full_since), only those acknowledged before it.
  */
 #define FULL_AGAIN_SQL \
-	" gen = " CURRENT_GEN " AND (SELECT full_since FROM generations" \
-	" WHERE id = contacts.gen) IS NULL" \
+	" vanished = 0 AND (SELECT full_since FROM generations" \
+	" WHERE id = " CURRENT_GEN ") IS NULL" \
 	" AND state IN ('upserted', 'failed')" \
-	" OR gen = " CURRENT_GEN " AND state = 'upserted' AND acked_at <" \
-	" (SELECT full_since FROM generations WHERE id = contacts.gen)"
+	" OR vanished = 0 AND state = 'upserted' AND acked_at <" \
+	" (SELECT full_since FROM generations WHERE id = " CURRENT_GEN ")"
 
 enum mb_rc store_outbox_generation(struct db *db, int64_t *gen,
 				   struct err *e)
@@ -36,7 +36,7 @@ static const char plan_sql[] = "SELECT"
 	" coalesce(sum(state IN ('pending', 'sent')), 0),"
 	" coalesce(sum(?2 AND (" FULL_AGAIN_SQL ")), 0),"
 	" coalesce(sum(NOT ?2 AND state = 'upserted' AND"
-	"  acked_gen < gen), 0),"
+	"  acked_gen < ?1), 0),"
 	" coalesce(sum(state = 'skipped'), 0),"
 	" coalesce(sum(source_status IS NOT NULL OR"
 	"  u.email IS NOT NULL), 0),"
@@ -44,7 +44,7 @@ static const char plan_sql[] = "SELECT"
 	" coalesce(sum(state = 'failed' AND NOT (?2 AND ("
 	FULL_AGAIN_SQL "))), 0)"
 	" FROM contacts LEFT JOIN unsubscribed u"
-	" ON u.email = contacts.email WHERE contacts.gen = ?1";
+	" ON u.email = contacts.email WHERE contacts.vanished = 0";
 
 enum mb_rc store_outbox_plan(struct db *db, int64_t gen, int full,
 			     struct store_plan_counts *c, struct err *e)
@@ -91,7 +91,7 @@ static const char unconfirmed_sql[] = "SELECT"
 	" coalesce(sum(state = 'failed' AND ?2 AND (" FULL_AGAIN_SQL ")), 0),"
 	" coalesce(sum(state = 'failed' AND ?3 AND NOT (?2 AND ("
 	FULL_AGAIN_SQL "))), 0)"
-	" FROM contacts WHERE gen = ?1 AND" UNCONFIRMED_SQL;
+	" FROM contacts WHERE vanished = 0 AND" UNCONFIRMED_SQL;
 
 enum mb_rc store_outbox_unconfirmed(struct db *db, int64_t gen, int full,
 				    int retry_failed,
@@ -126,17 +126,17 @@ enum mb_rc store_outbox_decide_unconfirmed(struct db *db, int include,
 {
 	if (include)
 		return db_exec(db, "UPDATE contacts SET state = 'pending'"
-			       " WHERE gen = " CURRENT_GEN " AND"
+			       " WHERE vanished = 0 AND"
 			       UNCONFIRMED_SQL " AND state = 'skipped'", e);
 	return db_exec(db, "UPDATE contacts SET state = 'skipped'"
-		       " WHERE gen = " CURRENT_GEN " AND" UNCONFIRMED_SQL
+		       " WHERE vanished = 0 AND" UNCONFIRMED_SQL
 		       " AND state IN ('pending', 'sent')", e);
 }
 
 enum mb_rc store_outbox_pending(struct db *db, int64_t *n, struct err *e)
 {
 	return db_int(db, "SELECT count(*) FROM contacts WHERE state IN"
-		      " ('pending', 'sent') AND gen = " CURRENT_GEN, n, e);
+		      " ('pending', 'sent') AND vanished = 0", n, e);
 }
 
 enum mb_rc store_outbox_begin_run(struct db *db, int full, int retry_failed,
@@ -155,7 +155,7 @@ enum mb_rc store_outbox_begin_run(struct db *db, int full, int retry_failed,
 			     " AND full_since IS NULL", e);
 	if (rc == MB_OK && retry_failed)
 		rc = db_exec(db, "UPDATE contacts SET state = 'pending'"
-			     " WHERE state = 'failed' AND gen = " CURRENT_GEN,
+			     " WHERE state = 'failed' AND vanished = 0",
 			     e);
 	return rc;
 }
@@ -173,15 +173,15 @@ enum mb_rc store_outbox_outcomes(struct db *db, struct store_outcomes *o,
 	enum mb_rc rc;
 
 	rc = db_int(db, "SELECT count(*) FROM contacts WHERE state ="
-		    " 'failed' AND gen = " CURRENT_GEN, &failed, e);
+		    " 'failed' AND vanished = 0", &failed, e);
 	if (rc == MB_OK)
 		rc = db_int(db, "SELECT count(*) FROM contacts WHERE"
-			    " enroll_status = 'failed' AND gen = " CURRENT_GEN,
+			    " enroll_status = 'failed' AND vanished = 0",
 			    &refused, e);
 	if (rc == MB_OK)
 		rc = db_int(db, "SELECT count(*) FROM contacts WHERE"
 			    " enroll_status NOT IN (" STATUS_ENROLL_KNOWN ")"
-			    " AND gen = " CURRENT_GEN, &unknown, e);
+			    " AND vanished = 0", &unknown, e);
 	if (rc == MB_OK) {
 		o->failed = failed;
 		o->enroll_refused = refused;
@@ -200,7 +200,7 @@ enum mb_rc store_outbox_outcomes(struct db *db, struct store_outcomes *o,
  */
 static const char next_sql[] = "SELECT id, body FROM contacts"
 	" NOT INDEXED WHERE id > ?1 AND state IN"
-	" ('pending', 'sent') AND gen = ?2 ORDER BY id"
+	" ('pending', 'sent') AND vanished = 0 ORDER BY id"
 	" LIMIT 1";
 
 /*
@@ -218,7 +218,7 @@ static const char ok_sql[] = "UPDATE contacts SET"
 	" body_hash = coalesce(body_hash,"
 	" mb_body_hash(body)), acked_hash ="
 	" coalesce(body_hash, mb_body_hash(body)),"
-	" acked_gen = gen,"
+	" acked_gen = " CURRENT_GEN ","
 	" acked_fields = (SELECT json_group_array(k)"
 	" FROM (SELECT key AS k FROM json_each("
 	" contacts.body, '$.custom_fields') UNION"
@@ -272,7 +272,6 @@ enum mb_rc store_outbox_next(struct store_outbox *o, int64_t after_id,
 	int step;
 
 	sqlite3_bind_int64(s, 1, after_id);
-	sqlite3_bind_int64(s, 2, gen);
 	step = sqlite3_step(s);
 	if (step == SQLITE_ROW) {
 		rc = buf_set(&c->body, sqlite3_column_text(s, 1),

@@ -14,9 +14,9 @@ static const char *const kind_sql[] = {
 	[STORE_PAGES_SKIPPED] =
 	  "SELECT reason, contacts FROM ("
 	  "SELECT source_status AS reason, count(*) AS contacts"
-	  " FROM contacts WHERE gen = ?1 AND source_status IS NOT NULL"
+	  " FROM contacts WHERE vanished = 0 AND source_status IS NOT NULL"
 	  " AND state = 'skipped' GROUP BY 1 UNION ALL"
-	  " SELECT 'unconfirmed', count(*) FROM contacts WHERE gen = ?1"
+	  " SELECT 'unconfirmed', count(*) FROM contacts WHERE vanished = 0"
 	  " AND unconfirmed <> 0 AND source_status IS NULL"
 	  " AND state = 'skipped' HAVING count(*) > 0)"
 	  " ORDER BY 2 DESC, 1 LIMIT ?2",
@@ -31,11 +31,11 @@ static const char *const kind_sql[] = {
 	  " WHERE i.gen = ?1 ORDER BY r.input_id, r.line, r.id LIMIT ?2",
 	[STORE_PAGES_FAILURES] =
 	  "SELECT http_status, error, count(*) FROM contacts NOT INDEXED"
-	  " WHERE gen = ?1 AND state = 'failed'"
+	  " WHERE vanished = 0 AND state = 'failed'"
 	  " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT ?2",
 	[STORE_PAGES_FAILED] =
 	  "SELECT email, http_status, error FROM contacts NOT INDEXED"
-	  " WHERE gen = ?1 AND state = 'failed' ORDER BY id LIMIT ?2",
+	  " WHERE vanished = 0 AND state = 'failed' ORDER BY id LIMIT ?2",
 	[STORE_PAGES_INPUTS] =
 	  "SELECT gen, path, size, sha256, rows_read, rejected, duplicates,"
 	  " preset, kind, delimiter, complete, staged_at, error"

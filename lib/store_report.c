@@ -41,9 +41,9 @@ enum mb_rc store_report_generations(struct db *db, int64_t *latest,
  * fields of skipped contacts are not counted: nothing of theirs is sent.
  */
 static const char pass_sql[] =
-	"SELECT gen, state, acked_gen, enroll_status, enroll_status NOT IN ("
-	STATUS_ENROLL_KNOWN ") FROM contacts NOT INDEXED"
-	" WHERE gen = ?1 OR gen = ?2";
+	"SELECT CASE WHEN vanished THEN gen ELSE ?1 END, state, acked_gen,"
+	" enroll_status, enroll_status NOT IN (" STATUS_ENROLL_KNOWN ")"
+	" FROM contacts NOT INDEXED WHERE vanished = 0 OR gen = ?2";
 
 /* The columns are the fields store_report_indexed fills, in its order. */
 const char store_report_indexed_sql[] =
@@ -53,18 +53,19 @@ const char store_report_indexed_sql[] =
 	"  (SELECT id FROM inputs WHERE gen = ?1)),"
 	" (SELECT count(*) FROM duplicates WHERE input_id IN"
 	"  (SELECT id FROM inputs WHERE gen = ?1)),"
-	" (SELECT count(*) FROM contacts WHERE gen = ?1"
+	" (SELECT count(*) FROM contacts WHERE vanished = 0"
 	"  AND source_status IS NOT NULL)"
 	" + (SELECT count(*) FROM unsubscribed u CROSS JOIN contacts c"
-	"  ON c.email = u.email WHERE c.gen = ?1"
+	"  ON c.email = u.email WHERE c.vanished = 0"
 	"  AND c.source_status IS NULL),"
-	" (SELECT count(*) FROM contacts WHERE gen = ?1 AND unconfirmed <> 0),"
+	" (SELECT count(*) FROM contacts WHERE vanished = 0"
+	"  AND unconfirmed <> 0),"
 	" (SELECT count(*) FROM unsubscribed u CROSS JOIN contacts c"
-	"  ON c.email = u.email WHERE c.gen = ?1),"
+	"  ON c.email = u.email WHERE c.vanished = 0),"
 	" (SELECT count(*) FROM chunks),"
 	" (SELECT count(*) FROM chunks WHERE state = 'acknowledged'),"
 	" (SELECT coalesce(sum(json_array_length(cleared)), 0) FROM contacts"
-	"  WHERE gen = ?1 AND cleared IS NOT NULL AND state <> 'skipped')";
+	"  WHERE vanished = 0 AND cleared IS NOT NULL AND state <> 'skipped')";
 
 enum mb_rc store_pass_open(struct store_pass *p, struct db *db, int64_t gen,
 			   int64_t previous, struct err *e)

@@ -29,7 +29,7 @@ static const char *const kind_sql[] = {
 	  " source_status, meisa_id,"
 	  " (SELECT group_concat(value, ';') FROM json_each(cleared))"
 	  " AS cleared_fields"
-	  " FROM contacts NOT INDEXED WHERE gen = " CURRENT_GEN
+	  " FROM contacts NOT INDEXED WHERE vanished = 0"
 	  " ORDER BY id",
 	/* Unconfirmed contacts a push skipped are held back too. */
 	[STORE_ROWS_SUPPRESSED] =
@@ -39,7 +39,7 @@ static const char *const kind_sql[] = {
 	  " state FROM contacts NOT INDEXED WHERE (source_status IS NOT NULL"
 	  " OR " UNCONFIRMED_SKIPPED
 	  " OR email IN (SELECT email FROM unsubscribed))"
-	  " AND gen = " CURRENT_GEN " ORDER BY id",
+	  " AND vanished = 0 ORDER BY id",
 	[STORE_ROWS_MISSING] =
 	  "SELECT c.email AS email, c.external_id AS external_id,"
 	  " CASE c.state WHEN 'sent' THEN 'pending' ELSE c.state END AS state,"
@@ -48,7 +48,8 @@ static const char *const kind_sql[] = {
 	  " FROM contacts c NOT INDEXED"
 	  " LEFT JOIN inputs i ON i.id = c.input_id"
 	  " LEFT JOIN generations g ON g.id = c.gen"
-	  " WHERE c.gen = " PREVIOUS_GEN " AND " PREVIOUS_GEN " > 0"
+	  " WHERE c.vanished = 1 AND c.gen = " PREVIOUS_GEN
+	  " AND " PREVIOUS_GEN " > 0"
 	  " ORDER BY c.id",
 };
 

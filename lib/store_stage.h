@@ -46,6 +46,7 @@ struct store_contact {
 	int has_tags;            /* the body has tag_names */
 	unsigned long line;      /* physical line in the input */
 	int64_t hash;            /* db_body_hash of body (when hashing) */
+	int64_t id;              /* store_stage_insert: this id (0: next) */
 };
 
 /*
@@ -62,6 +63,29 @@ struct store_stage_match {
 	const char *path;        /* that input's path, or NULL */
 };
 
+/*
+ * The contact store_stage_lookup found holding an address, as stored: what
+ * stage compares a row with to tell an unchanged contact (left alone) from
+ * a changed one (rewritten).  Strings are copied (ext_fits: the external_id
+ * fitted in ext; one longer is compared as changed).
+ */
+struct store_stage_held {
+	int64_t id;
+	int has_ext, ext_fits;
+	char ext[256];
+	int has_body_hash;
+	int64_t body_hash;
+	int has_status;
+	char status[64];         /* source_status */
+	int unconfirmed;
+	char state[16];
+	int has_acked_hash;
+	int64_t acked_hash;
+	int no_acked_fields;     /* acked_fields IS NULL */
+	int vanished;            /* not in the latest generation */
+	int written;             /* written by this generation already */
+};
+
 struct store_stage {
 	struct db *db;
 	int64_t input_id;
@@ -71,6 +95,7 @@ struct store_stage {
 	struct sqlite3_stmt *upd_same_id, *upd_contact, *rekey;
 	struct sqlite3_stmt *ins_reject, *ins_dup, *find, *merge;
 	struct sqlite3_stmt *mark_conflict, *note_conflict;
+	struct sqlite3_stmt *lookup, *ins_seen, *was_seen, *see_same;
 };
 
 /*
@@ -80,7 +105,8 @@ struct store_stage {
 extern const char store_stage_canonical_sql[];
 
 #define STORE_STAGE_INIT { NULL, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, \
-			   NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+			   NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+			   NULL, NULL, NULL, NULL }
 
 /*
  * Prepare the statements writing input input_id's rows into generation
@@ -103,15 +129,50 @@ MB_MUST_USE enum mb_rc store_stage_insert(struct store_stage *ss,
 					  const struct store_contact *c,
 					  int *changed, struct err *e);
 /*
- * c replaces the contact of an earlier generation with its address:
- * same_id, only if that contact has c's external_id (the likely case,
- * which leaves the external_id index alone); else setting it.  *changed:
- * a row was written.
+ * The contact holding address email, into *h (*found: there is one).  A
+ * contact this generation wrote (h->written), or met unchanged already
+ * (store_stage_see, store_stage_was_seen), is a duplicate of the row being
+ * staged.
+ */
+MB_MUST_USE enum mb_rc store_stage_lookup(struct store_stage *ss,
+					  const char *email,
+					  size_t email_len, int *found,
+					  struct store_stage_held *h,
+					  struct err *e);
+/*
+ * Contact id, of an earlier generation, is unchanged by row c: record that
+ * this generation saw it at c's line, without writing the contact.
+ * *fresh: 0 when this generation had seen it already (nothing written:
+ * row c is a duplicate).
+ */
+MB_MUST_USE enum mb_rc store_stage_see(struct store_stage *ss,
+				       const struct store_contact *c,
+				       int64_t id, int *fresh,
+				       struct err *e);
+/*
+ * The likely case of a night, in one statement: row c leaves the contact
+ * holding its address as it is, and this generation had not seen it.
+ * *seen: so it was, and it is now recorded as seen at c's line.  0: any
+ * other case (store_stage_lookup tells which).  Needs hashing.
+ */
+MB_MUST_USE enum mb_rc store_stage_see_same(struct store_stage *ss,
+					    const struct store_contact *c,
+					    int *seen, struct err *e);
+/* *seen: this generation met contact id unchanged already. */
+MB_MUST_USE enum mb_rc store_stage_was_seen(struct store_stage *ss,
+					    int64_t id, int *seen,
+					    struct err *e);
+/*
+ * c replaces contact id, of an earlier generation and not seen in this
+ * one (store_stage_lookup): same_id, only if that contact has c's
+ * external_id (the likely case, which leaves the external_id index alone);
+ * else setting it.  *changed: a row was written (0: c's external_id is
+ * another contact's).
  */
 MB_MUST_USE enum mb_rc store_stage_update(struct store_stage *ss,
 					  const struct store_contact *c,
-					  int same_id, int *changed,
-					  struct err *e);
+					  int64_t id, int same_id,
+					  int *changed, struct err *e);
 /* c replaces contact id of an earlier generation, address included. */
 MB_MUST_USE enum mb_rc store_stage_rekey(struct store_stage *ss,
 					 const struct store_contact *c,
@@ -173,6 +234,40 @@ MB_MUST_USE enum mb_rc store_stage_reject_conflicts(struct store_stage *ss,
 						    int64_t *rejected,
 						    int64_t *moved,
 						    struct err *e);
+/*
+ * At the end of a stage run into generation gen (> 1), in a transaction:
+ * the contacts of the previous generation that gen has not seen become
+ * vanished, with where they were last seen; seen rows older than the
+ * previous generation are dropped.  *vanished: contacts marked.  A later
+ * run into the same generation may see them again (they are rewritten).
+ */
+MB_MUST_USE enum mb_rc store_stage_vanish(struct db *db, int64_t gen,
+					  int64_t *vanished, struct err *e);
+/*
+ * Staging into an empty contacts table loads first and indexes once: when
+ * the table is empty, drop the unique indexes on email and external_id
+ * (*bulk = 1; else nothing is done, *bulk = 0).  Rows then go in with
+ * store_stage_insert_many or store_stage_insert alone, which take every
+ * row (nothing to collide with): no lookup, no update, no slow path until
+ * store_stage_bulk_end.
+ */
+MB_MUST_USE enum mb_rc store_stage_bulk_begin(struct store_stage *ss,
+					      int *bulk, struct err *e);
+/*
+ * At the end of the file, before store_stage_reject_conflicts: build the
+ * unique indexes.  Rows sharing an address or an external_id with another
+ * row (*colliding of them) are first taken out and then handed to fn, in
+ * file order, each with its id, to be staged one by one as usual (the
+ * caller's counts had them as new contacts).  A failure of fn stops and
+ * is returned.
+ */
+typedef enum mb_rc (store_stage_replay_fn)(void *ctx,
+					   const struct store_contact *c,
+					   struct err *e);
+MB_MUST_USE enum mb_rc store_stage_bulk_end(struct store_stage *ss,
+					    int64_t *colliding,
+					    store_stage_replay_fn *fn,
+					    void *ctx, struct err *e);
 /* Give merged contacts their canonical body, hash, state and cleared. */
 MB_MUST_USE enum mb_rc store_stage_rebuild_merged(struct store_stage *ss,
 						  struct err *e);

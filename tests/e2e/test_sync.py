@@ -511,7 +511,7 @@ def test_older_staging_file_is_migrated(tmp_path):
     assert r.returncode == 0, r.stderr
     st = json.loads(r.stdout)
     assert (st["generation"], st["contacts"], st["upserted"], st["pending"]) == (1, 2, 1, 1)
-    assert rows(db, "PRAGMA user_version") == [{"user_version": 3}]
+    assert rows(db, "PRAGMA user_version") == [{"user_version": 4}]
     acked = rows(db, "SELECT email, acked_hash IS NOT NULL AS a, acked_fields"
                  " FROM contacts ORDER BY id")
     assert acked == [{"email": "v0@example.com", "a": 1, "acked_fields": '["plan"]'},

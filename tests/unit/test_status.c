@@ -126,6 +126,19 @@ static void fill(struct db *db, int n, uint64_t seed)
 	     " WHERE id % 7 = 0;"
 	     "INSERT INTO unsubscribed VALUES ('stranger@example.com'),"
 	     " ('other@example.com');");
+	/* Schema 4 (db.h): what is not in the latest generation vanished. */
+	exec(db, "UPDATE contacts SET vanished = 1 WHERE gen < 3");
+}
+
+/*
+ * Schema 4 leaves an unchanged contact's row alone: a contact of the
+ * latest generation may hold the older generation that last wrote it.
+ * After the oracle (which reads gen as schema 3 defined it), before status.
+ */
+static void stale_rows(struct db *db)
+{
+	exec(db, "UPDATE contacts SET gen = 1 + id % 2 WHERE vanished = 0"
+	     " AND id % 3 = 0");
 }
 
 static void check_against_oracle(struct db *db)
@@ -137,15 +150,17 @@ static void check_against_oracle(struct db *db)
 	int64_t got[13];
 	size_t i;
 
-	cr_assert_eq(status_load(db, &c, &e), MB_OK, "%s", e.msg);
 	cr_assert_eq(sqlite3_prepare_v2(db->sql, oracle_sql, -1, &s, NULL),
 		     SQLITE_OK, "%s", sqlite3_errmsg(db->sql));
-	sqlite3_bind_int64(s, 1, c.generation);
-	sqlite3_bind_int64(s, 2, c.generation - 1);
+	sqlite3_bind_int64(s, 1, 3);
+	sqlite3_bind_int64(s, 2, 2);
 	cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
 	for (i = 0; i < 13; i++)
 		want[i] = sqlite3_column_int64(s, (int)i);
 	sqlite3_finalize(s);
+	stale_rows(db);
+	cr_assert_eq(status_load(db, &c, &e), MB_OK, "%s", e.msg);
+	cr_assert_eq(c.generation, 3);
 	got[0] = c.contacts;
 	got[1] = c.suppressed;
 	got[2] = c.skipped;
@@ -228,7 +243,7 @@ Test(status, counting_does_not_walk_the_contacts)
 		cr_expect(strstr(d, "USING INDEX contacts_source_status") ||
 			  strstr(d, "USING INDEX contacts_unconfirmed") ||
 			  strstr(d, "USING INDEX contacts_cleared") ||
-			  strstr(d, "USING INDEX sqlite_autoindex_contacts_1"
+			  strstr(d, "USING INDEX contacts_email"
 				 " (email=?)"), "reads rows: %s", d);
 	}
 	sqlite3_finalize(s);

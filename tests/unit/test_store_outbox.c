@@ -59,7 +59,9 @@ static void setup(void)
 	     "  NULL, NULL),"
 	     " (7, 'u@x.com', '{\"email\":\"u@x.com\"}', 2, 7, 2, 'pending',"
 	     "  NULL, NULL);"
-	     "INSERT INTO unsubscribed VALUES ('u@x.com');");
+	     "INSERT INTO unsubscribed VALUES ('u@x.com');"
+	     /* Schema 4: not seen by the latest generation (db.h). */
+	     "UPDATE contacts SET vanished = 1 WHERE gen < 2;");
 }
 
 static void teardown(void)

@@ -41,15 +41,16 @@ static void setup(void)
 	     " (2, 3, '', 'missing_email', NULL);"
 	     "INSERT INTO contacts(email, external_id, body, input_id, line,"
 	     " gen, state, http_status, error, source_status, meisa_id,"
-	     " cleared) VALUES"
+	     " cleared, vanished) VALUES"
 	     " ('gone@example.com', 'g1', '{}', 1, 4, 1, 'upserted', 200,"
-	     "  NULL, NULL, 'm-gone', NULL),"
+	     "  NULL, NULL, 'm-gone', NULL, 1),"
 	     " ('a@example.com', 'a1', '{}', 2, 2, 2, 'sent', 500, 'boom',"
-	     "  NULL, NULL, NULL),"
-	     " ('b@example.com', NULL, '{}', 2, 4, 2, 'upserted', 200, NULL,"
-	     "  'unsubscribed', 'm-b', '[\"city\",\"plan\"]'),"
+	     "  NULL, NULL, NULL, 0),"
+	     /* Schema 4: unchanged since generation 1, still in the latest. */
+	     " ('b@example.com', NULL, '{}', 2, 4, 1, 'upserted', 200, NULL,"
+	     "  'unsubscribed', 'm-b', '[\"city\",\"plan\"]', 0),"
 	     " ('c@example.com', NULL, '{}', 2, 5, 2, 'failed', 422,"
-	     "  'bad field', NULL, NULL, NULL);"
+	     "  'bad field', NULL, NULL, NULL, 0);"
 	     "INSERT INTO unsubscribed VALUES ('c@example.com'),"
 	     " ('stranger@example.com');");
 }
