@@ -568,6 +568,27 @@ static enum mb_rc email_cell(const struct mapping *m,
 	return MB_OK;
 }
 
+/* A row with any consent evidence cell gets consent_source. */
+static int has_consent_evidence(const struct mapping *m,
+				const struct csv_row *row)
+{
+	size_t i, n;
+
+	for (i = 0; i < m->norder; i++)
+		if (m->columns[m->order[i]].consent) {
+			cell(row, m->order[i], &n);
+			if (n)
+				return 1;
+		}
+	return 0;
+}
+
+/*
+ * The custom columns in key order (m->order), typed, and consent_source at
+ * its place among them when the row has consent evidence: the same bytes
+ * the sorting merge (mapping_custom.c) would write, without its per-row
+ * allocations and sort.
+ */
 static enum mb_rc custom_cells(const struct mapping *m,
 			       const struct csv_row *row, struct record *rec)
 {
@@ -575,13 +596,28 @@ static enum mb_rc custom_cells(const struct mapping *m,
 	enum mb_rc rc;
 	const char *p;
 	size_t i, n;
-	int first = 1;
+	int first = 1, evidence;
 
 	if (m->custom_merged)
 		return mapping_custom_merged(m, row, rec);
+	evidence = m->consent_evidence && has_consent_evidence(m, row);
 	if ((rc = buf_addch(&rec->custom, '{')) != MB_OK)
 		return rc;
-	for (i = 0; i < m->norder; i++) {
+	for (i = 0; i <= m->norder; i++) {
+		if (evidence && i == m->consent_order) {
+			if ((!first &&
+			     (rc = buf_addch(&rec->custom, ',')) != MB_OK) ||
+			    (rc = json_add_string(&rec->custom,
+					MAPPING_CONSENT_SOURCE,
+					strlen(MAPPING_CONSENT_SOURCE))) != MB_OK ||
+			    (rc = buf_addch(&rec->custom, ':')) != MB_OK ||
+			    (rc = json_add_string(&rec->custom, m->preset,
+					strlen(m->preset))) != MB_OK)
+				return rc;
+			first = 0;
+		}
+		if (i == m->norder)
+			break;
 		c = &m->columns[m->order[i]];
 		p = cell(row, m->order[i], &n);
 		if (n == 0)
@@ -591,7 +627,8 @@ static enum mb_rc custom_cells(const struct mapping *m,
 		first = 0;
 		if ((rc = buf_addstr(&rec->custom, c->json_key)) != MB_OK ||
 		    (rc = typing_add_value(&rec->custom, p, n,
-					   m->typing_flags)) != MB_OK)
+					   m->typing_flags |
+					   c->typing_flags)) != MB_OK)
 			return rc;
 	}
 	return buf_addch(&rec->custom, '}');

@@ -85,11 +85,15 @@ struct mapping {
 	size_t norder;
 	size_t email_column;     /* index of the FIELD_EMAIL column */
 	unsigned typing_flags;   /* TYPING_DMY_DATES for Brevo */
-	int custom_merged;       /* custom_fields also from a JSON column or
-				    consent_source: collected and sorted */
+	int custom_merged;       /* custom_fields also from a JSON column:
+				    collected and sorted */
+	int consent_evidence;    /* some custom column is consent evidence:
+				    consent_source is added when a row has any */
+	size_t consent_order;    /* where consent_source goes in order: before
+				    order[consent_order] (norder: last) */
 };
 
-#define MAPPING_INIT { NULL, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0 }
+#define MAPPING_INIT { NULL, 0, NULL, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, 0 }
 
 struct record {
 	struct buf email;        /* normalised address */

@@ -666,11 +666,23 @@ enum mb_rc mapping_build(struct mapping *m, const struct mapping_opts *opts,
 		goto out;
 	}
 	built.preset = b.preset->name;
-	for (i = 0; i < built.ncolumns; i++)
-		if (built.columns[i].role == FIELD_ATTRIBUTES ||
-		    (built.columns[i].role == FIELD_CUSTOM &&
-		     built.columns[i].consent))
+	/*
+	 * Only a JSON attributes column needs the sorting merge: consent
+	 * evidence adds one known key, whose place among the sorted custom
+	 * columns is fixed (after a column of the same key, as the merge's
+	 * stable sort would put it), so those rows keep the plain path.
+	 */
+	for (i = 0; i < built.ncolumns; i++) {
+		if (built.columns[i].role == FIELD_ATTRIBUTES)
 			built.custom_merged = 1;
+		if (built.columns[i].role == FIELD_CUSTOM &&
+		    built.columns[i].consent)
+			built.consent_evidence = 1;
+	}
+	while (built.consent_order < built.norder &&
+	       strcmp(built.columns[built.order[built.consent_order]].key,
+		      MAPPING_CONSENT_SOURCE) <= 0)
+		built.consent_order++;
 	if (b.preset->flags & PRESET_DMY_DATES)
 		built.typing_flags |= TYPING_DMY_DATES;
 	if (strcmp(b.preset->name, "mailchimp") == 0 &&

@@ -1,9 +1,10 @@
 /*
  * mapping_custom: custom_fields when they are more than the custom columns
  * in key order (mapping_int.h): the members of a JSON attributes cell
- * (listmonk's "attributes", Keila's "Data") and consent_source.  Entries
+ * (listmonk's "attributes", Keila's "Data"), with consent_source.  Entries
  * are collected, sorted by key and written as one canonical object; the
- * plain case stays in mapping.c, without a sort.
+ * plain case, consent_source included (one key at a place known from the
+ * header), stays in mapping.c, without a sort.
  *
  * Decisions worth knowing:
  *   - A member's key gets the snake_case form of a header ("clientId" ->

@@ -21,8 +21,8 @@
 const char *mapping_trim(const char *p, size_t n, size_t *out);
 
 /*
- * The custom_fields object of rec when m->custom_merged: the custom
- * columns, consent_source and the members of JSON attributes cells,
+ * The custom_fields object of rec when m->custom_merged (a JSON attributes
+ * column): the custom columns, consent_source and the cells' members,
  * sorted by key, into rec->custom (empty).  A cell that is not a JSON
  * object is one string under its column's key.
  */

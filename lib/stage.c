@@ -586,6 +586,35 @@ static enum mb_rc zip_end(struct db *db, const struct inputs *in, size_t i,
 }
 
 /*
+ * The plain bytes in expected, for opts->bulk_min_bytes; 0 when unknown
+ * (a pipe).  A gzip file is told by its magic, read with pread (the
+ * reader's offset is left alone).
+ */
+static uint64_t input_plain_estimate(const struct input *in)
+{
+	unsigned char magic[2];
+	struct stat sb;
+
+	if (in->zip)
+		return in->zip->arc.members[in->member].size;
+	if (in->fd < 0 || fstat(in->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	if (pread(in->fd, magic, 2, 0) == 2 && magic[0] == 0x1f &&
+	    magic[1] == 0x8b)
+		return (uint64_t)sb.st_size / 2 * 9;
+	return (uint64_t)sb.st_size;
+}
+
+/* Load first and index once (store_stage_bulk_begin) for this input. */
+static int bulk_pays(const struct stage_opts *opts, const struct input *in)
+{
+	uint64_t min = opts->bulk_min_bytes ? opts->bulk_min_bytes
+		: STAGE_BULK_MIN_BYTES;
+
+	return input_plain_estimate(in) >= min;
+}
+
+/*
  * Stage one file into generation *gen (0: open a new one, and set *gen
  * when the file is committed).  The run's last file also marks what the
  * generation has not seen as vanished, in its transaction.
@@ -599,7 +628,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	struct source_member member = SOURCE_MEMBER_INIT;
 	struct stager st;
 	struct reader rd;
-	int found = 0;
+	int found = 0, bulk;
 	enum mb_rc rc;
 
 	memset(&st, 0, sizeof(st));
@@ -621,6 +650,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		member.out_before = in->zip->inflated;
 		rd.member = &member;
 	}
+	bulk = bulk_pays(opts, in);
 	rd.fd = in->fd;
 	in->fd = -1;
 	rd.src = (struct source)SOURCE_INIT;
@@ -647,7 +677,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 	if (rc == MB_OK)
 		rc = store_stage_open(&st.store, db, st.gen, st.input_id,
 				      rd.hash, e);
-	if (rc == MB_OK && st.multi)
+	if (rc == MB_OK && st.multi && bulk)
 		rc = store_stage_bulk_begin(&st.store, &st.bulk, e);
 	if (rc == MB_OK)
 		rc = run_pipeline(&st, &rd, e);
