@@ -32,6 +32,7 @@
 #include "stage.h"
 #include "status.h"
 #include "store_runs.h"
+#include "trace.h"
 #include "version.h"
 
 #define MAX_LIST 64
@@ -56,6 +57,8 @@ struct options {
 	int dry_run, yes, insecure, full;
 	int retry_failed;
 	const char *api_key_file;
+	const char *trace;       /* --trace FILE */
+	int trace_bodies;
 	/* others */
 	const char *output;
 	const char *search;
@@ -415,6 +418,22 @@ static void on_wait(void *ctx, int64_t wait_ms, const char *why)
 	info("waiting %s for %s", d, why);
 }
 
+/* -v: a short line per request answered. */
+static void on_answer(void *ctx, const struct http_request *req)
+{
+	char line[512];
+
+	(void)ctx;
+	trace_summary(req, line, sizeof(line));
+	info("%s", line);
+}
+
+static void on_api_warning(void *ctx, const char *msg)
+{
+	(void)ctx;
+	warning("%s; the trace stops here", msg);
+}
+
 static void fill_api_opts(const struct options *o, const struct buf *key,
 			  struct meisa_opts *api)
 {
@@ -434,6 +453,10 @@ static void fill_api_opts(const struct options *o, const struct buf *key,
 	api->stop = &stop_requested;
 	api->resumed = &resumes;
 	api->on_wait = on_wait;
+	api->trace_path = o->trace;
+	api->trace_bodies = o->trace_bodies;
+	api->on_answer = verbose ? on_answer : NULL;
+	api->on_warning = on_api_warning;
 	/* Not through warning(): -q must not hide this one. */
 	if (o->insecure)
 		fprintf(stderr, "%s: warning: --insecure: TLS certificates are"
@@ -1303,7 +1326,9 @@ static int cmd_help(struct options *o);
 	"  --dry-run            pre-flight and plan only; nothing is written\n" \
 	"  --yes                no confirmation prompt for a live key\n" \
 	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \
-	"  --insecure           do not verify TLS certificates (warns)\n"
+	"  --insecure           do not verify TLS certificates (warns)\n" \
+	"  --trace FILE         append a JSON line per HTTP request to FILE\n" \
+	"  --trace-bodies       with --trace: the bodies too (never the key)\n"
 #define COMMON_OPTS \
 	"  --db PATH            staging file (default ./meisa-bulk.db)\n" \
 	"  --json               one JSON object on stdout\n" \
@@ -1439,7 +1464,7 @@ enum {
 	LO_DB = 256, LO_JSON, LO_PRESET, LO_MAP, LO_DELIM, LO_TAG, LO_SOURCE,
 	LO_SEQUENCE, LO_RATE, LO_CONC, LO_MAXREQ, LO_DRY, LO_YES, LO_KEYFILE,
 	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION, LO_FULL,
-	LO_RETRY_FAILED, LO_NO_EXAMPLES,
+	LO_RETRY_FAILED, LO_NO_EXAMPLES, LO_TRACE, LO_TRACE_BODIES,
 };
 
 static const struct option long_options[] = {
@@ -1468,6 +1493,8 @@ static const struct option long_options[] = {
 	{ "search", required_argument, NULL, LO_SEARCH },
 	{ "runs", no_argument, NULL, LO_RUNS },
 	{ "no-examples", no_argument, NULL, LO_NO_EXAMPLES },
+	{ "trace", required_argument, NULL, LO_TRACE },
+	{ "trace-bodies", no_argument, NULL, LO_TRACE_BODIES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1535,6 +1562,7 @@ static unsigned option_group(int c)
 	case LO_DRY: case LO_YES: case LO_FULL: return OPT_PUSH;
 	case LO_RETRY_FAILED: return OPT_PUSH;
 	case LO_KEYFILE: case LO_INSECURE: return OPT_KEY;
+	case LO_TRACE: case LO_TRACE_BODIES: return OPT_KEY;
 	case 'o': return OPT_OUTPUT;
 	case LO_SEARCH: return OPT_SEARCH;
 	case LO_RUNS: return OPT_RUNS;
@@ -1641,6 +1669,8 @@ static int take_option(struct options *o, int c, const char *arg)
 	case LO_SEARCH: o->search = arg; break;
 	case LO_RUNS: o->runs = 1; break;
 	case LO_NO_EXAMPLES: o->no_examples = 1; break;
+	case LO_TRACE: o->trace = arg; break;
+	case LO_TRACE_BODIES: o->trace_bodies = 1; break;
 	default: return -1;
 	}
 	return 0;
@@ -1737,6 +1767,10 @@ static int check_arguments(const struct cmd *cmd, const struct options *o)
 	    o->nargs) {
 		error("'%s' takes no arguments ('%s' given)", cmd->name,
 		      o->args[0]);
+		return mb_exit_code(MB_EUSAGE);
+	}
+	if (o->trace_bodies && !o->trace) {
+		error("--trace-bodies needs --trace FILE");
 		return mb_exit_code(MB_EUSAGE);
 	}
 	if (o->rate) {

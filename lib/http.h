@@ -74,6 +74,12 @@ struct http_request {
 	struct buf body;         /* request body (POST) */
 	void *tag;               /* caller's, untouched */
 	int64_t tag_id;          /* caller's, untouched */
+	/* For the trace (trace.h): what the request is about, set by the
+	 * caller; how often and when it went, set by meisa. */
+	const char *about;       /* "contact", "chunk" or NULL; static text */
+	int64_t about_id;        /* its staging id */
+	unsigned attempt;        /* times submitted so far */
+	int64_t sent_wall_ms;    /* when last submitted (wall clock) */
 	/* results, valid once done */
 	long status;             /* HTTP status; 0 on a transport failure */
 	struct buf response;     /* body, capped at HTTP_RESPONSE_MAX */
