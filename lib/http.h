@@ -80,6 +80,7 @@ struct http_request {
 	int64_t about_id;        /* its staging id */
 	unsigned attempt;        /* times submitted so far */
 	int64_t sent_wall_ms;    /* when last submitted (wall clock) */
+	int64_t sent_mono_ms;    /* the same on CLOCK_MONOTONIC */
 	/* results, valid once done */
 	long status;             /* HTTP status; 0 on a transport failure */
 	struct buf response;     /* body, capped at HTTP_RESPONSE_MAX */
@@ -92,6 +93,8 @@ struct http_request {
 	double total_time_s;
 	unsigned sends;          /* times it went out: 0 (no connection), 1,
 				    or more when libcurl re-sent it */
+	int64_t wire_ms;         /* CLOCK_MONOTONIC ms when it first went
+				    out (clock.h); 0 when it did not */
 	/* private */
 	void *easy;              /* CURL * while in flight */
 	int state;               /* new/collected, in flight, done */

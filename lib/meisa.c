@@ -192,19 +192,27 @@ enum mb_rc meisa_pace(struct meisa *m, struct err *e)
 	return rc;
 }
 
-void meisa_sent(struct meisa *m)
+/* A send at now_ms (monotonic): the limiter, the counters, the caller. */
+static void record_send(struct meisa *m, int64_t now_ms)
 {
-	ratelimit_record(&m->rl, clock_mono_ms());
+	ratelimit_record(&m->rl, now_ms);
 	m->requests++;
 	if (m->opts.on_send)
 		m->opts.on_send(m->opts.ctx, clock_wall_ms());
 }
 
-/* req goes out (again): for the trace. */
-static void stamp(struct http_request *req)
+void meisa_sent(struct meisa *m)
 {
-	req->attempt++;
+	record_send(m, clock_mono_ms());
+}
+
+/* req goes out (again): counted as a send, stamped for the trace. */
+static void stamp(struct meisa *m, struct http_request *req)
+{
+	req->sent_mono_ms = clock_mono_ms();
 	req->sent_wall_ms = clock_wall_ms();
+	req->attempt++;
+	record_send(m, req->sent_mono_ms);
 }
 
 /* req came back: its lines in the trace, the caller told. */
@@ -212,6 +220,9 @@ static void answered(struct meisa *m, const struct http_request *req)
 {
 	struct err e = ERR_INIT;
 
+	if (req->wire_ms)
+		ratelimit_answered(&m->rl, req->sent_mono_ms, req->wire_ms,
+				   clock_mono_ms());
 	if (m->trace && trace_request(m->trace, req, &e) != MB_OK) {
 		/* A diagnostic that fails must not fail the run. */
 		if (m->opts.on_warning)
@@ -387,8 +398,7 @@ enum mb_rc meisa_call(struct meisa *m, struct http_request *req,
 			rc = m->opts.before_send(m->opts.ctx, e);
 		if (rc != MB_OK)
 			return rc;
-		meisa_sent(m);
-		stamp(req);
+		stamp(m, req);
 		rc = http_do(&m->http, req, e);
 		if (rc != MB_OK)
 			return rc;
@@ -779,8 +789,7 @@ enum mb_rc meisa_sequence_list(struct meisa *m, const char *json,
 enum mb_rc meisa_submit(struct meisa *m, struct http_request *req,
 			struct err *e)
 {
-	meisa_sent(m);
-	stamp(req);
+	stamp(m, req);
 	return http_submit(&m->http, req, e);
 }
 

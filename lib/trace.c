@@ -126,7 +126,9 @@ static enum mb_rc add_line(struct buf *out, const struct http_request *req,
 	int last = send >= req->sends;
 	enum mb_rc rc;
 
-	clock_iso(req->sent_wall_ms, when);
+	/* On the wire, or handed to the transport when it never got there. */
+	clock_iso(req->sent_wall_ms + (req->wire_ms ? req->wire_ms -
+				       req->sent_mono_ms : 0), when);
 	rc = buf_printf(out, "{\"time\":\"%s\",\"method\":", when);
 	if (rc == MB_OK)
 		rc = json_add_string(out, req->method, strlen(req->method));

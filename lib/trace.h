@@ -15,7 +15,8 @@
  *    "latency_ms":38,"attempt":1,"send":1,"sends":1,"contact":123,
  *    "bytes_sent":118,"bytes_received":96}
  *
- * time is when the request was handed to the transport (UTC, ms); path
+ * time is when the request went on the wire (UTC, ms; when it never did,
+ * when it was handed to the transport); a re-send shows the first; path
  * never has its query (it may hold search text); status is null on a
  * transport error, and error is then {"curl":7,"text":"..."}; attempt
  * counts the times this process submitted the request (retries after 5xx,
