@@ -1333,7 +1333,8 @@ static int cmd_help(struct options *o);
 	"  --db PATH            staging file (default ./meisa-bulk.db)\n" \
 	"  --json               one JSON object on stdout\n" \
 	"  -q                   only errors on stderr (for cron)\n" \
-	"  -v                   also each file's preset, delimiter, counts\n"
+	"  -v                   also each file's preset, delimiter, counts,\n" \
+	"                       and a line per request to Meisa\n"
 
 static const struct cmd commands[] = {
 	{ "import", cmd_import, OPT_DB | OPT_JSON | OPT_STAGE | OPT_PUSH |

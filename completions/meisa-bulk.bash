@@ -18,7 +18,7 @@ _meisa_bulk_exports="rejects results suppressed missing unsubscribed"
 # Options that take a value (the next word is that value, not a command).
 _meisa_bulk_valued="--db --preset --map --delimiter --tag --source \
 --sequence --rate --concurrency --max-requests --api-key-file -o --output \
---search"
+--search --trace"
 
 # The options each command accepts.
 _meisa_bulk_options()
@@ -26,8 +26,9 @@ _meisa_bulk_options()
 	local common="--db --json -q --quiet -v --verbose -h --help"
 	local stage="--preset --map --delimiter --tag --source"
 	local push="--sequence --rate --concurrency --max-requests --full \
---retry-failed --dry-run --yes --api-key-file --insecure"
-	local key="--api-key-file --insecure"
+--retry-failed --dry-run --yes --api-key-file --insecure --trace \
+--trace-bodies"
+	local key="--api-key-file --insecure --trace --trace-bodies"
 	local quiet="-q --quiet -v --verbose -h --help"
 
 	case $1 in
@@ -119,7 +120,7 @@ _meisa_bulk()
 	--db)
 		_meisa_bulk_files "$cur" .db
 		return 0 ;;
-	--api-key-file|-o|--output)
+	--api-key-file|-o|--output|--trace)
 		_meisa_bulk_files "$cur"
 		return 0 ;;
 	--preset)

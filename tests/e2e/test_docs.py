@@ -252,7 +252,7 @@ VALUES = {"--db": "x.db", "--preset": "auto", "--map": "Mail=email",
           "--delimiter": ",", "--tag": "t", "--source": "import",
           "--sequence": "s", "--rate": "none", "--concurrency": "2",
           "--max-requests": "5", "--api-key-file": "k", "-o": "f",
-          "--output": "f", "--search": "s"}
+          "--output": "f", "--search": "s", "--trace": "t.jsonl"}
 
 
 @pytest.mark.parametrize("command", commands())
