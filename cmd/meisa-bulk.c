@@ -37,6 +37,7 @@
 #include "status.h"
 #include "store_runs.h"
 #include "transcode.h"
+#include "trace.h"
 #include "version.h"
 
 #define MAX_LIST 64
@@ -63,6 +64,8 @@ struct options {
 	int retry_failed;
 	int include_unconfirmed;
 	const char *api_key_file;
+	const char *trace;       /* --trace FILE */
+	int trace_bodies;
 	/* others */
 	const char *output;
 	const char *search;
@@ -443,6 +446,22 @@ static void on_wait(void *ctx, int64_t wait_ms, const char *why)
 	info("waiting %s for %s", d, why);
 }
 
+/* -v: a short line per request answered. */
+static void on_answer(void *ctx, const struct http_request *req)
+{
+	char line[512];
+
+	(void)ctx;
+	trace_summary(req, line, sizeof(line));
+	info("%s", line);
+}
+
+static void on_api_warning(void *ctx, const char *msg)
+{
+	(void)ctx;
+	warning("%s; the trace stops here", msg);
+}
+
 static void fill_api_opts(const struct options *o, const struct buf *key,
 			  struct meisa_opts *api)
 {
@@ -462,6 +481,10 @@ static void fill_api_opts(const struct options *o, const struct buf *key,
 	api->stop = &stop_requested;
 	api->resumed = &resumes;
 	api->on_wait = on_wait;
+	api->trace_path = o->trace;
+	api->trace_bodies = o->trace_bodies;
+	api->on_answer = verbose ? on_answer : NULL;
+	api->on_warning = on_api_warning;
 	/* Not through warning(): -q must not hide this one. */
 	if (o->insecure)
 		fprintf(stderr, "%s: warning: --insecure: TLS certificates are"
@@ -1418,7 +1441,9 @@ static int cmd_help(struct options *o);
 	"  --dry-run            pre-flight and plan only; nothing is written\n" \
 	"  --yes                no confirmation prompt for a live key\n" \
 	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \
-	"  --insecure           do not verify TLS certificates (warns)\n"
+	"  --insecure           do not verify TLS certificates (warns)\n" \
+	"  --trace FILE         append a JSON line per HTTP request to FILE\n" \
+	"  --trace-bodies       with --trace: the bodies too (never the key)\n"
 #define METRICS_OPT \
 	"  --metrics-file F     write the status as a Prometheus textfile\n" \
 	"                       (node_exporter) at the end of the run, and\n" \
@@ -1430,7 +1455,8 @@ static int cmd_help(struct options *o);
 	"  --db PATH            staging file (default ./meisa-bulk.db)\n" \
 	"  --json               one JSON object on stdout\n" \
 	"  -q                   only errors on stderr (for cron)\n" \
-	"  -v                   also each file's preset, delimiter, counts\n"
+	"  -v                   also each file's preset, delimiter, counts,\n" \
+	"                       and a line per request to Meisa\n"
 
 static const struct cmd commands[] = {
 	{ "import", cmd_import, OPT_DB | OPT_JSON | OPT_STAGE | OPT_PUSH |
@@ -1565,6 +1591,7 @@ enum {
 	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION, LO_FULL,
 	LO_RETRY_FAILED, LO_NO_EXAMPLES, LO_METRICS_FILE, LO_PING_URL,
 	LO_ENCODING, LO_INCLUDE_UNCONFIRMED,
+	LO_TRACE, LO_TRACE_BODIES,
 };
 
 static const struct option long_options[] = {
@@ -1597,6 +1624,8 @@ static const struct option long_options[] = {
 	{ "no-examples", no_argument, NULL, LO_NO_EXAMPLES },
 	{ "metrics-file", required_argument, NULL, LO_METRICS_FILE },
 	{ "ping-url", required_argument, NULL, LO_PING_URL },
+	{ "trace", required_argument, NULL, LO_TRACE },
+	{ "trace-bodies", no_argument, NULL, LO_TRACE_BODIES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1665,6 +1694,7 @@ static unsigned option_group(int c)
 	case LO_RETRY_FAILED: return OPT_PUSH;
 	case LO_INCLUDE_UNCONFIRMED: return OPT_PUSH;
 	case LO_KEYFILE: case LO_INSECURE: return OPT_KEY;
+	case LO_TRACE: case LO_TRACE_BODIES: return OPT_KEY;
 	case 'o': return OPT_OUTPUT;
 	case LO_SEARCH: return OPT_SEARCH;
 	case LO_RUNS: return OPT_RUNS;
@@ -1808,6 +1838,8 @@ static int take_option(struct options *o, int c, const char *arg)
 			return -1;
 		}
 		break;
+	case LO_TRACE: o->trace = arg; break;
+	case LO_TRACE_BODIES: o->trace_bodies = 1; break;
 	default: return -1;
 	}
 	return 0;
@@ -1919,6 +1951,10 @@ static int check_arguments(const struct cmd *cmd, const struct options *o)
 	    o->nargs) {
 		error("'%s' takes no arguments ('%s' given)", cmd->name,
 		      o->args[0]);
+		return mb_exit_code(MB_EUSAGE);
+	}
+	if (o->trace_bodies && !o->trace) {
+		error("--trace-bodies needs --trace FILE");
 		return mb_exit_code(MB_EUSAGE);
 	}
 	if (o->rate) {

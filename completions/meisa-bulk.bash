@@ -20,7 +20,7 @@ _meisa_bulk_exports="rejects results suppressed missing unsubscribed"
 # Options that take a value (the next word is that value, not a command).
 _meisa_bulk_valued="--db --preset --map --delimiter --encoding --tag --source \
 --sequence --rate --concurrency --max-requests --api-key-file -o --output \
---search --metrics-file --ping-url"
+--search --metrics-file --ping-url --trace"
 
 # The options each command accepts.
 _meisa_bulk_options()
@@ -29,8 +29,8 @@ _meisa_bulk_options()
 	local stage="--preset --map --delimiter --encoding --tag --source"
 	local push="--sequence --rate --concurrency --max-requests --full \
 --retry-failed --include-unconfirmed --dry-run --yes --api-key-file \
---insecure"
-	local key="--api-key-file --insecure"
+--insecure --trace --trace-bodies"
+	local key="--api-key-file --insecure --trace --trace-bodies"
 	local quiet="-q --quiet -v --verbose -h --help"
 	local monitor="--metrics-file --ping-url"
 
@@ -123,7 +123,7 @@ _meisa_bulk()
 	--db)
 		_meisa_bulk_files "$cur" .db
 		return 0 ;;
-	--api-key-file|-o|--output)
+	--api-key-file|-o|--output|--trace)
 		_meisa_bulk_files "$cur"
 		return 0 ;;
 	--preset)

@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "version.h"
 #include "xalloc.h"
 
@@ -120,6 +121,7 @@ static void reset_results(struct http_request *req)
 	req->location[0] = '\0';
 	req->total_time_s = 0;
 	req->sends = 0;
+	req->wire_ms = 0;
 	req->too_big = 0;
 }
 
@@ -171,7 +173,8 @@ static int on_prereq(void *arg, char *primary_ip, char *local_ip,
 	(void)local_ip;
 	(void)primary_port;
 	(void)local_port;
-	req->sends++;
+	if (!req->sends++)
+		req->wire_ms = clock_mono_ms();
 	return CURL_PREREQFUNC_OK;
 }
 

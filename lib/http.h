@@ -74,6 +74,13 @@ struct http_request {
 	struct buf body;         /* request body (POST) */
 	void *tag;               /* caller's, untouched */
 	int64_t tag_id;          /* caller's, untouched */
+	/* For the trace (trace.h): what the request is about, set by the
+	 * caller; how often and when it went, set by meisa. */
+	const char *about;       /* "contact", "chunk" or NULL; static text */
+	int64_t about_id;        /* its staging id */
+	unsigned attempt;        /* times submitted so far */
+	int64_t sent_wall_ms;    /* when last submitted (wall clock) */
+	int64_t sent_mono_ms;    /* the same on CLOCK_MONOTONIC */
 	/* results, valid once done */
 	long status;             /* HTTP status; 0 on a transport failure */
 	struct buf response;     /* body, capped at HTTP_RESPONSE_MAX */
@@ -86,6 +93,8 @@ struct http_request {
 	double total_time_s;
 	unsigned sends;          /* times it went out: 0 (no connection), 1,
 				    or more when libcurl re-sent it */
+	int64_t wire_ms;         /* CLOCK_MONOTONIC ms when it first went
+				    out (clock.h); 0 when it did not */
 	/* private */
 	void *easy;              /* CURL * while in flight */
 	int state;               /* new/collected, in flight, done */

@@ -13,6 +13,7 @@
 #include "backoff.h"
 #include "clock.h"
 #include "json.h"
+#include "trace.h"
 #include "xalloc.h"
 
 /* The members are this file's alone (push and cmd use the functions). */
@@ -27,6 +28,7 @@ struct meisa {
 	uint64_t throttled;      /* 429 answers */
 	uint64_t rng;
 	struct giveup giveup;    /* the run's failure streak */
+	struct trace *trace;     /* --trace, or NULL */
 	sig_atomic_t resumes_seen;
 };
 
@@ -75,6 +77,11 @@ enum mb_rc meisa_open(struct meisa **out, const struct meisa_opts *opts,
 			     e);
 	if (rc != MB_OK)
 		return rc;
+	if (opts->trace_path)
+		rc = trace_open(&m->trace, opts->trace_path,
+				opts->trace_bodies, opts->api_key, e);
+	if (rc != MB_OK)
+		return rc;
 	ho.base_url = opts->base_url ? opts->base_url : MEISA_DEFAULT_BASE_URL;
 	ho.api_key = opts->api_key;
 	ho.insecure = opts->insecure;
@@ -88,6 +95,7 @@ void meisa_close(struct meisa *m)
 	if (!m)
 		return;
 	http_close(&m->http);
+	trace_close(m->trace);
 	ratelimit_release(&m->rl);
 	sqlite3_close(m->json);
 	free(m);
@@ -184,12 +192,46 @@ enum mb_rc meisa_pace(struct meisa *m, struct err *e)
 	return rc;
 }
 
-void meisa_sent(struct meisa *m)
+/* A send at now_ms (monotonic): the limiter, the counters, the caller. */
+static void record_send(struct meisa *m, int64_t now_ms)
 {
-	ratelimit_record(&m->rl, clock_mono_ms());
+	ratelimit_record(&m->rl, now_ms);
 	m->requests++;
 	if (m->opts.on_send)
 		m->opts.on_send(m->opts.ctx, clock_wall_ms());
+}
+
+void meisa_sent(struct meisa *m)
+{
+	record_send(m, clock_mono_ms());
+}
+
+/* req goes out (again): counted as a send, stamped for the trace. */
+static void stamp(struct meisa *m, struct http_request *req)
+{
+	req->sent_mono_ms = clock_mono_ms();
+	req->sent_wall_ms = clock_wall_ms();
+	req->attempt++;
+	record_send(m, req->sent_mono_ms);
+}
+
+/* req came back: its lines in the trace, the caller told. */
+static void answered(struct meisa *m, const struct http_request *req)
+{
+	struct err e = ERR_INIT;
+
+	if (req->wire_ms)
+		ratelimit_answered(&m->rl, req->sent_mono_ms, req->wire_ms,
+				   clock_mono_ms());
+	if (m->trace && trace_request(m->trace, req, &e) != MB_OK) {
+		/* A diagnostic that fails must not fail the run. */
+		if (m->opts.on_warning)
+			m->opts.on_warning(m->opts.report_ctx, e.msg);
+		trace_close(m->trace);
+		m->trace = NULL;
+	}
+	if (m->opts.on_answer)
+		m->opts.on_answer(m->opts.report_ctx, req);
 }
 
 void meisa_resent(struct meisa *m, const struct http_request *req)
@@ -356,10 +398,11 @@ enum mb_rc meisa_call(struct meisa *m, struct http_request *req,
 			rc = m->opts.before_send(m->opts.ctx, e);
 		if (rc != MB_OK)
 			return rc;
-		meisa_sent(m);
+		stamp(m, req);
 		rc = http_do(&m->http, req, e);
 		if (rc != MB_OK)
 			return rc;
+		answered(m, req);
 		meisa_resent(m, req);
 		verdict = meisa_classify(req);
 		if (verdict == MEISA_DONE || verdict == MEISA_REFUSED) {
@@ -746,7 +789,7 @@ enum mb_rc meisa_sequence_list(struct meisa *m, const char *json,
 enum mb_rc meisa_submit(struct meisa *m, struct http_request *req,
 			struct err *e)
 {
-	meisa_sent(m);
+	stamp(m, req);
 	return http_submit(&m->http, req, e);
 }
 
@@ -757,7 +800,11 @@ enum mb_rc meisa_wait(struct meisa *m, int timeout_ms, struct err *e)
 
 struct http_request *meisa_next_done(struct meisa *m)
 {
-	return http_next_done(&m->http);
+	struct http_request *req = http_next_done(&m->http);
+
+	if (req)
+		answered(m, req);
+	return req;
 }
 
 size_t meisa_in_flight(const struct meisa *m)

@@ -55,10 +55,21 @@ struct meisa_opts {
 	 * why ("the 1000/h window"); called once per wait.  May be NULL. */
 	void (*on_wait)(void *ctx, int64_t wait_ms, const char *why);
 	void *wait_ctx;
+	/* --trace FILE (NULL: none), with the bodies (--trace-bodies): a
+	 * line per send of every request (trace.h); meisa_open opens it. */
+	const char *trace_path;
+	int trace_bodies;
+	/* Every answered request (may be NULL), for -v's line per request;
+	 * a trouble that does not stop the run (the trace stopped: write
+	 * failed), once.  Both get report_ctx. */
+	void (*on_answer)(void *ctx, const struct http_request *req);
+	void (*on_warning)(void *ctx, const char *msg);
+	void *report_ctx;
 };
 
 #define MEISA_OPTS_INIT { NULL, NULL, 0, NULL, 4, 0, 0, 0, NULL, NULL, \
-			  NULL, NULL, NULL, NULL, NULL }
+			  NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, \
+			  NULL }
 
 /* What an answer means for the run: one decision for every call. */
 enum meisa_verdict {
@@ -82,7 +93,8 @@ struct meisa_key_info {
 /*
  * A new struct meisa for a run with opts (copied; the strings and pointers
  * in it are borrowed for its life) into *out.  MB_EAUTH without a key,
- * MB_EUSAGE for a bad rate, MB_EINTERNAL when SQLite cannot open the
+ * MB_EUSAGE for a bad rate, MB_EIO when the trace cannot be opened,
+ * MB_EINTERNAL when SQLite cannot open the
  * connection that reads answers.  *out is set whatever it returns, and
  * meisa_close must free it.
  */

@@ -472,6 +472,8 @@ static enum mb_rc next_contact(struct push *p, struct upserts *u,
 	*req = http_request_new("POST", "/contacts/upsert/", c->body.data,
 				c->body.len, NULL);
 	(*req)->tag_id = c->id;
+	(*req)->about = "contact";
+	(*req)->about_id = c->id;
 	return MB_OK;
 }
 
@@ -845,6 +847,8 @@ static enum mb_rc run_enrollment(struct push *p, struct push_result *res,
 			break;
 		req = http_request_new("POST", "/sequences/api/bulk-enroll/",
 				       body.data, body.len, NULL);
+		req->about = "chunk";
+		req->about_id = id;
 		rc = meisa_call(p->api, req, e);
 		if (rc == MB_EUNAVAILABLE)
 			progress_kept(e);

@@ -21,17 +21,14 @@
 #define PACE_RECOVERY 1.1
 
 /*
- * Jitter allowance: a fiftieth of the span, at least 5 ms, at most 250 ms.
- * 20 ms for 1/s windows keeps a 20/s run within 2% of 20/s; a quarter of a
- * second covers a TLS handshake's worth of skew on minute and hour windows.
+ * The margin of a window (ratelimit.h): 3 ms for spans under a minute
+ * (with sends counting from their answers, a 20/s run stays within 1% of
+ * 20/s), a quarter of a second for minute and hour windows, where it
+ * covers a TLS handshake's worth of skew and costs nothing measurable.
  */
 static int64_t margin_for_span(int64_t span_ms)
 {
-	int64_t margin = span_ms / 50;
-
-	if (margin < 5)
-		return 5;
-	return margin > 250 ? 250 : margin;
+	return span_ms < 60000 ? 3 : 250;
 }
 
 enum mb_rc ratelimit_parse(struct ratelimit *rl, const char *spec,
@@ -157,6 +154,55 @@ void ratelimit_record(struct ratelimit *rl, int64_t t_ms)
 		*ring_slot(rl, i) = ring_at(rl, i - 1);
 	*ring_slot(rl, i) = t_ms;
 	rl->count++;
+}
+
+void ratelimit_move(struct ratelimit *rl, int64_t from_ms, int64_t to_ms)
+{
+	size_t i = rl->count;
+
+	while (i > 0 && ring_at(rl, i - 1) != from_ms)
+		i--;
+	if (!i--)
+		return;
+	/* Slide the neighbours over until to_ms fits, keeping the order. */
+	for (; i + 1 < rl->count && ring_at(rl, i + 1) < to_ms; i++)
+		*ring_slot(rl, i) = ring_at(rl, i + 1);
+	for (; i > 0 && ring_at(rl, i - 1) > to_ms; i--)
+		*ring_slot(rl, i) = ring_at(rl, i - 1);
+	*ring_slot(rl, i) = to_ms;
+}
+
+/*
+ * How far before its answer a send counts: the shortest round trip seen,
+ * less a doubt (it may not be the true shortest yet) of RTT_DOUBT_MS or
+ * half of it, whichever is less.
+ */
+#define RTT_DOUBT_MS 20
+
+static int64_t rtt_credit(int64_t min_rtt_ms)
+{
+	int64_t less = min_rtt_ms - RTT_DOUBT_MS, half = min_rtt_ms / 2;
+
+	return less > half ? less : half;
+}
+
+void ratelimit_answered(struct ratelimit *rl, int64_t sent_ms,
+			int64_t wire_ms, int64_t answer_ms)
+{
+	int64_t rtt = answer_ms > wire_ms ? answer_ms - wire_ms : 0, later;
+	size_t i;
+
+	if (rl->min_rtt_ms >= 0 && rtt < rl->min_rtt_ms) {
+		/* A shorter round trip: what was answered counts that much
+		 * later (the rest too, harmlessly: a few times a run). */
+		later = rtt_credit(rl->min_rtt_ms) - rtt_credit(rtt);
+		for (i = 0; i < rl->count; i++)
+			*ring_slot(rl, i) += later;
+		sent_ms += later;
+	}
+	if (rl->min_rtt_ms < 0 || rtt < rl->min_rtt_ms)
+		rl->min_rtt_ms = rtt;
+	ratelimit_move(rl, sent_ms, answer_ms - rtt_credit(rl->min_rtt_ms));
 }
 
 /* Sends recorded in (now - span, now], scanning back from the newest. */

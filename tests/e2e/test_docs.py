@@ -253,7 +253,7 @@ VALUES = {"--db": "x.db", "--preset": "auto", "--map": "Mail=email",
           "--sequence": "s", "--rate": "none", "--concurrency": "2",
           "--max-requests": "5", "--api-key-file": "k", "-o": "f",
           "--output": "f", "--search": "s", "--metrics-file": "m.prom",
-          "--ping-url": "https://hc.example/p"}
+          "--ping-url": "https://hc.example/p", "--trace": "t.jsonl"}
 
 
 @pytest.mark.parametrize("command", commands())
