@@ -25,6 +25,7 @@
 #include "db.h"
 #include "err.h"
 #include "export.h"
+#include "guard.h"
 #include "healthping.h"
 #include "http.h"
 #include "json.h"
@@ -59,6 +60,7 @@ struct options {
 	unsigned long long max_requests;
 	int dry_run, yes, insecure, full;
 	int retry_failed;
+	struct guard_opts guard; /* --allow-partial, --max-missing */
 	const char *api_key_file;
 	/* others */
 	const char *output;
@@ -561,6 +563,19 @@ static void print_status_text(const struct status_counts *c)
 	printf("requests       %lld\n", (long long)c->requests);
 }
 
+/* Why missing is 0 for a generation read only up to damage (guard.h). */
+static void print_missing_unknown(struct db *db, int64_t gen)
+{
+	struct buf reason = BUF_INIT;
+	struct err e = ERR_INIT;
+
+	if (guard_missing_unknown(db, gen, &reason, &e) != MB_OK)
+		warning("%s", e.msg);
+	else if (reason.len)
+		printf("  missing unknown: %s\n", reason.data);
+	buf_release(&reason);
+}
+
 /* The counts of a run's summary (run history), as JSON into out. */
 static void counts_json(const struct status_counts *c, struct buf *out)
 {
@@ -587,7 +602,8 @@ static void stage_json(const struct stage_counts *sc, struct buf *out)
 		   "\"files_staged\":%llu,\"files_skipped\":%llu,"
 		   "\"files_failed\":%llu,\"rows_read\":%llu,"
 		   "\"rejected\":%llu,\"duplicates\":%llu,"
-		   "\"contacts_new\":%llu,\"contacts_updated\":%llu}",
+		   "\"contacts_new\":%llu,\"contacts_updated\":%llu,"
+		   "\"files_incomplete\":%llu}",
 		   (long long)sc->generation,
 		   sc->new_generation ? "true" : "false",
 		   (unsigned long long)sc->files_staged,
@@ -597,7 +613,8 @@ static void stage_json(const struct stage_counts *sc, struct buf *out)
 		   (unsigned long long)sc->rejected,
 		   (unsigned long long)sc->duplicates,
 		   (unsigned long long)sc->contacts_new,
-		   (unsigned long long)sc->contacts_updated);
+		   (unsigned long long)sc->contacts_updated,
+		   (unsigned long long)sc->files_incomplete);
 }
 
 /*
@@ -674,6 +691,7 @@ static enum mb_rc print_summary(struct options *o, struct db *db,
 		return rc;
 	if (!o->json) {
 		print_status_text(&c);
+		print_missing_unknown(db, c.generation);
 		return MB_OK;
 	}
 	rc = status_json_of(db, &c, &json, e);
@@ -932,6 +950,7 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 	po.max_requests = o->max_requests;
 	po.full = o->full;
 	po.retry_failed = o->retry_failed;
+	po.guard = o->guard;
 	po.progress = on_progress;
 	ps.db = db;
 	ps.metrics_file = o->metrics_file;
@@ -1056,6 +1075,27 @@ static void say_staged(const struct stage_counts *counts)
 	     (unsigned long long)counts->duplicates);
 }
 
+/*
+ * Staging met damage (and nothing worse): stop before anything is sent,
+ * unless --allow-partial, which pushes the rows read (push's guard lets
+ * the incomplete generation through then).
+ */
+static enum mb_rc import_partial(const struct options *o,
+				 const struct stage_counts *counts,
+				 enum mb_rc rc, struct err *e)
+{
+	if (rc != MB_EDATA || !counts->files_incomplete ||
+	    counts->files_failed)
+		return rc;
+	if (!o->guard.allow_partial) {
+		err_prefix(e, "nothing was sent (--allow-partial pushes the"
+			   " rows read)");
+		return rc;
+	}
+	warning("%s; pushing the rows read (--allow-partial)", e->msg);
+	return MB_OK;
+}
+
 static int cmd_import(struct options *o)
 {
 	struct db db = DB_INIT;
@@ -1079,6 +1119,7 @@ static int cmd_import(struct options *o)
 	rc = store_runs_begin(&db, "import", args, &run, &e);
 	if (rc == MB_OK)
 		rc = do_stage(o, &db, run, &counts, &e);
+	rc = import_partial(o, &counts, rc, &e);
 	stage_json(&counts, &stage);
 	if (rc != MB_OK) {
 		end_run(&db, run, rc, stage.data, NULL, &after);
@@ -1394,6 +1435,11 @@ static int cmd_help(struct options *o);
 	"  --retry-failed       also send again the contacts that failed\n" \
 	"                       (4xx) in an earlier run, once the cause\n" \
 	"                       is fixed\n" \
+	"  --max-missing N|N%|none  stop before the first write when more\n" \
+	"                       of the previous night's contacts are\n" \
+	"                       missing (default 10%)\n" \
+	"  --allow-partial      push an input read only up to damage\n" \
+	"                       (truncated gzip or zip member, cut CSV)\n" \
 	"  --dry-run            pre-flight and plan only; nothing is written\n" \
 	"  --yes                no confirmation prompt for a live key\n" \
 	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \
@@ -1543,6 +1589,7 @@ enum {
 	LO_SEQUENCE, LO_RATE, LO_CONC, LO_MAXREQ, LO_DRY, LO_YES, LO_KEYFILE,
 	LO_INSECURE, LO_SEARCH, LO_RUNS, LO_VERSION, LO_FULL,
 	LO_RETRY_FAILED, LO_NO_EXAMPLES, LO_METRICS_FILE, LO_PING_URL,
+	LO_ALLOW_PARTIAL, LO_MAX_MISSING,
 };
 
 static const struct option long_options[] = {
@@ -1564,6 +1611,8 @@ static const struct option long_options[] = {
 	{ "dry-run", no_argument, NULL, LO_DRY },
 	{ "full", no_argument, NULL, LO_FULL },
 	{ "retry-failed", no_argument, NULL, LO_RETRY_FAILED },
+	{ "allow-partial", no_argument, NULL, LO_ALLOW_PARTIAL },
+	{ "max-missing", required_argument, NULL, LO_MAX_MISSING },
 	{ "yes", no_argument, NULL, LO_YES },
 	{ "api-key-file", required_argument, NULL, LO_KEYFILE },
 	{ "insecure", no_argument, NULL, LO_INSECURE },
@@ -1639,6 +1688,7 @@ static unsigned option_group(int c)
 	case LO_SEQUENCE: case LO_RATE: case LO_CONC: case LO_MAXREQ:
 	case LO_DRY: case LO_YES: case LO_FULL: return OPT_PUSH;
 	case LO_RETRY_FAILED: return OPT_PUSH;
+	case LO_ALLOW_PARTIAL: case LO_MAX_MISSING: return OPT_PUSH;
 	case LO_KEYFILE: case LO_INSECURE: return OPT_KEY;
 	case 'o': return OPT_OUTPUT;
 	case LO_SEARCH: return OPT_SEARCH;
@@ -1734,6 +1784,13 @@ static int take_option(struct options *o, int c, const char *arg)
 	case LO_DRY: o->dry_run = 1; break;
 	case LO_FULL: o->full = 1; break;
 	case LO_RETRY_FAILED: o->retry_failed = 1; break;
+	case LO_ALLOW_PARTIAL: o->guard.allow_partial = 1; break;
+	case LO_MAX_MISSING:
+		if (guard_parse_max_missing(arg, &o->guard, &e) != MB_OK) {
+			error("%s", e.msg);
+			return -1;
+		}
+		break;
 	case LO_YES: o->yes = 1; break;
 	case LO_KEYFILE: o->api_key_file = arg; break;
 	case LO_INSECURE: o->insecure = 1; break;
@@ -1941,6 +1998,7 @@ int main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.db_path = "meisa-bulk.db";
+	o.guard = (struct guard_opts)GUARD_OPTS_INIT;
 	if (db_global_init() != MB_OK) {
 		error("cannot initialise SQLite");
 		return mb_exit_code(MB_EINTERNAL);

@@ -56,6 +56,7 @@
 
 #include "db.h"
 #include "err.h"
+#include "guard.h"
 #include "meisa.h"
 #include "store_sends.h"
 
@@ -83,6 +84,7 @@ struct push_opts {
 	int retry_failed;        /* send failed contacts again
 				    (--retry-failed) */
 	int64_t drain_ms;        /* bounded wait for answers on stop; 0: 10 s */
+	struct guard_opts guard; /* checked in the pre-flight (guard.h) */
 	void (*progress)(void *ctx, const struct push_progress *p);
 	void *ctx;
 };
