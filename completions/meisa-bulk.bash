@@ -18,7 +18,7 @@ _meisa_bulk_exports="rejects results suppressed missing unsubscribed"
 # Options that take a value (the next word is that value, not a command).
 _meisa_bulk_valued="--db --preset --map --delimiter --tag --source \
 --sequence --rate --concurrency --max-requests --api-key-file -o --output \
---search --metrics-file --ping-url"
+--search --metrics-file --ping-url --max-missing"
 
 # The options each command accepts.
 _meisa_bulk_options()
@@ -26,7 +26,8 @@ _meisa_bulk_options()
 	local common="--db --json -q --quiet -v --verbose -h --help"
 	local stage="--preset --map --delimiter --tag --source"
 	local push="--sequence --rate --concurrency --max-requests --full \
---retry-failed --dry-run --yes --api-key-file --insecure"
+--retry-failed --dry-run --yes --api-key-file --insecure --max-missing \
+--allow-partial"
 	local key="--api-key-file --insecure"
 	local quiet="-q --quiet -v --verbose -h --help"
 	local monitor="--metrics-file --ping-url"
@@ -150,6 +151,9 @@ _meisa_bulk()
 		fi
 		return 0 ;;
 	--sequence|--tag|--concurrency|--max-requests|--search)
+		return 0 ;;
+	--max-missing)
+		_meisa_bulk_words "10% none" "$cur"
 		return 0 ;;
 	esac
 

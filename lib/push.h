@@ -3,7 +3,8 @@
  *
  *   push_open      transport, limiter, send times of the last hour
  *   push_preflight ping (key, environment, scopes), the sequence check,
- *                  Meisa's unsubscribed list into the staging file, the plan
+ *                  Meisa's unsubscribed list into the staging file, the plan,
+ *                  the input and shrink guards (guard.h: MB_EDATA)
  *   push_run       the upserts, then the enrollment chunks
  *   push_close
  *
