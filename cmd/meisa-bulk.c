@@ -25,6 +25,7 @@
 #include "db.h"
 #include "err.h"
 #include "export.h"
+#include "guard.h"
 #include "healthping.h"
 #include "http.h"
 #include "json.h"
@@ -63,6 +64,7 @@ struct options {
 	int dry_run, yes, insecure, full;
 	int retry_failed;
 	int include_unconfirmed;
+	struct guard_opts guard; /* --allow-partial, --max-missing */
 	const char *api_key_file;
 	const char *trace;       /* --trace FILE */
 	int trace_bodies;
@@ -589,6 +591,19 @@ static void print_status_text(const struct status_counts *c)
 	printf("requests       %lld\n", (long long)c->requests);
 }
 
+/* Why missing is 0 for a generation read only up to damage (guard.h). */
+static void print_missing_unknown(struct db *db, int64_t gen)
+{
+	struct buf reason = BUF_INIT;
+	struct err e = ERR_INIT;
+
+	if (guard_missing_unknown(db, gen, &reason, &e) != MB_OK)
+		warning("%s", e.msg);
+	else if (reason.len)
+		printf("  missing unknown: %s\n", reason.data);
+	buf_release(&reason);
+}
+
 /* The counts of a run's summary (run history), as JSON into out. */
 static void counts_json(const struct status_counts *c, struct buf *out)
 {
@@ -615,7 +630,8 @@ static void stage_json(const struct stage_counts *sc, struct buf *out)
 		   "\"files_staged\":%llu,\"files_skipped\":%llu,"
 		   "\"files_failed\":%llu,\"rows_read\":%llu,"
 		   "\"rejected\":%llu,\"duplicates\":%llu,"
-		   "\"contacts_new\":%llu,\"contacts_updated\":%llu}",
+		   "\"contacts_new\":%llu,\"contacts_updated\":%llu,"
+		   "\"files_incomplete\":%llu}",
 		   (long long)sc->generation,
 		   sc->new_generation ? "true" : "false",
 		   (unsigned long long)sc->files_staged,
@@ -625,7 +641,8 @@ static void stage_json(const struct stage_counts *sc, struct buf *out)
 		   (unsigned long long)sc->rejected,
 		   (unsigned long long)sc->duplicates,
 		   (unsigned long long)sc->contacts_new,
-		   (unsigned long long)sc->contacts_updated);
+		   (unsigned long long)sc->contacts_updated,
+		   (unsigned long long)sc->files_incomplete);
 }
 
 /*
@@ -702,6 +719,7 @@ static enum mb_rc print_summary(struct options *o, struct db *db,
 		return rc;
 	if (!o->json) {
 		print_status_text(&c);
+		print_missing_unknown(db, c.generation);
 		return MB_OK;
 	}
 	rc = status_json_of(db, &c, &json, e);
@@ -968,6 +986,7 @@ static enum mb_rc do_push(struct options *o, struct db *db,
 	po.full = o->full;
 	po.retry_failed = o->retry_failed;
 	po.include_unconfirmed = o->include_unconfirmed;
+	po.guard = o->guard;
 	po.progress = on_progress;
 	ps.db = db;
 	ps.metrics_file = o->metrics_file;
@@ -1094,6 +1113,27 @@ static void say_staged(const struct stage_counts *counts)
 	     (unsigned long long)counts->duplicates);
 }
 
+/*
+ * Staging met damage (and nothing worse): stop before anything is sent,
+ * unless --allow-partial, which pushes the rows read (push's guard lets
+ * the incomplete generation through then).
+ */
+static enum mb_rc import_partial(const struct options *o,
+				 const struct stage_counts *counts,
+				 enum mb_rc rc, struct err *e)
+{
+	if (rc != MB_EDATA || !counts->files_incomplete ||
+	    counts->files_failed)
+		return rc;
+	if (!o->guard.allow_partial) {
+		err_prefix(e, "nothing was sent (--allow-partial pushes the"
+			   " rows read)");
+		return rc;
+	}
+	warning("%s; pushing the rows read (--allow-partial)", e->msg);
+	return MB_OK;
+}
+
 static int cmd_import(struct options *o)
 {
 	struct db db = DB_INIT;
@@ -1117,6 +1157,7 @@ static int cmd_import(struct options *o)
 	rc = store_runs_begin(&db, "import", args, &run, &e);
 	if (rc == MB_OK)
 		rc = do_stage(o, &db, run, &counts, &e);
+	rc = import_partial(o, &counts, rc, &e);
 	stage_json(&counts, &stage);
 	if (rc != MB_OK) {
 		end_run(&db, run, rc, stage.data, NULL, &after);
@@ -1438,6 +1479,11 @@ static int cmd_help(struct options *o);
 	"                       also create never-subscribed and pending\n" \
 	"                       contacts (skipped by default: creating them\n" \
 	"                       fires contact_created automations)\n" \
+	"  --max-missing N|N%|none  stop before the first write when more\n" \
+	"                       of the previous night's contacts are\n" \
+	"                       missing (default 10%)\n" \
+	"  --allow-partial      push an input read only up to damage\n" \
+	"                       (truncated gzip or zip member, cut CSV)\n" \
 	"  --dry-run            pre-flight and plan only; nothing is written\n" \
 	"  --yes                no confirmation prompt for a live key\n" \
 	"  --api-key-file F     read the key from F instead of MEISA_API_KEY\n" \
@@ -1592,6 +1638,7 @@ enum {
 	LO_RETRY_FAILED, LO_NO_EXAMPLES, LO_METRICS_FILE, LO_PING_URL,
 	LO_ENCODING, LO_INCLUDE_UNCONFIRMED,
 	LO_TRACE, LO_TRACE_BODIES,
+	LO_ALLOW_PARTIAL, LO_MAX_MISSING,
 };
 
 static const struct option long_options[] = {
@@ -1615,6 +1662,8 @@ static const struct option long_options[] = {
 	{ "full", no_argument, NULL, LO_FULL },
 	{ "retry-failed", no_argument, NULL, LO_RETRY_FAILED },
 	{ "include-unconfirmed", no_argument, NULL, LO_INCLUDE_UNCONFIRMED },
+	{ "allow-partial", no_argument, NULL, LO_ALLOW_PARTIAL },
+	{ "max-missing", required_argument, NULL, LO_MAX_MISSING },
 	{ "yes", no_argument, NULL, LO_YES },
 	{ "api-key-file", required_argument, NULL, LO_KEYFILE },
 	{ "insecure", no_argument, NULL, LO_INSECURE },
@@ -1693,6 +1742,7 @@ static unsigned option_group(int c)
 	case LO_DRY: case LO_YES: case LO_FULL: return OPT_PUSH;
 	case LO_RETRY_FAILED: return OPT_PUSH;
 	case LO_INCLUDE_UNCONFIRMED: return OPT_PUSH;
+	case LO_ALLOW_PARTIAL: case LO_MAX_MISSING: return OPT_PUSH;
 	case LO_KEYFILE: case LO_INSECURE: return OPT_KEY;
 	case LO_TRACE: case LO_TRACE_BODIES: return OPT_KEY;
 	case 'o': return OPT_OUTPUT;
@@ -1809,6 +1859,13 @@ static int take_option(struct options *o, int c, const char *arg)
 	case LO_FULL: o->full = 1; break;
 	case LO_RETRY_FAILED: o->retry_failed = 1; break;
 	case LO_INCLUDE_UNCONFIRMED: o->include_unconfirmed = 1; break;
+	case LO_ALLOW_PARTIAL: o->guard.allow_partial = 1; break;
+	case LO_MAX_MISSING:
+		if (guard_parse_max_missing(arg, &o->guard, &e) != MB_OK) {
+			error("%s", e.msg);
+			return -1;
+		}
+		break;
 	case LO_YES: o->yes = 1; break;
 	case LO_KEYFILE: o->api_key_file = arg; break;
 	case LO_INSECURE: o->insecure = 1; break;
@@ -2035,6 +2092,7 @@ int main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.db_path = "meisa-bulk.db";
+	o.guard = (struct guard_opts)GUARD_OPTS_INIT;
 	if (db_global_init() != MB_OK) {
 		error("cannot initialise SQLite");
 		return mb_exit_code(MB_EINTERNAL);

@@ -20,7 +20,7 @@ _meisa_bulk_exports="rejects results suppressed missing unsubscribed"
 # Options that take a value (the next word is that value, not a command).
 _meisa_bulk_valued="--db --preset --map --delimiter --encoding --tag --source \
 --sequence --rate --concurrency --max-requests --api-key-file -o --output \
---search --metrics-file --ping-url --trace"
+--search --metrics-file --ping-url --trace --max-missing"
 
 # The options each command accepts.
 _meisa_bulk_options()
@@ -29,7 +29,7 @@ _meisa_bulk_options()
 	local stage="--preset --map --delimiter --encoding --tag --source"
 	local push="--sequence --rate --concurrency --max-requests --full \
 --retry-failed --include-unconfirmed --dry-run --yes --api-key-file \
---insecure --trace --trace-bodies"
+--insecure --trace --trace-bodies --max-missing --allow-partial"
 	local key="--api-key-file --insecure --trace --trace-bodies"
 	local quiet="-q --quiet -v --verbose -h --help"
 	local monitor="--metrics-file --ping-url"
@@ -157,6 +157,9 @@ shift_jis UTF-16LE UTF-16BE UTF-8" "$cur"
 		fi
 		return 0 ;;
 	--sequence|--tag|--concurrency|--max-requests|--search)
+		return 0 ;;
+	--max-missing)
+		_meisa_bulk_words "10% none" "$cur"
 		return 0 ;;
 	esac
 

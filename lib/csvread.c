@@ -295,18 +295,23 @@ static void reader_release(struct reader *r)
 	free(r->fields);
 }
 
-/* End of input: deliver a last row without a line end. */
-static enum mb_rc finish(struct reader *r)
+/*
+ * End of input: deliver a last row without a line end.  Input that ends
+ * inside a quoted field is damage, like a truncated gzip: a file cut short
+ * (or a stray quote that swallowed the rest); the rows before it were
+ * delivered, the cut one is not.
+ */
+static enum mb_rc finish(struct reader *r, const struct source *src)
 {
 	struct csv_parser *p = &r->parser;
 
-	if (p->pstate == LIBCSV_FIELD_BEGUN && p->quoted) {
-		/* The cause of whatever else went wrong with this row. */
-		r->error = NULL;
-		row_fail(r, "unterminated quoted field");
-		p->entry_pos = 0;
-		p->spaces = 0;
-	}
+	if (p->pstate == LIBCSV_FIELD_BEGUN && p->quoted && r->rc == MB_OK)
+		return err_set(r->e, MB_EDATA, "'%s' ends inside a quoted"
+			       " field that begins on line %lu: the file is"
+			       " truncated or has a stray quote; %s",
+			       src->path ? src->path : "input", r->row_line,
+			       r->rows ? "rows before it were read" :
+			       "no complete row before it");
 	csv_fini(p, on_field, on_row, r);
 	return r->rc;
 }
@@ -352,7 +357,7 @@ enum mb_rc csvread_run(struct source *src, const struct csvread_opts *opts,
 			break;
 		read_rc = read_block(src, block, BLOCK_SIZE, &n, &src_err);
 	}
-	rc = finish(&r);
+	rc = finish(&r, src);
 	if (rc == MB_OK && delimiter_out)
 		*delimiter_out = delimiter;
 out:

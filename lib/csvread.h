@@ -70,7 +70,9 @@ typedef enum mb_rc (*csvread_row_fn)(void *ctx, const struct csv_row *row,
  * N were read" (N: the line where the last complete row ended) or "; no
  * complete row before it" appended.  Note that gzip detects damaged data by
  * its checksum at the end of a member: rows decoded from damaged data before
- * that point may be garbage, which validation rejects.
+ * that point may be garbage, which validation rejects.  Input that ends
+ * inside a quoted field is damage too: MB_EDATA, "'PATH' ends inside a
+ * quoted field that begins on line N ...", the cut row not delivered.
  */
 enum mb_rc csvread_run(struct source *src, const struct csvread_opts *opts,
 		       csvread_row_fn fn, void *ctx, char *delimiter_out,

@@ -399,6 +399,8 @@ enum mb_rc push_preflight(struct push *p, struct push_plan *plan,
 		rc = save_unsubscribed(p, plan, e);
 	if (rc == MB_OK)
 		rc = count_plan(p, plan, e);
+	if (rc == MB_OK)
+		rc = guard_check(p->db, &p->opts.guard, e);
 	buf_release(&info.scopes);
 	if (p->nsends) {
 		struct err ignored = ERR_INIT;

@@ -3,7 +3,8 @@
  *
  *   push_open      transport, limiter, send times of the last hour
  *   push_preflight ping (key, environment, scopes), the sequence check,
- *                  Meisa's unsubscribed list into the staging file, the plan
+ *                  Meisa's unsubscribed list into the staging file, the plan,
+ *                  the input and shrink guards (guard.h: MB_EDATA)
  *   push_run       the upserts, then the enrollment chunks
  *   push_close
  *
@@ -60,6 +61,7 @@
 
 #include "db.h"
 #include "err.h"
+#include "guard.h"
 #include "meisa.h"
 #include "store_sends.h"
 
@@ -89,6 +91,7 @@ struct push_opts {
 	int include_unconfirmed; /* create unconfirmed contacts too
 				    (--include-unconfirmed) */
 	int64_t drain_ms;        /* bounded wait for answers on stop; 0: 10 s */
+	struct guard_opts guard; /* checked in the pre-flight (guard.h) */
 	void (*progress)(void *ctx, const struct push_progress *p);
 	void *ctx;
 };

@@ -702,12 +702,12 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		goto out;
 	}
 	if (rc == MB_OK && rd.rc != MB_OK) {
-		char msg[ERR_MSG_MAX + 64];
+		char msg[ERR_MSG_MAX + 96];
 
 		snprintf(msg, sizeof(msg), "%s; the %llu rows before it are"
-			 " staged", rd.err.msg,
+			 " staged, the input is marked incomplete", rd.err.msg,
 			 (unsigned long long)rd.rows_read);
-		stage_warn(opts, 0, msg);
+		stage_warn(opts, 1, msg);
 	}
 	if (rc == MB_OK)
 		rc = finish_file(&st, counts, e);
@@ -724,6 +724,7 @@ static enum mb_rc stage_one(struct db *db, const struct stage_opts *opts,
 		*gen = st.gen;
 		counts->files_staged++;
 		counts->rows_read += rd.rows_read;
+		counts->files_incomplete += rd.rc != MB_OK;
 	}
 out:
 	store_stage_close(&st.store);
@@ -948,6 +949,10 @@ enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		rc = err_set(e, MB_EDATA, "%llu of %zu files could not be"
 			     " staged", (unsigned long long)
 			     counts->files_failed, in.n + in.refused);
+	else if (rc == MB_OK && counts->files_incomplete)
+		rc = err_set(e, MB_EDATA, "%llu of %zu files were staged only"
+			     " up to damage", (unsigned long long)
+			     counts->files_incomplete, in.n + in.refused);
 	stage_inputs_release(&in);
 	return rc;
 }

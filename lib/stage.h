@@ -71,8 +71,8 @@ struct stage_opts {
 	 * Messages about one file that do not stop the run (cmd/ prints):
 	 * refused is 1 for a file or zip member refused as a whole (zip of no
 	 * CSV, UTF-16, binary, empty, no email column, corrupt before any
-	 * row: an error the user must see even with -q), 0 for a warning
-	 * (staged before, damage after some rows, members ignored).
+	 * row, and damage after some rows: an error the user must see even
+	 * with -q), 0 for a warning (staged before, members ignored).
 	 */
 	void (*warn)(void *ctx, int refused, const char *msg);
 	void *warn_ctx;
@@ -111,6 +111,7 @@ struct stage_counts {
 	uint64_t files_staged;
 	uint64_t files_skipped;  /* already staged (same SHA-256) */
 	uint64_t files_failed;   /* refused as a whole */
+	uint64_t files_incomplete; /* staged up to damage (inputs.complete 0) */
 	uint64_t rows_read;
 	uint64_t rejected;
 	uint64_t duplicates;
@@ -124,8 +125,11 @@ struct stage_counts {
  * Stage every path.  Files that cannot be opened are found before anything
  * is written (MB_ENOINPUT).  A file refused as a whole (no email column, not
  * CSV) is reported through opts->warn and the others are still staged; the
- * result is then MB_EDATA.  A damaged gzip keeps the rows read before the
- * damage (warned).  MB_EDATA also when no row at all was usable.
+ * result is then MB_EDATA.  A damaged input (truncated gzip, damaged zip
+ * member, CSV ending inside a quote) keeps the rows read before the damage,
+ * is recorded incomplete (inputs.complete 0, inputs.error) and counted in
+ * files_incomplete, and makes the result MB_EDATA too (reported as an
+ * error through opts->warn).  MB_EDATA also when no row at all was usable.
  */
 enum mb_rc stage_files(struct db *db, const struct stage_opts *opts,
 		       const char *const *paths, size_t npaths,

@@ -7,6 +7,9 @@
 
 #include <string.h>
 
+#include "guard.h"
+#include "json.h"
+
 /* One contact of the pass into c. */
 static void tally(const struct store_pass_row *row, int64_t gen,
 		  struct status_counts *c)
@@ -62,6 +65,23 @@ static enum mb_rc count_pass(struct db *db, int64_t gen, int64_t previous,
 	return rc;
 }
 
+/*
+ * The one place missing is judged: a generation with an incomplete input
+ * (guard.h) does not know which contacts are gone, so it counts none.
+ */
+static enum mb_rc unknown_missing(struct db *db, int64_t gen,
+				  struct status_counts *c, struct err *e)
+{
+	struct buf reason = BUF_INIT;
+	enum mb_rc rc;
+
+	rc = guard_missing_unknown(db, gen, &reason, e);
+	if (rc == MB_OK && reason.len)
+		c->missing = 0;
+	buf_release(&reason);
+	return rc;
+}
+
 enum mb_rc status_load(struct db *db, struct status_counts *c,
 		       struct err *e)
 {
@@ -72,6 +92,8 @@ enum mb_rc status_load(struct db *db, struct status_counts *c,
 	rc = store_report_generations(db, &gen, &previous, e);
 	if (rc == MB_OK)
 		rc = count_pass(db, gen, previous, c, e);
+	if (rc == MB_OK)
+		rc = unknown_missing(db, gen, c, e);
 	if (rc == MB_OK)
 		rc = store_report_indexed(db, gen, c, e);
 	if (rc == MB_OK)
@@ -96,6 +118,29 @@ enum mb_rc status_json(struct db *db, struct buf *out, struct err *e)
 	return rc;
 }
 
+/* missing_unknown_reason into the object in out, when there is one. */
+static enum mb_rc add_missing_reason(struct db *db, int64_t gen,
+				     struct buf *out, struct err *e)
+{
+	struct buf reason = BUF_INIT;
+	enum mb_rc rc;
+
+	rc = guard_missing_unknown(db, gen, &reason, e);
+	if (rc == MB_OK && reason.len && out->len &&
+	    out->data[out->len - 1] == '}') {
+		out->data[--out->len] = '\0';
+		rc = buf_addstr(out, ",\"missing_unknown_reason\":");
+		if (rc == MB_OK)
+			rc = json_add_string(out, reason.data, reason.len);
+		if (rc == MB_OK)
+			rc = buf_addch(out, '}');
+		if (rc != MB_OK)
+			rc = err_set(e, rc, "status too long");
+	}
+	buf_release(&reason);
+	return rc;
+}
+
 enum mb_rc status_json_of(struct db *db, const struct status_counts *c,
 			  struct buf *out, struct err *e)
 {
@@ -108,6 +153,8 @@ enum mb_rc status_json_of(struct db *db, const struct status_counts *c,
 	if (rc == MB_OK)
 		rc = store_report_status_json(db, c, buf_str(&as_of),
 					      buf_str(&last), out, e);
+	if (rc == MB_OK)
+		rc = add_missing_reason(db, c->generation, out, e);
 	buf_release(&as_of);
 	buf_release(&last);
 	return rc;

@@ -15,7 +15,10 @@
  * unchanged contacts: acknowledged by Meisa in an earlier generation with
  * the body they have now, so not sent again.  Contacts of the previous
  * generation absent from this one are counted as missing (and are not in
- * contacts); requests counts every run of the staging file.
+ * contacts); requests counts every run of the staging file.  A generation
+ * with an incomplete input (read only up to damage: guard.h) counts no
+ * contact missing, and its status object says why in
+ * missing_unknown_reason.
  */
 #ifndef MB_STATUS_H
 #define MB_STATUS_H

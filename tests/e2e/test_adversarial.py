@@ -356,14 +356,15 @@ def test_duplicates_of_a_wide_row_merge_in_linear_time(tmp_path):
     assert custom["c9998"] == "x9998" and custom["c9997"] == 9997
 
 
-def test_unbalanced_quote_at_end_of_file_rejects_from_where_it_opened(
+def test_unbalanced_quote_at_end_of_file_is_damage_after_the_rows_before(
         tmp_path):
+    # The quote opened on line 3 swallows the rest of the file: the file
+    # was cut or is broken, an error (issue 16), the row before it staged.
     res = stage(tmp_path, os.path.join(BAD, "unbalanced_quote.csv"))
-    assert res.returncode == 0, res
-    # The quote opened on line 3 swallows the rest of the file.
-    assert counts(tmp_path) == (2, 1, 0, 1)
-    assert rejects(tmp_path) == [(3, "", "csv_error",
-                                  "unterminated quoted field")]
+    assert res.returncode == 65, res
+    assert "ends inside a quoted field that begins on line 3" in res.stderr
+    assert counts(tmp_path) == (1, 0, 0, 1)
+    assert rejects(tmp_path) == []
 
 
 def test_10_million_character_lines_are_rejects_in_flat_memory(

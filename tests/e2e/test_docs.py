@@ -251,7 +251,7 @@ def test_completion_of_commands():
 VALUES = {"--db": "x.db", "--preset": "auto", "--map": "Mail=email",
           "--delimiter": ",", "--encoding": "windows-1252", "--tag": "t", "--source": "import",
           "--sequence": "s", "--rate": "none", "--concurrency": "2",
-          "--max-requests": "5", "--api-key-file": "k", "-o": "f",
+          "--max-requests": "5", "--max-missing": "10%", "--api-key-file": "k", "-o": "f",
           "--output": "f", "--search": "s", "--metrics-file": "m.prom",
           "--ping-url": "https://hc.example/p", "--trace": "t.jsonl"}
 

@@ -131,7 +131,7 @@ def test_truncated_gzip_keeps_rows_before_damage(tmp_path, bulk):
     bad = tmp_path / "cut.csv.gz"
     bad.write_bytes(full[: len(full) // 2])
     r, db = stage(bulk, tmp_path, bad)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 65, r.stderr       # an error since issue 16
     assert "cut.csv.gz" in r.stderr and "line" in r.stderr
     st = status(bulk, db)
     assert 0 < st["contacts"] < 20000

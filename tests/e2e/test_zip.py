@@ -218,11 +218,13 @@ def test_truncated_zip_is_refused_before_anything_is_staged(tmp_path):
 def test_crc_error_keeps_the_rows_and_names_member_and_line(tmp_path):
     path = os.path.join(ZIPS, "crc-error.zip")
     res, db = stage(tmp_path, path)
-    assert res.returncode == 0, res
+    # Damage is an error (issue 16): exit 65, the rows before it kept.
+    assert res.returncode == 65, res
     member = "%s:%s" % (path, NAMES[1])
-    assert "warning: '%s' is a corrupt zip member: CRC error (after 1264" \
+    assert "error: '%s' is a corrupt zip member: CRC error (after 1264" \
         " bytes of data); rows up to line 7 were read; the 6 rows before" \
-        " it are staged" % member in res.stderr, res
+        " it are staged, the input is marked incomplete" % member \
+        in res.stderr, res
     assert counts(db) == (27, 4, 3, 20, 9, 5)
     row = [r for r in inputs(db) if r[0] == member][0]
     assert row[4] == 0 and "CRC error" in row[5], row
@@ -236,11 +238,11 @@ def test_crc_error_keeps_the_rows_and_names_member_and_line(tmp_path):
 def test_damaged_deflate_keeps_the_rows_before_it(tmp_path):
     path = os.path.join(ZIPS, "damaged-deflate.zip")
     res, db = stage(tmp_path, path)
-    assert res.returncode == 0, res
-    assert "warning: '%s:contacts.csv' is a corrupt zip member: Zlib" \
+    assert res.returncode == 65, res
+    assert "error: '%s:contacts.csv' is a corrupt zip member: Zlib" \
         " error: data error (after 68706 bytes of data); rows up to line" \
-        " 1780 were read; the 1779 rows before it are staged" % path \
-        in res.stderr, res
+        " 1780 were read; the 1779 rows before it are staged, the input" \
+        " is marked incomplete" % path in res.stderr, res
     assert counts(db) == (1779, 0, 0, 1779, 0, 0)
     assert query(db, "SELECT min(email), max(email) FROM contacts") == [
         ("user0001@example.com", "user1779@example.com")]
