@@ -80,10 +80,16 @@ enum mb_rc store_guard_shrink(struct db *db, int64_t gen, int64_t previous,
 	int64_t v[2];
 	enum mb_rc rc;
 
-	rc = two_ints(db, "SELECT coalesce(sum(gen = ?2), 0),"
-		      " coalesce(sum(gen = ?1 AND acked_gen < ?1), 0)"
-		      " FROM contacts WHERE gen = ?1 OR gen = ?2", gen,
-		      previous, v, e);
+	/*
+	 * Schema 4 (db.h): missing is vanished = 1 AND gen = previous; a
+	 * contact seen again tonight is vanished = 0, with the gen of the
+	 * night that last wrote it: an older one when unchanged, tonight's
+	 * when changed (then only its acknowledgement tells it is old).
+	 */
+	rc = two_ints(db, "SELECT coalesce(sum(vanished = 1 AND gen = ?2), 0),"
+		      " coalesce(sum(vanished = 0 AND (gen < ?1 OR"
+		      " acked_gen < ?1)), 0) FROM contacts", gen, previous, v,
+		      e);
 	if (rc == MB_OK) {
 		*missing = v[0];
 		*before = v[0] + v[1];
